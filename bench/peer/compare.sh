@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# bench/peer/compare.sh — build and run weft's and tokio's twin runtime
+# benchmarks with the same number of worker threads, and print one markdown
+# table comparing them against weft's targets.
+#
+#   bench/peer/compare.sh [WORKERS] [REPS]      (defaults: 2 workers, 20 reps)
+#
+# Installs what is missing from Debian's archive (cargo, rustc,
+# librust-tokio-dev, ...), builds tokio_rt_bench with Debian's cargo fully
+# offline against /usr/share/cargo/registry, builds weft_rt_bench with CMake
+# (Release, Ninja) in <repo>/build/bench, and runs both. Raw results land in
+# <repo>/build/bench/results/. If weft does not build, the tokio column is
+# still produced, the weft column says "pending", and the script exits 3.
+set -euo pipefail
+
+WORKERS=${1:-2}
+REPS=${2:-20}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+BUILD="$REPO/build/bench"
+RESULTS="$BUILD/results"
+mkdir -p "$RESULTS"
+
+log() { printf '[compare] %s\n' "$*" >&2; }
+
+# --- 1. toolchain from Debian's archive -------------------------------------
+need=()
+for pkg in cargo rustc librust-tokio-dev librust-libc-dev cmake ninja-build g++; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  log "installing: ${need[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >&2
+fi
+
+# Debian's cargo and rustc, whatever else is on PATH (e.g. a rustup toolchain).
+CARGO_BIN=/usr/bin/cargo
+export RUSTC=/usr/bin/rustc
+
+# --- 2. tokio_rt_bench (offline, Release) -----------------------------------
+log "building tokio_rt_bench"
+export CARGO_HOME="$BUILD/cargo-home"          # keep ~/.cargo out of it
+export CARGO_TARGET_DIR="$BUILD/tokio-target"
+(cd "$HERE/tokio" && "$CARGO_BIN" build --release --offline --quiet) >&2
+TOKIO_BIN="$CARGO_TARGET_DIR/release/tokio_rt_bench"
+
+# --- 3. weft_rt_bench (CMake Release) ---------------------------------------
+# The normal way: the repo's own build, where bench/CMakeLists.txt adds
+# bench/peer. If that tree does not have the target (yet), build bench/peer
+# next to weft from a small wrapper project instead.
+log "building weft_rt_bench"
+WEFT_LOG="$RESULTS/weft_build.log"
+WEFT_BIN=""
+if { cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+       -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF &&
+     cmake --build "$BUILD" --target weft_rt_bench; } >"$WEFT_LOG" 2>&1; then
+  WEFT_BIN="$BUILD/bench/peer/weft_rt_bench"
+else
+  log "the repo build has no weft_rt_bench target; building bench/peer standalone"
+  WRAP="$BUILD/standalone"
+  mkdir -p "$WRAP"
+  cat >"$WRAP/CMakeLists.txt" <<EOF
+cmake_minimum_required(VERSION 3.25)
+project(weft_peer_bench LANGUAGES CXX)
+set(WEFT_BUILD_TESTS OFF CACHE BOOL "" FORCE)
+set(WEFT_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
+set(WEFT_BUILD_BENCHMARKS OFF CACHE BOOL "" FORCE)
+add_subdirectory("$REPO" weft)
+add_subdirectory("$HERE" peer)
+EOF
+  if { cmake -S "$WRAP" -B "$WRAP/build" -G Ninja -DCMAKE_BUILD_TYPE=Release &&
+       cmake --build "$WRAP/build" --target weft_rt_bench; } >>"$WEFT_LOG" 2>&1; then
+    WEFT_BIN="$WRAP/build/peer/weft_rt_bench"
+  fi
+fi
+weft_ok=1
+if [[ -z $WEFT_BIN || ! -x $WEFT_BIN ]]; then
+  weft_ok=0
+  log "weft_rt_bench did not build; see $WEFT_LOG (weft column: pending)"
+  tail -n 15 "$WEFT_LOG" >&2 || true
+fi
+
+# --- 4. run ------------------------------------------------------------------
+# run IMPL MODE SECONDS: one process per mode, so RSS readings are clean.
+run() {
+  local impl=$1 mode=$2 limit=$3 bin out
+  if [[ $impl == tokio ]]; then bin=$TOKIO_BIN; else bin=$WEFT_BIN; fi
+  out="$RESULTS/${impl}_${mode}.tsv"
+  : >"$out"
+  if [[ $impl == weft ]] && ((!weft_ok)); then return 0; fi
+  log "running $impl $mode (workers=$WORKERS)"
+  if ! timeout --kill-after=10 "$limit" "$bin" "$mode" "$WORKERS" "$REPS" >"$out" 2>"$RESULTS/${impl}_${mode}.err"; then
+    log "$impl $mode failed or timed out after ${limit}s; see $RESULTS/${impl}_${mode}.err"
+  fi
+}
+for mode in rt sleep idle idle_sleep; do
+  case $mode in rt) limit=240 ;; sleep) limit=120 ;; *) limit=60 ;; esac
+  run tokio "$mode" "$limit"
+  run weft "$mode" "$limit"
+done
+
+# --- 5. table ----------------------------------------------------------------
+cat "$RESULTS"/tokio_*.tsv | sed 's/^/tokio\t/' >"$RESULTS/all.tsv"
+cat "$RESULTS"/weft_*.tsv | sed 's/^/weft\t/' >>"$RESULTS/all.tsv"
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+echo "Machine: ${cpu:-unknown CPU}, $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+cache="$BUILD/CMakeCache.txt"
+[[ $WEFT_BIN == "$BUILD/standalone/"* ]] && cache="$BUILD/standalone/build/CMakeCache.txt"
+cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$cache" 2>/dev/null | head -n1)
+echo "Toolchains: $("${cxx:-c++}" --version 2>/dev/null | head -n1) (CMake Release); $("$RUSTC" --version) (cargo --release); tokio $(ls /usr/share/cargo/registry | sed -n 's/^tokio-\([0-9.]*\)$/\1/p' | head -n1)"
+read -r load1 load5 _ </proc/loadavg
+echo "Load average while running: $load1 (1 min), $load5 (5 min)$(awk -v l="$load5" -v n="$(nproc)" 'BEGIN { if (l > 0.5 * n) print " — other work was running; medians are noisy" }')"
+echo "Workers: $WORKERS; timings are the median of $REPS runs after 2 warm-ups (fastest run in parentheses)."
+echo
+awk -F'\t' -v weft_ok="$weft_ok" '
+  { v1[$1 SUBSEP $2] = $3; v2[$1 SUBSEP $2] = $4; seen[$1 SUBSEP $2] = 1 }
+  function dur(ns) {
+    if (ns >= 1e9) return sprintf("%.2f s", ns / 1e9)
+    if (ns >= 1e6) return sprintf("%.2f ms", ns / 1e6)
+    return sprintf("%.1f µs", ns / 1e3)
+  }
+  function cell(impl, name, kind,   k) {
+    k = impl SUBSEP name
+    if (!(k in seen)) return (impl == "weft" && !weft_ok) ? "pending" : "n/a"
+    if (kind == "time") return dur(v1[k]) " (" dur(v2[k]) ")"
+    if (kind == "total") return dur(v1[k])
+    if (kind == "rss") return sprintf("%.0f MiB", v2[k] / 1024)
+    return v1[k] " B"
+  }
+  function val(impl, name, kind,   k) {
+    k = impl SUBSEP name
+    if (!(k in seen)) return ""
+    return (kind == "rss") ? v2[k] : v1[k]
+  }
+  function row(label, name, kind, target,   w, t, ratio, met) {
+    w = val("weft", name, kind); t = val("tokio", name, kind)
+    ratio = "—"; met = "—"
+    if (w != "" && t != "" && t + 0 > 0) {
+      ratio = sprintf("%.2f", w / t)
+      if (target != "") met = (w / t <= target + 0) ? "yes" : "no"
+    } else if (target != "") {
+      met = "pending"
+    }
+    printf "| %s | %s | %s | %s | %s | %s |\n", label, cell("weft", name, kind), cell("tokio", name, kind),
+           ratio, (target == "" ? "—" : sprintf("≤ %.1f×", target)), met
+  }
+  END {
+    print "| benchmark | weft | tokio | weft/tokio | target | met? |"
+    print "|---|---|---|---|---|---|"
+    row("spawn_many_local", "spawn_many_local", "time", 0.8)
+    row("spawn_many_remote_idle", "spawn_many_remote_idle", "time", 0.8)
+    row("spawn_many_remote_busy", "spawn_many_remote_busy", "time", 0.8)
+    row("yield_many", "yield_many", "time", 1.0)
+    row("chained_spawn", "chained_spawn", "time", 0.8)
+    row("sleep_1m (wall time)", "sleep_1m", "total", 0.8)
+    row("sleep_1m (peak RSS)", "sleep_1m", "rss", 0.5)
+    row("idle_task_bytes", "idle_task_bytes", "bytes", "")
+    row("idle_task_bytes_sleep", "idle_task_bytes_sleep", "bytes", "")
+  }
+' "$RESULTS/all.tsv"
+
+if ((!weft_ok)); then
+  echo
+  echo "weft: pending (weft_rt_bench did not build; log: build/bench/results/weft_build.log)"
+  exit 3
+fi

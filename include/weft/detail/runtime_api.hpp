@@ -1,0 +1,75 @@
+// weft/detail/runtime_api.hpp — the runtime's non-template entry points.
+//
+// The public templates (spawn, block_on, sleep, spawn_blocking) build cells
+// and awaiters inline; everything that touches the scheduler goes through
+// these functions, implemented in src/.
+#pragma once
+
+#include <weft/detail/task_header.hpp>
+#include <weft/detail/timer_entry.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+
+namespace weft {
+enum class runtime_flavor { multi_thread, current_thread };
+}
+
+namespace weft::detail {
+
+class runtime_core;
+
+struct runtime_config {
+  runtime_flavor flavor = runtime_flavor::multi_thread;
+  std::size_t worker_threads = 0;  // 0: one per CPU
+  std::string thread_name_prefix = "weft-worker";
+  std::size_t max_blocking_threads = 512;
+  std::chrono::milliseconds blocking_keep_alive{10'000};
+  std::chrono::milliseconds shutdown_timeout{1'000};
+  std::uint32_t event_interval = 61;  // ticks between inject/timer checks
+  std::uint32_t max_lifo_polls = 3;   // LIFO-slot polls in a row
+  std::function<void()> on_thread_start;
+  std::function<void()> on_thread_stop;
+};
+
+runtime_core* runtime_create(const runtime_config& cfg);
+void runtime_release(runtime_core* rt) noexcept;
+const runtime_config& runtime_get_config(const runtime_core* rt) noexcept;
+
+/// Bind a fresh cell (its creator's reference becomes the join handle's) to
+/// `rt`, register it as owned and schedule it. If the runtime refuses new work
+/// the cell is destroyed and std::system_error(errc::runtime_shut_down) thrown.
+void runtime_spawn(runtime_core* rt, task_header* t);
+
+/// As runtime_spawn, onto the blocking pool: the cell runs to completion on a
+/// blocking thread.
+void runtime_spawn_blocking(runtime_core* rt, task_header* t);
+
+/// Current-thread flavour: drive the runtime on this thread until `t` is
+/// complete.
+void runtime_run_until_complete(runtime_core* rt, task_header* t);
+
+/// Stop accepting work, wait up to `timeout` for tasks, destroy the rest.
+void runtime_shutdown(runtime_core* rt, std::chrono::nanoseconds timeout) noexcept;
+
+/// Wait up to `timeout` for every task to finish; true if they did.
+bool runtime_wait_idle(runtime_core* rt, std::chrono::nanoseconds timeout) noexcept;
+
+/// The runtime of this worker thread; throws errc::no_runtime with `what`
+/// when there is none.
+runtime_core& runtime_for(const char* what);
+
+/// Register `e` (deadline in the runtime's ticks) on this worker's timer wheel.
+/// Returns false if the deadline has already passed (nothing registered).
+/// `shard` receives the wheel it was linked to (for cancel).
+struct timer_shard;
+bool timer_register(runtime_core& rt, timer_entry& e, timer_shard*& shard);
+/// Unlink `e` from `shard` if it is still linked. Safe from any thread.
+/// Returns true if it was unlinked (so it will never fire).
+bool timer_cancel(timer_shard* shard, timer_entry& e) noexcept;
+/// The runtime's tick (ms since start, rounded up) for a steady_clock time.
+std::uint64_t timer_tick_for(const runtime_core& rt, std::chrono::steady_clock::time_point tp);
+
+}  // namespace weft::detail

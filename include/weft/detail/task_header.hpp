@@ -1,0 +1,344 @@
+// weft/detail/task_header.hpp — the header of every schedulable unit.
+//
+// Design
+// ------
+// A *runtime task* (what spawn makes), the root of a block_on, a job on the
+// blocking pool and a branch of weft::timeout are all "cells": one allocation
+// holding a task_header followed by a coroutine frame (task_cell.hpp). The
+// header is what schedulers queue and what wakers point to.
+//
+// The header is reference counted. References are held by: the owner that
+// will run it to completion (the runtime's owned-task list, a block_on, a
+// branch group), the join_handle, and every waker. The memory is freed when
+// the last reference goes, never earlier — so a waker woken long after its
+// task finished touches only a live header (bug #1 of "extreme").
+//
+// State word (one atomic, 64 bits):
+//
+//   bit 0       RUNNING        a thread is resuming the coroutine right now
+//   bit 1       NOTIFIED       the task must run (again); it is in a queue,
+//                              or will be re-queued when its current step ends
+//   bit 2       COMPLETE       the body has finished (value, exception, or
+//                              destroyed); terminal
+//   bit 3       CANCELLED      the frame was destroyed before finishing
+//                              (runtime shutdown, a cancelled branch)
+//   bit 4       JOIN_INTEREST  a join_handle exists
+//   bit 5       JOIN_WAKER     join_waker_ holds the waker of a waiting joiner
+//   bits 6–31   reference count
+//   bits 32–63  suspension epoch
+//
+// Suspension epochs: a coroutine step ends at exactly one suspension point
+// (begin_suspend is called there, by a leaf awaitable through
+// weft::suspend_current). begin_suspend bumps the epoch and a waker remembers
+// the epoch it was made in. wake() acts only if its epoch is still current, so
+// a stale waker — kept by a leaf that already completed, or by user code — can
+// never resume the coroutine at a *later* suspension point whose operation has
+// not completed. In Rust a stray wake costs one extra poll; with coroutines it
+// would resume code whose result is not there, so weft makes it impossible.
+//
+// Edges (each is one CAS or fetch_* below):
+//
+//   idle --wake(e)--> NOTIFIED (caller schedules it)          transition_to_notified
+//   RUNNING --wake(e)--> RUNNING|NOTIFIED (runner re-queues)    transition_to_notified
+//   NOTIFIED --> RUNNING                                      transition_to_running
+//   RUNNING --suspend--> RUNNING, epoch+1, NOTIFIED cleared   begin_suspend
+//   RUNNING --> idle, or NOTIFIED if woken meanwhile          transition_to_idle
+//   RUNNING --body done--> COMPLETE                           transition_to_complete
+//   any --frame destroyed--> COMPLETE|CANCELLED               transition_to_cancelled
+//
+// Field ownership:
+//   resume_at_, finished_, suspended_: only the thread that holds RUNNING (or
+//     the owner, before first run / after COMPLETE). Published to the next
+//     runner by the release in transition_to_idle and the acquire in
+//     transition_to_running.
+//   join_waker_: the join side while JOIN_WAKER is clear; the task side once
+//     JOIN_WAKER is set (it takes and wakes it on completion).
+//   queue_next_: whoever holds the task in a queue.
+//   owned_prev_/owned_next_: the owned-task list, under its lock.
+#pragma once
+
+#include <weft/detail/sync_shim.hpp>
+
+#include <cassert>
+#include <coroutine>
+#include <cstdint>
+
+namespace weft::detail {
+
+class task_header;
+
+/// A scheduler runs headers. Implemented by the runtime, the blocking pool,
+/// block_on's runner and a branch group.
+class scheduler {
+ public:
+  /// Run `t` soon. `t` is NOTIFIED and not RUNNING; the caller holds a
+  /// reference for the duration of the call.
+  virtual void schedule(task_header* t) noexcept = 0;
+  /// `t` reached COMPLETE (its joiner is already woken). Drop the owner's
+  /// bookkeeping and reference.
+  virtual void on_complete(task_header* t) noexcept = 0;
+  /// Every header holds one counted reference to its scheduler.
+  virtual void retain() noexcept = 0;
+  virtual void release() noexcept = 0;
+
+ protected:
+  ~scheduler() = default;
+};
+
+/// An uncounted (task, epoch) pair; weft::waker is the counted public form.
+struct raw_waker {
+  task_header* task = nullptr;
+  std::uint32_t epoch = 0;
+};
+
+class task_header {
+ public:
+  static constexpr std::uint64_t running = 1u << 0;
+  static constexpr std::uint64_t notified = 1u << 1;
+  static constexpr std::uint64_t complete = 1u << 2;
+  static constexpr std::uint64_t cancelled = 1u << 3;
+  static constexpr std::uint64_t join_interest = 1u << 4;
+  static constexpr std::uint64_t join_waker = 1u << 5;
+  static constexpr unsigned ref_shift = 6;
+  static constexpr std::uint64_t ref_one = std::uint64_t{1} << ref_shift;
+  static constexpr std::uint64_t ref_mask = ((std::uint64_t{1} << 26) - 1) << ref_shift;
+  static constexpr unsigned epoch_shift = 32;
+  static constexpr std::uint64_t epoch_one = std::uint64_t{1} << epoch_shift;
+  static constexpr std::uint64_t flag_mask =
+      running | notified | complete | cancelled | join_interest | join_waker;
+  static_assert((flag_mask & ref_mask) == 0 && (ref_mask >> 32) == 0 && flag_mask < ref_one,
+                "flags, reference count and epoch must not overlap");
+
+  /// Deallocates the cell; set by the cell type (task_cell.hpp).
+  using dealloc_fn = void (*)(task_header*) noexcept;
+
+  task_header(std::uint64_t initial_state, dealloc_fn dealloc) noexcept
+      : state_(initial_state), dealloc_(dealloc) {}
+  task_header(const task_header&) = delete;
+  task_header& operator=(const task_header&) = delete;
+
+  static std::uint32_t epoch_of(std::uint64_t s) noexcept {
+    return static_cast<std::uint32_t>(s >> epoch_shift);
+  }
+  static std::uint64_t refs_of(std::uint64_t s) noexcept { return (s & ref_mask) >> ref_shift; }
+
+  [[nodiscard]] std::uint64_t load_state() const noexcept {
+    // ORDERING: acquire: a caller that sees COMPLETE reads the output written
+    // before transition_to_complete's release.
+    return state_.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] bool is_complete() const noexcept { return (load_state() & complete) != 0; }
+
+  /// Before the header is published to any other thread: add flags and
+  /// references (spawn: NOTIFIED|JOIN_INTEREST and the owner's reference).
+  void prepare_unpublished(std::uint64_t flags, unsigned extra_refs) noexcept {
+    // ORDERING: relaxed: nobody else can see the header yet; publication (a
+    // queue push, a thread start) carries the release.
+    state_.fetch_add(flags + extra_refs * ref_one, std::memory_order_relaxed);
+  }
+
+  // ---- references ----------------------------------------------------------
+  void ref() noexcept {
+    // ORDERING: relaxed: a reference is only made from one the caller already
+    // holds, so the header is alive and nothing needs publishing (as with
+    // shared_ptr copies).
+    [[maybe_unused]] auto prev = state_.fetch_add(ref_one, std::memory_order_relaxed);
+    assert(refs_of(prev) > 0 && refs_of(prev) < (ref_mask >> ref_shift));  // INVARIANT
+  }
+  void unref() noexcept {
+    // ORDERING: acq_rel: release publishes this holder's last writes to the
+    // thread that frees; acquire (effective for the last holder) sees all
+    // other holders' writes before the cell is destroyed.
+    auto prev = state_.fetch_sub(ref_one, std::memory_order_acq_rel);
+    assert(refs_of(prev) > 0);  // INVARIANT: no unref without a ref
+    if (refs_of(prev) == 1) dealloc_(this);
+  }
+
+  // ---- running -------------------------------------------------------------
+  enum class notify_action { none, schedule };
+
+  /// A waker of epoch `e` fires. Returns schedule if the caller must hand the
+  /// task to its scheduler (it was idle); none if it is stale, already
+  /// notified, complete, or running (the runner re-queues it).
+  [[nodiscard]] notify_action transition_to_notified(std::uint32_t e) noexcept {
+    // ORDERING: acquire load, then acq_rel CAS: release publishes whatever
+    // the waker's owner wrote (an operation's result) before waking; the
+    // runner's acquire in transition_to_running / transition_to_idle pairs
+    // with it.
+    std::uint64_t cur = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if (epoch_of(cur) != e || (cur & (notified | complete)) != 0) return notify_action::none;
+      const std::uint64_t next = cur | notified;
+      if (state_.compare_exchange_weak(cur, next, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        return (cur & running) != 0 ? notify_action::none : notify_action::schedule;
+      }
+    }
+  }
+
+  /// A runner takes a NOTIFIED task. False if it completed meanwhile (a
+  /// cancelled branch): the runner just drops it.
+  [[nodiscard]] bool transition_to_running() noexcept {
+    // ORDERING: acq_rel: acquire pairs with the release of the step that last
+    // suspended this task (transition_to_idle) and of the waker
+    // (transition_to_notified), so resume_at_ and the woken operation's result
+    // are visible before we resume.
+    std::uint64_t cur = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((cur & complete) != 0) return false;
+      assert((cur & notified) && !(cur & running));  // INVARIANT: queued tasks are notified
+      const std::uint64_t next = (cur & ~notified) | running;
+      if (state_.compare_exchange_weak(cur, next, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        return true;
+      }
+    }
+  }
+
+  /// Called (through weft::suspend_current) at the suspension point that ends
+  /// this step. Returns the new epoch for the waker.
+  [[nodiscard]] std::uint32_t begin_suspend(std::coroutine_handle<> resume_at) noexcept {
+    resume_at_ = resume_at;
+    suspended_ = true;
+    // Any NOTIFIED set so far was for an earlier suspension point: clear it.
+    // ORDERING: acq_rel: release so a waker that loads the new epoch (through
+    // the leaf's own synchronisation) also sees resume_at_; acquire to keep
+    // the CAS loop's view current.
+    std::uint64_t cur = state_.load(std::memory_order_relaxed);
+    std::uint64_t next;
+    do {
+      assert(cur & running);  // INVARIANT: only the running thread suspends
+      next = (cur + epoch_one) & ~notified;  // epoch wraps out of the top bits
+    } while (!state_.compare_exchange_weak(cur, next, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed));
+    return epoch_of(next);
+  }
+
+  enum class idle_result { idle, notified };
+
+  /// The step ended at a suspension point. notified: it was woken during the
+  /// step; the runner must re-queue it (it stays NOTIFIED).
+  [[nodiscard]] idle_result transition_to_idle() noexcept {
+    // ORDERING: acq_rel: release publishes resume_at_ and the frame's state to
+    // the next runner (its transition_to_running acquires).
+    std::uint64_t cur = state_.load(std::memory_order_relaxed);
+    while (!state_.compare_exchange_weak(cur, cur & ~running, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed)) {
+    }
+    return (cur & notified) != 0 ? idle_result::notified : idle_result::idle;
+  }
+
+  /// The body finished. Returns the previous state (the caller checks
+  /// JOIN_WAKER and wakes the joiner).
+  std::uint64_t transition_to_complete() noexcept {
+    // ORDERING: acq_rel: release publishes the output to a joiner that
+    // acquires COMPLETE; acquire makes join_waker_ (published by
+    // set_join_waker's release) visible here.
+    std::uint64_t cur = state_.load(std::memory_order_relaxed);
+    while (!state_.compare_exchange_weak(cur, (cur | complete) & ~(running | notified),
+                                         std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    }
+    return cur;
+  }
+
+  /// The frame was destroyed before finishing (shutdown, cancelled branch).
+  std::uint64_t transition_to_cancelled() noexcept {
+    // ORDERING: acq_rel, as transition_to_complete.
+    std::uint64_t cur = state_.load(std::memory_order_relaxed);
+    while (!state_.compare_exchange_weak(cur,
+                                         (cur | complete | cancelled) & ~(running | notified),
+                                         std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    }
+    return cur;
+  }
+
+  // ---- joining ---------------------------------------------------------------
+  /// Store the joiner's waker (its reference moves in). False if the task is
+  /// already complete: the waker was not stored, the caller keeps it.
+  [[nodiscard]] bool set_join_waker(raw_waker w) noexcept {
+    assert(!(load_state() & join_waker));  // INVARIANT: one registration at a time
+    join_waker_ = w;
+    // ORDERING: acq_rel: release publishes join_waker_ to the completing
+    // thread (its fetch_or acquires).
+    std::uint64_t cur = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((cur & complete) != 0) {
+        join_waker_ = {};
+        return false;
+      }
+      if (state_.compare_exchange_weak(cur, cur | join_waker, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        return true;
+      }
+    }
+  }
+
+  /// Take the join waker back (a joiner gave up waiting). True: it is the
+  /// caller's again (returned in `out`). False: the task completed and owns
+  /// (and wakes, and drops) it.
+  [[nodiscard]] bool unset_join_waker(raw_waker& out) noexcept {
+    std::uint64_t cur = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((cur & complete) != 0) return false;
+      if (state_.compare_exchange_weak(cur, cur & ~join_waker, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        out = join_waker_;
+        join_waker_ = {};
+        return true;
+      }
+    }
+  }
+
+  /// The join_handle is dropped. Clears JOIN_INTEREST (and takes back a
+  /// registered join waker if the task has not completed).
+  void drop_join_interest(raw_waker& out) noexcept {
+    std::uint64_t cur = state_.load(std::memory_order_acquire);
+    for (;;) {
+      const bool take_waker = (cur & join_waker) != 0 && (cur & complete) == 0;
+      std::uint64_t next = cur & ~join_interest;
+      if (take_waker) next &= ~join_waker;
+      // ORDERING: acq_rel: as unset_join_waker.
+      if (state_.compare_exchange_weak(cur, next, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        if (take_waker) {
+          out = join_waker_;
+          join_waker_ = {};
+        }
+        return;
+      }
+    }
+  }
+
+  /// SAFETY: only after transition_to_complete/cancelled returned a state with
+  /// JOIN_WAKER set; the join side no longer touches join_waker_.
+  raw_waker take_join_waker_unchecked() noexcept {
+    raw_waker w = join_waker_;
+    join_waker_ = {};
+    return w;
+  }
+
+  // ---- fields ----------------------------------------------------------------
+  // Intrusive link for run queues. Owned by whoever holds the task queued.
+  task_header* queue_next_ = nullptr;
+  // Owned-task list links; guarded by the list's lock.
+  task_header* owned_prev_ = nullptr;
+  task_header* owned_next_ = nullptr;
+  // Counted (see scheduler::retain). Set once before the first schedule.
+  scheduler* scheduler_ = nullptr;
+  // The cell's coroutine, and where the next step resumes.
+  std::coroutine_handle<> frame_;
+  std::coroutine_handle<> resume_at_;
+  std::uint32_t frame_size_ = 0;   // bytes of the coroutine frame
+  std::uint16_t owned_shard_ = 0;  // owned-task list shard
+  bool finished_ = false;          // body reached final_suspend (running thread)
+  bool suspended_ = false;         // begin_suspend called in this step (running thread)
+  bool frame_destroyed_ = false;   // frame destroyed while references remain
+  bool releasing_ = false;         // last reference dropped: free the block
+
+ private:
+  sync::atomic<std::uint64_t> state_;
+  raw_waker join_waker_;
+  dealloc_fn dealloc_;
+};
+
+}  // namespace weft::detail

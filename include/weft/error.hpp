@@ -1,0 +1,50 @@
+// weft/error.hpp — weft's error codes, as std::error_code values.
+//
+// Every failure weft reports is either a std::error_code in a weft::result<T>
+// (operations that fail as part of normal operation: a timeout, I/O) or a
+// std::system_error carrying one of these codes (misuse: a nested block_on, a
+// spawn on a runtime that has shut down). The message of each code says what
+// to do about it.
+#pragma once
+
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+namespace weft {
+
+enum class errc {
+  /// weft::timeout: the deadline passed before the operation completed.
+  timed_out = 1,
+  /// The operation was cancelled before it completed.
+  operation_canceled,
+  /// spawn or block_on on a runtime whose shutdown has begun.
+  runtime_shut_down,
+  /// block_on (or a runner) started on a thread that already runs one.
+  nested_runtime,
+  /// A join_handle awaited a second time, or after it was moved from.
+  join_handle_consumed,
+  /// A runtime_builder setting out of range or a bad combination.
+  invalid_builder_setting,
+  /// The task was destroyed by runtime shutdown before it completed.
+  task_destroyed,
+  /// A runtime-only operation (spawn, sleep) used where no weft runtime runs.
+  no_runtime,
+  /// A coroutine awaited something that is not a weft awaitable outside a task.
+  not_in_task,
+};
+
+/// The category of weft::errc; name() is "weft".
+const std::error_category& error_category() noexcept;
+
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+/// Throws std::system_error(e, what). Out of line so call sites stay small.
+[[noreturn]] void throw_error(errc e, const char* what);
+
+}  // namespace weft
+
+template <>
+struct std::is_error_code_enum<weft::errc> : std::true_type {};

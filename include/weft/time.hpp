@@ -1,0 +1,230 @@
+// weft/time.hpp — sleep, sleep_until, timeout, interval.
+//
+// Timers live on the timer wheel of the worker the waiting task runs on
+// (6 levels × 64 slots, 1 ms ticks; see src/time/). A deadline is rounded up
+// to the next millisecond tick, so a sleep never ends early; it ends when the
+// worker next looks at its wheel at or after the deadline (a parked worker
+// sleeps exactly until its next deadline).
+#pragma once
+
+#include <weft/detail/branch_set.hpp>
+#include <weft/detail/context.hpp>
+#include <weft/detail/runtime_api.hpp>
+#include <weft/detail/task_cell.hpp>
+#include <weft/detail/timer_entry.hpp>
+#include <weft/error.hpp>
+#include <weft/result.hpp>
+#include <weft/task.hpp>
+#include <weft/waker.hpp>
+
+#include <chrono>
+#include <coroutine>
+#include <type_traits>
+#include <utility>
+
+namespace weft {
+
+using clock = std::chrono::steady_clock;
+
+namespace detail {
+/// A timer entry that wakes a task when it fires.
+struct timer_node : timer_entry {
+  raw_waker waker_;                       // counted; taken by the firing thread
+  sync::atomic<bool> fired_{false};        // set under the shard lock, then woken
+};
+}  // namespace detail
+
+/// The awaitable returned by sleep and sleep_until.
+///
+/// - completes with: nothing (void), at or after the deadline.
+/// - cancellation: destroying the waiting coroutine (weft::timeout, shutdown)
+///   unlinks the timer; nothing fires afterwards.
+/// - resumes on: the runtime's workers (the same task, possibly another worker).
+/// - runtime shutdown: the waiting task is destroyed with the timer unlinked.
+/// - allocation: none; the timer node lives in this awaiter.
+/// - needs a runtime: awaiting it outside one throws errc::no_runtime.
+/// A deadline already passed completes at once (counted against the budget).
+class [[nodiscard]] sleep_awaiter {
+ public:
+  explicit sleep_awaiter(clock::time_point deadline) noexcept : deadline_(deadline) {}
+  sleep_awaiter(const sleep_awaiter&) = delete;
+  sleep_awaiter& operator=(const sleep_awaiter&) = delete;
+  sleep_awaiter(sleep_awaiter&& o) noexcept : deadline_(o.deadline_) {}  // only before awaiting
+  ~sleep_awaiter() { cancel(); }
+
+  bool await_ready() {
+    if (clock::now() < deadline_) return false;
+    yield_ = !detail::consume_budget();
+    return !yield_;
+  }
+
+  bool await_suspend(std::coroutine_handle<> h) {
+    detail::runtime_core& rt = detail::runtime_for("weft::sleep");
+    waker w = suspend_current(h);
+    if (yield_) {
+      w.wake();
+      return true;
+    }
+    node_.deadline = detail::timer_tick_for(rt, deadline_);
+    node_.waker_ = w.release();
+    if (!detail::timer_register(rt, node_, shard_)) {
+      waker dropped{std::exchange(node_.waker_, {})};
+      return false;  // already due
+    }
+    registered_ = true;
+    return true;
+  }
+
+  void await_resume() noexcept { registered_ = false; }
+
+  [[nodiscard]] clock::time_point deadline() const noexcept { return deadline_; }
+
+ private:
+  void cancel() noexcept {
+    if (!registered_) return;
+    registered_ = false;
+    // ORDERING: acquire: pairs with the firing thread's release store; if it
+    // fired, the node is unlinked and its waker taken: nothing to do.
+    if (node_.fired_.load(std::memory_order_acquire)) return;
+    if (detail::timer_cancel(shard_, node_)) {
+      waker dropped{std::exchange(node_.waker_, {})};
+    }
+  }
+
+  clock::time_point deadline_;
+  detail::timer_node node_;
+  detail::timer_shard* shard_ = nullptr;
+  bool registered_ = false;
+  bool yield_ = false;
+};
+
+/// Complete at or after `deadline`.
+inline sleep_awaiter sleep_until(clock::time_point deadline) noexcept {
+  return sleep_awaiter{deadline};
+}
+
+/// Complete after `d` has elapsed (measured from this call).
+template <class Rep, class Period>
+sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) noexcept {
+  return sleep_awaiter{clock::now() + std::chrono::ceil<clock::duration>(d)};
+}
+
+namespace detail {
+template <class R, class A>
+cell<R> make_timeout_branch(A a) {
+  if constexpr (std::is_void_v<R>) {
+    co_await static_cast<A&&>(a);
+  } else {
+    co_return co_await static_cast<A&&>(a);
+  }
+}
+
+inline cell<void> make_deadline_branch(clock::time_point deadline) {
+  co_await sleep_until(deadline);
+}
+
+template <class R, class A>
+task<result<R>> timeout_driver(clock::time_point deadline, A a) {
+  // The branches are made here, not by the caller, so a driver that is never
+  // awaited owns nothing but `a`.
+  branch_set_owner<2> set({make_timeout_branch<R, A>(static_cast<A&&>(a)).header,
+                           make_deadline_branch(deadline).header});
+  for (;;) {
+    set.run_ready();
+    if (set.is_finished(0)) {
+      if constexpr (std::is_void_v<R>) {
+        cell_promise<void>::of_unchecked(set.branch(0)).take();
+        co_return result<void>{};
+      } else {
+        co_return result<R>{cell_promise<R>::of_unchecked(set.branch(0)).take()};
+      }
+    }
+    // Leaving scope destroys `set`, which cancels the operation's branch.
+    if (set.is_finished(1)) co_return result<R>{make_error_code(errc::timed_out)};
+    co_await set.wait();
+  }
+}
+}  // namespace detail
+
+/// Await `a`, but give up at `deadline`.
+///
+/// - completes with: result<R> holding a's value, or errc::timed_out. An
+///   exception from `a` propagates.
+/// - cancellation: on timeout the operation is cancelled — its coroutine is
+///   destroyed, which withdraws whatever it waited on — before this returns,
+///   so nothing of it runs afterwards. Destroying the awaiting coroutine
+///   cancels both.
+/// - resumes on: the awaiting task's runtime.
+/// - allocation: the driver coroutine, one cell for the operation and one for
+///   the timer.
+/// `a` is moved in if it is an rvalue, and referred to if it is an lvalue (it
+/// must then outlive the await).
+template <class A>
+  requires detail::awaitable<A>
+task<result<detail::await_result_t<A>>> timeout_at(clock::time_point deadline, A&& a) {
+  using R = detail::await_result_t<A>;
+  return detail::timeout_driver<R, A>(deadline, static_cast<A&&>(a));
+}
+
+template <class Rep, class Period, class A>
+  requires detail::awaitable<A>
+task<result<detail::await_result_t<A>>> timeout(std::chrono::duration<Rep, Period> d, A&& a) {
+  return timeout_at(clock::now() + std::chrono::ceil<clock::duration>(d), static_cast<A&&>(a));
+}
+
+/// What an interval does when ticks were missed (the task ran late).
+enum class missed_tick_behavior {
+  burst,  // fire the missed ticks back to back, then keep the original schedule
+  delay,  // next tick one period after the late one
+  skip,   // skip the missed ticks; next tick on the original grid
+};
+
+/// Ticks every `period`, the first at `start`.
+///
+///   weft::interval iv(100ms);
+///   for (;;) { co_await iv.tick(); ... }
+///
+/// tick() returns a sleep_awaiter, so it completes, cancels and resumes as
+/// weft::sleep does.
+class interval {
+ public:
+  explicit interval(clock::duration period, clock::time_point start = clock::now(),
+                    missed_tick_behavior behavior = missed_tick_behavior::burst)
+      : period_(period), next_(start), behavior_(behavior) {
+    if (period <= clock::duration::zero()) {
+      throw_error(errc::invalid_builder_setting, "weft::interval: the period must be positive");
+    }
+  }
+
+  /// Wait for the next tick.
+  sleep_awaiter tick() {
+    const clock::time_point due = next_;
+    const clock::time_point now = clock::now();
+    if (now > due + period_) {
+      switch (behavior_) {
+        case missed_tick_behavior::burst:
+          next_ = due + period_;
+          break;
+        case missed_tick_behavior::delay:
+          next_ = now + period_;
+          break;
+        case missed_tick_behavior::skip:
+          next_ = due + period_ * ((now - due) / period_ + 1);
+          break;
+      }
+    } else {
+      next_ = due + period_;
+    }
+    return sleep_awaiter{due};
+  }
+
+  [[nodiscard]] clock::duration period() const noexcept { return period_; }
+  void reset() { next_ = clock::now() + period_; }
+
+ private:
+  clock::duration period_;
+  clock::time_point next_;
+  missed_tick_behavior behavior_;
+};
+
+}  // namespace weft

@@ -1,0 +1,150 @@
+// Thread-local context, the step runner shared by every runner, and cells.
+#include <weft/detail/context.hpp>
+#include <weft/detail/frame_allocator.hpp>
+#include <weft/detail/task_cell.hpp>
+#include <weft/error.hpp>
+#include <weft/waker.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+
+namespace weft::detail {
+
+namespace {
+thread_local task_header* tl_current_task = nullptr;
+thread_local runtime_core* tl_current_runtime = nullptr;
+thread_local bool tl_in_runner = false;
+thread_local int tl_budget = initial_budget;
+// The frame address the last cell_allocate on this thread returned; checked
+// against coroutine_handle::address() in get_return_object.
+thread_local void* tl_last_cell_frame = nullptr;
+}  // namespace
+
+task_header*& current_task() noexcept { return tl_current_task; }
+runtime_core*& current_runtime() noexcept { return tl_current_runtime; }
+bool& in_runner() noexcept { return tl_in_runner; }
+int& budget() noexcept { return tl_budget; }
+
+step_result run_step(task_header* t) noexcept {
+  task_header* const outer = tl_current_task;
+  tl_current_task = t;
+  t->suspended_ = false;
+  // SAFETY: the caller moved `t` to RUNNING, so no other thread resumes it.
+  t->resume_at_.resume();
+  tl_current_task = outer;
+  if (t->finished_) {
+    cell_complete(t);
+    return step_result::finished;
+  }
+  if (!t->suspended_) {
+    // The step ended without weft::suspend_current: the coroutine awaited
+    // something that is not weft-aware (std::suspend_always, another
+    // library's awaitable), and nothing will ever wake it.
+    std::fputs(
+        "weft: a task suspended on an awaitable that is not weft-aware (it did not call "
+        "weft::suspend_current); it can never be resumed. See weft/waker.hpp for writing "
+        "leaf awaitables.\n",
+        stderr);
+    std::abort();
+  }
+  return t->transition_to_idle() == task_header::idle_result::notified ? step_result::notified
+                                                                       : step_result::idle;
+}
+
+// ---- cells ---------------------------------------------------------------------
+
+namespace {
+void free_block(task_header* t) noexcept {
+  scheduler* s = t->scheduler_;
+  const std::size_t size = cell_header_space + t->frame_size_;
+  t->~task_header();
+  frame_deallocate(t, size);
+  if (s != nullptr) s->release();
+}
+
+void last_reference(task_header* t) noexcept {
+  if (t->frame_destroyed_) {
+    free_block(t);
+    return;
+  }
+  // The frame still exists (finished, holding its output, or never run):
+  // destroying it calls cell_deallocate, which frees the block.
+  t->releasing_ = true;
+  t->frame_.destroy();
+}
+}  // namespace
+
+void* cell_allocate(std::size_t frame_size) {
+  void* block = frame_allocate(cell_header_space + frame_size);
+  auto* t = ::new (block) task_header(task_header::ref_one, &last_reference);
+  t->frame_size_ = static_cast<std::uint32_t>(frame_size);
+  void* frame = frame_of_header(t);
+  tl_last_cell_frame = frame;
+  return frame;
+}
+
+void cell_check_frame(void* frame) noexcept {
+  if (frame != tl_last_cell_frame) {
+    std::fputs(
+        "weft: this compiler does not place a coroutine frame at the address its promise's "
+        "operator new returned; weft's task cells cannot work with it\n",
+        stderr);
+    std::abort();
+  }
+}
+
+void cell_deallocate(void* frame, std::size_t frame_size) noexcept {
+  task_header* t = header_of_frame(frame);
+  // INVARIANT: the frame size is the one allocated.
+  if (frame_size != t->frame_size_) std::abort();
+  if (t->releasing_) {
+    free_block(t);
+  } else {
+    t->frame_destroyed_ = true;  // references remain: the header lives on
+  }
+}
+
+namespace {
+void wake_joiner(std::uint64_t prev, task_header* t) noexcept {
+  if ((prev & task_header::join_waker) != 0) {
+    waker joiner{t->take_join_waker_unchecked()};
+    joiner.wake();
+  }
+}
+}  // namespace
+
+void cell_complete(task_header* t) noexcept {
+  const std::uint64_t prev = t->transition_to_complete();
+  wake_joiner(prev, t);
+  t->scheduler_->on_complete(t);
+}
+
+void cell_cancel(task_header* t) noexcept {
+  // Mark first, so wakes that race with the destruction are no-ops.
+  const std::uint64_t prev = t->transition_to_cancelled();
+  if ((prev & task_header::complete) != 0) return;  // finished meanwhile: keep its output
+  task_header* const outer = tl_current_task;
+  tl_current_task = nullptr;  // destructors run outside any task
+  t->frame_.destroy();        // cell_deallocate records frame_destroyed_
+  tl_current_task = outer;
+  wake_joiner(prev, t);
+}
+
+}  // namespace weft::detail
+
+namespace weft {
+
+waker suspend_current(std::coroutine_handle<> h) {
+  detail::task_header* t = detail::tl_current_task;
+  if (t == nullptr) {
+    throw_error(errc::not_in_task,
+                "a weft awaitable was awaited outside a weft task: run it with "
+                "runtime::block_on, weft::block_on or weft::spawn");
+  }
+  const std::uint32_t epoch = t->begin_suspend(h);
+  t->ref();
+  return waker{detail::raw_waker{t, epoch}};
+}
+
+}  // namespace weft

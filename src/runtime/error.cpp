@@ -1,0 +1,59 @@
+// weft's error category.
+#include <weft/error.hpp>
+
+#include <string>
+#include <system_error>
+
+namespace weft {
+namespace {
+
+class weft_category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "weft"; }
+
+  std::string message(int code) const override {
+    switch (static_cast<errc>(code)) {
+      case errc::timed_out:
+        return "operation timed out";
+      case errc::operation_canceled:
+        return "operation canceled";
+      case errc::runtime_shut_down:
+        return "the runtime is shut down (or shutting down) and accepts no new work";
+      case errc::nested_runtime:
+        return "a weft runner is already running on this thread (nested event loop refused)";
+      case errc::join_handle_consumed:
+        return "join_handle is empty or its value was already taken";
+      case errc::invalid_builder_setting:
+        return "invalid runtime_builder setting";
+      case errc::task_destroyed:
+        return "the task was destroyed by runtime shutdown before it finished";
+      case errc::no_runtime:
+        return "no weft runtime is running on this thread";
+      case errc::not_in_task:
+        return "not inside a weft task or runner";
+    }
+    return "unknown weft error";
+  }
+
+  std::error_condition default_error_condition(int code) const noexcept override {
+    switch (static_cast<errc>(code)) {
+      case errc::timed_out:
+        return std::errc::timed_out;
+      case errc::operation_canceled:
+        return std::errc::operation_canceled;
+      default:
+        return {code, *this};
+    }
+  }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const weft_category c;
+  return c;
+}
+
+void throw_error(errc e, const char* what) { throw std::system_error(make_error_code(e), what); }
+
+}  // namespace weft

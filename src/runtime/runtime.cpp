@@ -1,0 +1,171 @@
+// weft::runtime, weft::runtime_builder and WEFT_MAIN's helpers.
+#include <weft/main.hpp>
+#include <weft/runtime.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+
+namespace weft {
+
+namespace {
+[[noreturn]] void bad_setting(const std::string& msg) {
+  throw_error(errc::invalid_builder_setting, msg.c_str());
+}
+}  // namespace
+
+runtime_builder& runtime_builder::worker_threads(std::size_t n) {
+  if (n == 0 || n > 1024) {
+    bad_setting("runtime_builder::worker_threads(" + std::to_string(n) +
+                "): must be between 1 and 1024");
+  }
+  cfg_.worker_threads = n;
+  worker_threads_set_ = true;
+  return *this;
+}
+
+runtime_builder& runtime_builder::thread_name_prefix(std::string prefix) {
+  if (prefix.empty()) bad_setting("runtime_builder::thread_name_prefix: must not be empty");
+  cfg_.thread_name_prefix = std::move(prefix);
+  return *this;
+}
+
+runtime_builder& runtime_builder::flavor(runtime_flavor f) {
+  cfg_.flavor = f;
+  return *this;
+}
+
+runtime_builder& runtime_builder::max_blocking_threads(std::size_t n) {
+  if (n == 0 || n > 65536) {
+    bad_setting("runtime_builder::max_blocking_threads(" + std::to_string(n) +
+                "): must be between 1 and 65536");
+  }
+  cfg_.max_blocking_threads = n;
+  return *this;
+}
+
+runtime_builder& runtime_builder::blocking_keep_alive(std::chrono::milliseconds d) {
+  if (d.count() < 0) bad_setting("runtime_builder::blocking_keep_alive: must not be negative");
+  cfg_.blocking_keep_alive = d;
+  return *this;
+}
+
+runtime_builder& runtime_builder::shutdown_timeout(std::chrono::milliseconds d) {
+  if (d.count() < 0) bad_setting("runtime_builder::shutdown_timeout: must not be negative");
+  cfg_.shutdown_timeout = d;
+  return *this;
+}
+
+runtime_builder& runtime_builder::event_interval(std::uint32_t ticks) {
+  if (ticks == 0) bad_setting("runtime_builder::event_interval: must be at least 1");
+  cfg_.event_interval = ticks;
+  return *this;
+}
+
+runtime_builder& runtime_builder::on_thread_start(std::function<void()> fn) {
+  cfg_.on_thread_start = std::move(fn);
+  return *this;
+}
+
+runtime_builder& runtime_builder::on_thread_stop(std::function<void()> fn) {
+  cfg_.on_thread_stop = std::move(fn);
+  return *this;
+}
+
+runtime runtime_builder::build() const {
+  if (cfg_.flavor == runtime_flavor::current_thread && worker_threads_set_ &&
+      cfg_.worker_threads != 1) {
+    bad_setting("runtime_builder: worker_threads(" + std::to_string(cfg_.worker_threads) +
+                ") with flavor(current_thread): a current-thread runtime runs on the thread "
+                "that calls block_on; drop worker_threads or use multi_thread");
+  }
+  return runtime{detail::runtime_create(cfg_)};
+}
+
+runtime::runtime() : runtime(runtime_builder{}.build()) {}
+
+runtime& runtime::operator=(runtime&& o) noexcept {
+  if (this != &o) {
+    runtime dying(std::move(*this));
+    core_ = std::exchange(o.core_, nullptr);
+  }
+  return *this;
+}
+
+runtime::~runtime() {
+  if (core_ == nullptr) return;
+  detail::runtime_shutdown(core_, detail::runtime_get_config(core_).shutdown_timeout);
+  detail::runtime_release(std::exchange(core_, nullptr));
+}
+
+void runtime::shutdown(std::chrono::milliseconds timeout) {
+  check_alive();
+  if (detail::in_runner() && detail::current_runtime() == core_) {
+    throw_error(errc::nested_runtime,
+                "runtime::shutdown called from one of the runtime's own tasks: it would wait "
+                "for itself; call it from the thread that owns the runtime");
+  }
+  detail::runtime_shutdown(core_, timeout);
+}
+
+runtime_flavor runtime::flavor() const noexcept {
+  return detail::runtime_get_config(core_).flavor;
+}
+
+std::size_t runtime::worker_count() const noexcept {
+  const auto& cfg = detail::runtime_get_config(core_);
+  if (cfg.flavor == runtime_flavor::current_thread) return 1;
+  return cfg.worker_threads != 0 ? cfg.worker_threads
+                                 : std::max(1u, std::thread::hardware_concurrency());
+}
+
+void runtime::check_alive() const {
+  if (core_ == nullptr) {
+    throw_error(errc::runtime_shut_down, "use of a moved-from weft::runtime");
+  }
+}
+
+namespace detail {
+
+namespace {
+long env_number(const char* name, long fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  char* end = nullptr;
+  const long n = std::strtol(v, &end, 10);
+  if (end == v || *end != '\0' || n < 0) {
+    std::fprintf(stderr, "weft: ignoring %s=%s (not a non-negative integer)\n", name, v);
+    return fallback;
+  }
+  return n;
+}
+}  // namespace
+
+runtime main_runtime(const main_options& opts) {
+  runtime_builder b;
+  std::size_t workers = opts.worker_threads;
+  if (workers == 0) workers = static_cast<std::size_t>(env_number("WEFT_WORKER_THREADS", 0));
+  if (workers != 0) b.worker_threads(workers);
+  b.thread_name_prefix("weft");
+  return b.build();
+}
+
+int main_finish(runtime& rt, int code, const main_options& opts) {
+  std::chrono::milliseconds grace = opts.grace;
+  if (grace.count() < 0) grace = std::chrono::milliseconds(env_number("WEFT_MAIN_GRACE_MS", 100));
+  if (runtime_wait_idle(rt.core(), grace)) {
+    rt.shutdown(std::chrono::milliseconds(0));
+    return code;
+  }
+  // Tasks are still running: exit without cancelling them (no destructor of
+  // theirs runs; the process ends under them).
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(code);
+}
+
+}  // namespace detail
+}  // namespace weft

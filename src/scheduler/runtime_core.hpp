@@ -1,0 +1,147 @@
+// runtime_core — the shared state of one runtime and its work-stealing loop.
+//
+// Design
+// ------
+// Workers. N workers (threads for multi_thread; the block_on caller for
+// current_thread, N = 1). Each has:
+//   * a LIFO slot: the task most recently woken or spawned by the task running
+//     on this worker runs next (message-passing locality: the receiver runs
+//     while the message is hot). Not stealable; at most max_lifo_polls runs
+//     in a row, then the slot's task goes to the back of the local queue, so a
+//     pair of tasks ping-ponging through the slot cannot starve the queue;
+//   * a local queue (256 slots, lock-free; the owner pushes and pops, thieves
+//     steal half); overflow moves half of it to the inject queue;
+//   * a timer shard and a park driver.
+// The inject queue takes work from outside the runtime (rt.spawn, wakes from
+// foreign threads) and overflow; every event_interval (61) ticks a worker
+// looks there first, so it is never starved by local work.
+//
+// The loop, per worker:
+//   1. next task: inject (every 61st tick), the LIFO slot (capped), the local
+//      queue, then the inject queue;
+//   2. none: fire due timers; still none: search — at most half the workers
+//      at once (idle.hpp) — stealing half of a random victim's queue, then the
+//      inject queue;
+//   3. still none: park in the driver until unparked or the next timer is due.
+//
+// Waking work (schedule): on one of this runtime's workers, into its LIFO
+// slot; from anywhere else, into the inject queue. Either way, if no worker is
+// searching and one is parked, exactly one is unparked (targeted, never all).
+//
+// Shutdown (shutdown()):
+//   1. refuse work from outside (rt.spawn, block_on);
+//   2. wait up to the timeout for the owned-task list to empty — tasks still
+//      run, and may spawn, meanwhile;
+//   3. close the owned list (spawn now fails everywhere), set shutting_down_,
+//      unpark every worker, join the worker threads;
+//   4. close the inject queue and forget every queued entry (queues hold no
+//      references: every queued task is also owned);
+//   5. destroy each owned task: mark it COMPLETE|CANCELLED, destroy its frame
+//      (destructors run; wakes they cause are dropped), drop the owned
+//      reference;
+//   6. stop the blocking pool: destroy queued jobs, wait (up to what is left
+//      of the timeout) for running ones.
+// The core itself is reference counted (the runtime object, every task header,
+// every blocking thread) and freed by its last holder.
+#pragma once
+
+#include <weft/detail/context.hpp>
+#include <weft/detail/runtime_api.hpp>
+#include <weft/detail/sync_shim.hpp>
+#include <weft/detail/task_header.hpp>
+
+#include "scheduler/blocking_pool.hpp"
+#include "scheduler/futex_parker.hpp"
+#include "scheduler/idle.hpp"
+#include "scheduler/inject_queue.hpp"
+#include "scheduler/local_queue.hpp"
+#include "scheduler/owned_tasks.hpp"
+#include "time/time_driver.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace weft::detail {
+
+struct worker {
+  std::size_t index = 0;
+  local_queue<task_header> queue;
+  task_header* lifo = nullptr;  // owner only
+  std::uint32_t lifo_polls = 0;
+  std::uint32_t tick = 0;
+  bool searching = false;
+  std::uint64_t rng = 0;  // xorshift state for victim choice
+  futex_parker parker;
+  timer_shard timers;
+  std::thread thread;
+};
+
+class runtime_core final : public scheduler {
+ public:
+  explicit runtime_core(const runtime_config& cfg);
+  runtime_core(const runtime_core&) = delete;
+  runtime_core& operator=(const runtime_core&) = delete;
+
+  // scheduler
+  void schedule(task_header* t) noexcept override;
+  void on_complete(task_header* t) noexcept override;
+  void retain() noexcept override;
+  void release() noexcept override;
+
+  void start();
+  void spawn(task_header* t);
+  void spawn_blocking(task_header* t);
+  void run_until_complete(task_header* root);
+  void shutdown(std::chrono::nanoseconds timeout) noexcept;
+  bool wait_idle(std::chrono::nanoseconds timeout) noexcept {
+    return owned_.wait_idle(timeout);
+  }
+
+  bool timer_register(timer_node& n, timer_shard*& shard);
+  [[nodiscard]] std::uint64_t tick_for(std::chrono::steady_clock::time_point tp) const {
+    return clock_.tick_for(tp);
+  }
+
+  [[nodiscard]] const runtime_config& config() const noexcept { return cfg_; }
+  [[nodiscard]] std::size_t worker_count() const noexcept { return workers_.size(); }
+
+ private:
+  ~runtime_core();
+  worker* this_worker() const noexcept;
+  void worker_main(worker& w);
+  void run_loop(worker& w, task_header* until);
+  task_header* next_task(worker& w);
+  task_header* steal_work(worker& w);
+  void run_task(worker& w, task_header* t);
+  void park(worker& w, task_header* until);
+  bool fire_timers(worker& w);
+  void push_local(worker& w, task_header* t);
+  void push_remote(task_header* t);
+  void notify_parked();
+  void notify_if_work_pending();
+  [[nodiscard]] bool has_local_work(const worker& w) const noexcept {
+    return w.lifo != nullptr || w.queue.has_tasks();
+  }
+  [[nodiscard]] bool is_shutting_down() const noexcept {
+    // ORDERING: acquire: pairs with shutdown's release store.
+    return shutting_down_.load(std::memory_order_acquire);
+  }
+
+  const runtime_config cfg_;
+  const bool current_thread_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  inject_queue<task_header> inject_;
+  idle idle_;
+  owned_tasks owned_;
+  tick_clock clock_;
+  blocking_pool blocking_;
+  sync::mutex driver_mu_;                    // current_thread: one block_on at a time
+  sync::atomic<bool> closed_to_remote_{false};
+  sync::atomic<bool> shutting_down_{false};
+  sync::atomic<bool> shut_down_{false};
+  sync::atomic<std::size_t> refs_{1};  // the runtime object's
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,106 @@
+// time_driver — a worker's timers: one timing wheel behind one lock.
+//
+// Design
+// ------
+// Each worker owns a timer_shard. A task's sleep registers on the shard of
+// the worker it runs on (no cross-worker traffic when it is set), the owning
+// worker advances its shard each maintenance tick and before it parks, and it
+// parks no longer than the shard's next expiration.
+//
+// Why a lock when only the owner inserts and fires: a task can migrate (be
+// stolen) and then be cancelled — its awaiter destroyed — on another worker,
+// and shutdown destroys tasks from the shutting-down thread. Those unlink
+// from the shard they registered on. The lock is uncontended in the common
+// case (same thread).
+//
+// Firing protocol (under the lock): the wheel unlinks the node; we store
+// fired_ (release) and take its waker; we wake it *under the lock*. A
+// concurrent canceller blocks on the lock, then sees the node unlinked, so it
+// never frees a node we are still touching; after the lock is released the
+// node is not touched again. Waking under the lock is safe because schedule
+// never takes a shard lock.
+//
+// Ticks: milliseconds since the runtime's start on steady_clock; a deadline
+// is rounded up, "now" down, so nothing fires early.
+#pragma once
+
+#include <weft/detail/sync_shim.hpp>
+#include <weft/time.hpp>
+
+#include "time/timer_wheel.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace weft::detail {
+
+struct timer_shard {
+  sync::mutex mu;
+  timer_wheel wheel;  // guarded by mu
+
+  /// Link `n` unless already due. True if linked.
+  bool insert(timer_node& n) {
+    sync::lock_guard<sync::mutex> lock(mu);
+    return wheel.insert(n);
+  }
+
+  /// Unlink `n` if still linked. True if it was (it will never fire).
+  bool cancel(timer_node& n) noexcept {
+    sync::lock_guard<sync::mutex> lock(mu);
+    if (!n.is_linked()) return false;
+    wheel.remove(n);
+    return true;
+  }
+
+  /// Fire everything due at `now_tick`. Returns how many fired.
+  std::size_t fire_due(std::uint64_t now_tick) {
+    sync::lock_guard<sync::mutex> lock(mu);
+    return wheel.advance(now_tick, [](timer_entry& e) {
+      auto& n = static_cast<timer_node&>(e);
+      raw_waker w = n.waker_;
+      n.waker_ = {};
+      // ORDERING: release: the awaiter's destructor acquires fired_ and then
+      // skips the lock; it must see the waker already taken.
+      n.fired_.store(true, std::memory_order_release);
+      waker owned{w};
+      owned.wake();
+    });
+  }
+
+  /// The earliest tick at which something may fire.
+  std::optional<std::uint64_t> next_expiration() {
+    sync::lock_guard<sync::mutex> lock(mu);
+    return wheel.next_expiration();
+  }
+};
+
+/// The runtime's clock: steady_clock ticks of 1 ms from `start`.
+class tick_clock {
+ public:
+  tick_clock() : start_(std::chrono::steady_clock::now()) {}
+
+  /// Ticks elapsed now (rounded down).
+  [[nodiscard]] std::uint64_t now_tick() const {
+    return to_tick_floor(std::chrono::steady_clock::now());
+  }
+  /// The first tick at or after `tp` (rounded up).
+  [[nodiscard]] std::uint64_t tick_for(std::chrono::steady_clock::time_point tp) const {
+    if (tp <= start_) return 0;
+    return static_cast<std::uint64_t>(
+        std::chrono::ceil<std::chrono::milliseconds>(tp - start_).count());
+  }
+  [[nodiscard]] std::chrono::steady_clock::time_point time_of(std::uint64_t tick) const {
+    return start_ + std::chrono::milliseconds(tick);
+  }
+
+ private:
+  [[nodiscard]] std::uint64_t to_tick_floor(std::chrono::steady_clock::time_point tp) const {
+    if (tp <= start_) return 0;
+    return static_cast<std::uint64_t>(
+        std::chrono::floor<std::chrono::milliseconds>(tp - start_).count());
+  }
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace weft::detail
