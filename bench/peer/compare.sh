@@ -3,7 +3,8 @@
 # benchmarks with the same number of worker threads, and print one markdown
 # table comparing them against weft's targets.
 #
-#   bench/peer/compare.sh [WORKERS] [REPS]      (defaults: 2 workers, 20 reps)
+#   bench/peer/compare.sh [WORKERS] [REPS] [ROUNDS]
+#                         (defaults: 2 workers, 20 reps, 3 rounds)
 #
 # Installs what is missing from Debian's archive (cargo, rustc,
 # librust-tokio-dev, ...), builds tokio_rt_bench with Debian's cargo fully
@@ -15,6 +16,7 @@ set -euo pipefail
 
 WORKERS=${1:-2}
 REPS=${2:-20}
+ROUNDS=${3:-${ROUNDS:-3}}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 BUILD="$REPO/build/bench"
@@ -84,27 +86,61 @@ if [[ -z $WEFT_BIN || ! -x $WEFT_BIN ]]; then
 fi
 
 # --- 4. run ------------------------------------------------------------------
-# run IMPL MODE SECONDS: one process per mode, so RSS readings are clean.
+# Every mode runs in its own process, so RSS readings are clean. The whole set
+# runs ROUNDS times, alternating which runtime goes first, so load from other
+# work on the machine hits both sides alike; the table takes, per benchmark,
+# the median over rounds (and the fastest single run for the timed ones).
+# run IMPL MODE SECONDS ROUND
 run() {
-  local impl=$1 mode=$2 limit=$3 bin out
+  local impl=$1 mode=$2 limit=$3 round=$4 bin out
   if [[ $impl == tokio ]]; then bin=$TOKIO_BIN; else bin=$WEFT_BIN; fi
-  out="$RESULTS/${impl}_${mode}.tsv"
+  out="$RESULTS/${impl}_${mode}.r${round}.tsv"
   : >"$out"
   if [[ $impl == weft ]] && ((!weft_ok)); then return 0; fi
-  log "running $impl $mode (workers=$WORKERS)"
-  if ! timeout --kill-after=10 "$limit" "$bin" "$mode" "$WORKERS" "$REPS" >"$out" 2>"$RESULTS/${impl}_${mode}.err"; then
-    log "$impl $mode failed or timed out after ${limit}s; see $RESULTS/${impl}_${mode}.err"
+  log "round $round: $impl $mode (workers=$WORKERS)"
+  if ! timeout --kill-after=10 "$limit" "$bin" "$mode" "$WORKERS" "$REPS" >"$out" 2>"${out%.tsv}.err"; then
+    log "$impl $mode failed or timed out after ${limit}s; see ${out%.tsv}.err"
   fi
 }
-for mode in rt sleep idle idle_sleep; do
-  case $mode in rt) limit=240 ;; sleep) limit=120 ;; *) limit=60 ;; esac
-  run tokio "$mode" "$limit"
-  run weft "$mode" "$limit"
+rm -f "$RESULTS"/*.r*.tsv "$RESULTS"/*.r*.err
+for ((round = 1; round <= ROUNDS; round++)); do
+  if ((round % 2)); then order="tokio weft"; else order="weft tokio"; fi
+  for mode in rt sleep idle idle_sleep; do
+    case $mode in rt) limit=240 ;; sleep) limit=120 ;; *) limit=60 ;; esac
+    for impl in $order; do run "$impl" "$mode" "$limit" "$round"; done
+  done
+done
+
+# Merge the rounds: column 2 is the median over rounds; column 3 is the
+# fastest run for timed benchmarks and the median for sleep_1m's peak RSS.
+for impl in tokio weft; do
+  cat "$RESULTS/${impl}"_*.r*.tsv | awk -F'\t' '
+    function median(list,   a, n, i, j, t) {
+      n = split(list, a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return (n % 2) ? a[(n + 1) / 2] : sprintf("%.0f", (a[n / 2] + a[n / 2 + 1]) / 2)
+    }
+    NF >= 2 {
+      if (!($1 in c2)) order[++n] = $1
+      c2[$1] = c2[$1] " " $2
+      if (NF >= 3) {
+        c3[$1] = c3[$1] " " $3
+        if (!($1 in lo) || $3 + 0 < lo[$1] + 0) lo[$1] = $3
+      }
+    }
+    END {
+      for (i = 1; i <= n; i++) {
+        k = order[i]
+        if (!(k in c3)) print k "\t" median(c2[k])
+        else if (k == "sleep_1m") print k "\t" median(c2[k]) "\t" median(c3[k])
+        else print k "\t" median(c2[k]) "\t" lo[k]
+      }
+    }' >"$RESULTS/${impl}.tsv"
 done
 
 # --- 5. table ----------------------------------------------------------------
-cat "$RESULTS"/tokio_*.tsv | sed 's/^/tokio\t/' >"$RESULTS/all.tsv"
-cat "$RESULTS"/weft_*.tsv | sed 's/^/weft\t/' >>"$RESULTS/all.tsv"
+sed 's/^/tokio\t/' "$RESULTS/tokio.tsv" >"$RESULTS/all.tsv"
+sed 's/^/weft\t/' "$RESULTS/weft.tsv" >>"$RESULTS/all.tsv"
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "Machine: ${cpu:-unknown CPU}, $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
@@ -114,7 +150,7 @@ cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$cache" 2>/dev/null | head -n1)
 echo "Toolchains: $("${cxx:-c++}" --version 2>/dev/null | head -n1) (CMake Release); $("$RUSTC" --version) (cargo --release); tokio $(ls /usr/share/cargo/registry | sed -n 's/^tokio-\([0-9.]*\)$/\1/p' | head -n1)"
 read -r load1 load5 _ </proc/loadavg
 echo "Load average while running: $load1 (1 min), $load5 (5 min)$(awk -v l="$load5" -v n="$(nproc)" 'BEGIN { if (l > 0.5 * n) print " — other work was running; medians are noisy" }')"
-echo "Workers: $WORKERS; timings are the median of $REPS runs after 2 warm-ups (fastest run in parentheses)."
+echo "Workers: $WORKERS; each timing is the median over $ROUNDS rounds (alternating which runtime runs first) of the median of $REPS runs after 2 warm-ups; fastest single run in parentheses. sleep_1m and idle: median over $ROUNDS rounds, one process each."
 echo
 awk -F'\t' -v weft_ok="$weft_ok" '
   { v1[$1 SUBSEP $2] = $3; v2[$1 SUBSEP $2] = $4; seen[$1 SUBSEP $2] = 1 }

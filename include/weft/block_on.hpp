@@ -36,14 +36,6 @@ namespace detail {
 /// this thread. Throws errc::nested_runtime if this thread already runs one.
 void run_block_on(task_header* t);
 
-template <class R, class A>
-cell<R> make_ref_await_cell(A& a) {
-  if constexpr (std::is_void_v<R>) {
-    co_await static_cast<A&&>(a);
-  } else {
-    co_return co_await static_cast<A&&>(a);
-  }
-}
 }  // namespace detail
 
 template <class A>
@@ -51,7 +43,7 @@ template <class A>
 decltype(auto) block_on(A&& a) {
   using R = detail::await_result_t<A>;
   // The root refers to `a`, which lives in our caller until we return.
-  detail::cell<R> root = detail::make_ref_await_cell<R, A>(a);
+  detail::cell<R> root = detail::check_created(detail::make_ref_await_cell<R, A>(a));
   // The root's creator reference becomes a join_handle: it takes the outcome
   // once and releases the root on every path.
   root.header->prepare_unpublished(detail::task_header::join_interest, 0);

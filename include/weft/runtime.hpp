@@ -119,11 +119,10 @@ template <class F, class... Args>
 auto make_spawn_cell(F&& f, Args&&... args) {
   if constexpr (sizeof...(Args) == 0 && awaitable<F> && !std::is_invocable_v<F&>) {
     using R = await_result_t<F>;
-    return make_await_cell<R, std::decay_t<F>>(std::forward<F>(f));
+    return check_created(make_await_cell<R, F>(std::forward<F>(f)));
   } else {
     using R = call_result_t<std::decay_t<F>, std::decay_t<Args>...>;
-    return make_cell<R, std::decay_t<F>, std::decay_t<Args>...>(std::forward<F>(f),
-                                                                std::forward<Args>(args)...);
+    return check_created(make_cell<R, F, Args...>(std::forward<F>(f), std::forward<Args>(args)...));
   }
 }
 
@@ -175,8 +174,8 @@ auto spawn_blocking(F&& f, Args&&... args) {
                 "spawn_blocking runs a plain function on a blocking thread; spawn coroutines "
                 "with weft::spawn");
   return detail::spawn_blocking_on(
-      &rt, detail::make_cell<R, std::decay_t<F>, std::decay_t<Args>...>(
-               std::forward<F>(f), std::forward<Args>(args)...));
+      &rt, detail::check_created(
+               detail::make_cell<R, F, Args...>(std::forward<F>(f), std::forward<Args>(args)...)));
 }
 
 /// Let other tasks run: the task goes to the back of its worker's queue.
@@ -208,7 +207,7 @@ decltype(auto) runtime::block_on(A&& a) {
                 "operation instead, or call block_on from a plain thread");
   }
   using R = detail::await_result_t<A>;
-  auto h = detail::spawn_on(core_, detail::make_ref_await_cell<R, A>(a));
+  auto h = detail::spawn_on(core_, detail::check_created(detail::make_ref_await_cell<R, A>(a)));
   if (flavor() == runtime_flavor::current_thread) {
     detail::runtime_run_until_complete(core_, h.header());
     return h.take_ready();
@@ -231,8 +230,8 @@ auto runtime::spawn_blocking(F&& f, Args&&... args) {
                 "spawn_blocking runs a plain function on a blocking thread; spawn coroutines "
                 "with runtime::spawn");
   return detail::spawn_blocking_on(
-      core_, detail::make_cell<R, std::decay_t<F>, std::decay_t<Args>...>(
-                 std::forward<F>(f), std::forward<Args>(args)...));
+      core_, detail::check_created(
+                 detail::make_cell<R, F, Args...>(std::forward<F>(f), std::forward<Args>(args)...)));
 }
 
 }  // namespace weft

@@ -110,16 +110,8 @@ sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) noexcept {
 }
 
 namespace detail {
-template <class R, class A>
-cell<R> make_timeout_branch(A a) {
-  if constexpr (std::is_void_v<R>) {
-    co_await static_cast<A&&>(a);
-  } else {
-    co_return co_await static_cast<A&&>(a);
-  }
-}
-
 inline cell<void> make_deadline_branch(clock::time_point deadline) {
+  co_await start_parked{};
   co_await sleep_until(deadline);
 }
 
@@ -127,7 +119,7 @@ template <class R, class A>
 task<result<R>> timeout_driver(clock::time_point deadline, A a) {
   // The branches are made here, not by the caller, so a driver that is never
   // awaited owns nothing but `a`.
-  branch_set_owner<2> set({make_timeout_branch<R, A>(static_cast<A&&>(a)).header,
+  branch_set_owner<2> set({check_created(make_ref_await_cell<R, A>(a)).header,
                            make_deadline_branch(deadline).header});
   for (;;) {
     set.run_ready();

@@ -32,6 +32,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <functional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -86,7 +87,11 @@ class cell_promise : public result_slot<T> {
     return cell<T>{t};
   }
 
-  std::suspend_always initial_suspend() const noexcept { return {}; }
+  // Cells start eagerly and park at their first statement, `co_await
+  // start_parked{}`, after moving their arguments into body locals: so the
+  // arguments can be taken by reference (no second copy in the frame), and
+  // they die when the body ends.
+  std::suspend_never initial_suspend() const noexcept { return {}; }
 
   struct final_awaiter {
     bool await_ready() const noexcept { return false; }
@@ -136,42 +141,89 @@ using await_result_t = decltype(std::declval<decltype(get_awaiter(std::declval<A
 
 /// What a cell running `F(Args...)` produces: the awaited result if the call
 /// returns an awaitable, else the call's own result.
+template <class R, bool IsAwaitable = awaitable<R>>
+struct awaited_or_plain {
+  using type = R;
+};
+template <class R>
+struct awaited_or_plain<R, true> {
+  using type = await_result_t<R>;
+};
 template <class F, class... Args>
 struct call_result {
-  using invoke_t = std::invoke_result_t<F&, Args&&...>;
-  using type = std::conditional_t<awaitable<invoke_t>, await_result_t<invoke_t>, invoke_t>;
+  using type = typename awaited_or_plain<std::invoke_result_t<F&, Args&&...>>::type;
 };
 template <class F, class... Args>
 using call_result_t = typename call_result<F, Args...>::type;
 
+/// The first suspension of every cell: its arguments are in locals now; the
+/// scheduler resumes it from here on its first run.
+struct start_parked {
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  void await_resume() const noexcept {}
+};
+
+/// A cell must be parked at start_parked after creation. If moving its
+/// arguments threw, it finished instead: release it and rethrow.
+template <class R>
+cell<R> check_created(cell<R> c) {
+  if (c.header->finished_) {
+    task_header* t = c.header;
+    struct release_on_exit {
+      task_header* t;
+      ~release_on_exit() { t->unref(); }
+    } guard{t};
+    (void)cell_promise<R>::of_unchecked(t).take();  // rethrows
+  }
+  return c;
+}
+
 template <class R, class F, class... Args>
-cell<R> make_cell(F f, Args... args) {
-  // Move the callable and arguments out of the parameter copies into body
-  // locals: they are destroyed when the body ends (not when the frame is
-  // freed), while whatever the call returns can still refer to them.
-  F fn(std::move(f));
-  if constexpr (awaitable<std::invoke_result_t<F&, Args&&...>>) {
+cell<R> make_cell(F&& f, Args&&... args) {
+  // Move the callable and arguments into body locals before parking: they
+  // are destroyed when the body ends (not when the frame is freed), while
+  // whatever the call returns can still refer to them.
+  std::decay_t<F> fn(static_cast<F&&>(f));
+  std::tuple<std::decay_t<Args>...> params(static_cast<Args&&>(args)...);
+  co_await start_parked{};
+  using call_t = decltype(std::apply(fn, std::move(params)));
+  if constexpr (awaitable<call_t>) {
     if constexpr (std::is_void_v<R>) {
-      co_await std::invoke(fn, std::move(args)...);
+      co_await std::apply(fn, std::move(params));
     } else {
-      co_return co_await std::invoke(fn, std::move(args)...);
+      co_return co_await std::apply(fn, std::move(params));
     }
   } else {
     if constexpr (std::is_void_v<R>) {
-      std::invoke(fn, std::move(args)...);
+      std::apply(fn, std::move(params));
     } else {
-      co_return std::invoke(fn, std::move(args)...);
+      co_return std::apply(fn, std::move(params));
     }
   }
 }
 
-/// A cell awaiting `a` (kept by value in the frame).
+/// A cell awaiting `a`, moved in.
 template <class R, class A>
-cell<R> make_await_cell(A a) {
+cell<R> make_await_cell(A&& a) {
+  std::decay_t<A> aw(static_cast<A&&>(a));
+  co_await start_parked{};
   if constexpr (std::is_void_v<R>) {
-    co_await std::move(a);
+    co_await std::move(aw);
   } else {
-    co_return co_await std::move(a);
+    co_return co_await std::move(aw);
+  }
+}
+
+/// A cell awaiting `a` where it is: an lvalue is referred to (it must outlive
+/// the cell), an rvalue is awaited as an rvalue (it must too).
+template <class R, class A>
+cell<R> make_ref_await_cell(A& a) {
+  co_await start_parked{};
+  if constexpr (std::is_void_v<R>) {
+    co_await static_cast<A&&>(a);
+  } else {
+    co_return co_await static_cast<A&&>(a);
   }
 }
 
