@@ -24,7 +24,8 @@
 
 namespace weft {
 
-using clock = std::chrono::steady_clock;
+/// weft measures time on std::chrono::steady_clock.
+using steady_clock = std::chrono::steady_clock;
 
 namespace detail {
 /// A timer entry that wakes a task when it fires.
@@ -46,14 +47,14 @@ struct timer_node : timer_entry {
 /// A deadline already passed completes at once (counted against the budget).
 class [[nodiscard]] sleep_awaiter {
  public:
-  explicit sleep_awaiter(clock::time_point deadline) noexcept : deadline_(deadline) {}
+  explicit sleep_awaiter(steady_clock::time_point deadline) noexcept : deadline_(deadline) {}
   sleep_awaiter(const sleep_awaiter&) = delete;
   sleep_awaiter& operator=(const sleep_awaiter&) = delete;
   sleep_awaiter(sleep_awaiter&& o) noexcept : deadline_(o.deadline_) {}  // only before awaiting
   ~sleep_awaiter() { cancel(); }
 
   bool await_ready() {
-    if (clock::now() < deadline_) return false;
+    if (steady_clock::now() < deadline_) return false;
     yield_ = !detail::consume_budget();
     return !yield_;
   }
@@ -77,7 +78,7 @@ class [[nodiscard]] sleep_awaiter {
 
   void await_resume() noexcept { registered_ = false; }
 
-  [[nodiscard]] clock::time_point deadline() const noexcept { return deadline_; }
+  [[nodiscard]] steady_clock::time_point deadline() const noexcept { return deadline_; }
 
  private:
   void cancel() noexcept {
@@ -91,7 +92,7 @@ class [[nodiscard]] sleep_awaiter {
     }
   }
 
-  clock::time_point deadline_;
+  steady_clock::time_point deadline_;
   detail::timer_node node_;
   detail::timer_shard* shard_ = nullptr;
   bool registered_ = false;
@@ -99,24 +100,24 @@ class [[nodiscard]] sleep_awaiter {
 };
 
 /// Complete at or after `deadline`.
-inline sleep_awaiter sleep_until(clock::time_point deadline) noexcept {
+inline sleep_awaiter sleep_until(steady_clock::time_point deadline) noexcept {
   return sleep_awaiter{deadline};
 }
 
 /// Complete after `d` has elapsed (measured from this call).
 template <class Rep, class Period>
 sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) noexcept {
-  return sleep_awaiter{clock::now() + std::chrono::ceil<clock::duration>(d)};
+  return sleep_awaiter{steady_clock::now() + std::chrono::ceil<steady_clock::duration>(d)};
 }
 
 namespace detail {
-inline cell<void> make_deadline_branch(clock::time_point deadline) {
+inline cell<void> make_deadline_branch(steady_clock::time_point deadline) {
   co_await start_parked{};
   co_await sleep_until(deadline);
 }
 
 template <class R, class A>
-task<result<R>> timeout_driver(clock::time_point deadline, A a) {
+task<result<R>> timeout_driver(steady_clock::time_point deadline, A a) {
   // The branches are made here, not by the caller, so a driver that is never
   // awaited owns nothing but `a`.
   branch_set_owner<2> set({check_created(make_ref_await_cell<R, A>(a)).header,
@@ -153,7 +154,7 @@ task<result<R>> timeout_driver(clock::time_point deadline, A a) {
 /// must then outlive the await).
 template <class A>
   requires detail::awaitable<A>
-task<result<detail::await_result_t<A>>> timeout_at(clock::time_point deadline, A&& a) {
+task<result<detail::await_result_t<A>>> timeout_at(steady_clock::time_point deadline, A&& a) {
   using R = detail::await_result_t<A>;
   return detail::timeout_driver<R, A>(deadline, static_cast<A&&>(a));
 }
@@ -161,7 +162,7 @@ task<result<detail::await_result_t<A>>> timeout_at(clock::time_point deadline, A
 template <class Rep, class Period, class A>
   requires detail::awaitable<A>
 task<result<detail::await_result_t<A>>> timeout(std::chrono::duration<Rep, Period> d, A&& a) {
-  return timeout_at(clock::now() + std::chrono::ceil<clock::duration>(d), static_cast<A&&>(a));
+  return timeout_at(steady_clock::now() + std::chrono::ceil<steady_clock::duration>(d), static_cast<A&&>(a));
 }
 
 /// What an interval does when ticks were missed (the task ran late).
@@ -180,18 +181,18 @@ enum class missed_tick_behavior {
 /// weft::sleep does.
 class interval {
  public:
-  explicit interval(clock::duration period, clock::time_point start = clock::now(),
+  explicit interval(steady_clock::duration period, steady_clock::time_point start = steady_clock::now(),
                     missed_tick_behavior behavior = missed_tick_behavior::burst)
       : period_(period), next_(start), behavior_(behavior) {
-    if (period <= clock::duration::zero()) {
+    if (period <= steady_clock::duration::zero()) {
       throw_error(errc::invalid_builder_setting, "weft::interval: the period must be positive");
     }
   }
 
   /// Wait for the next tick.
   sleep_awaiter tick() {
-    const clock::time_point due = next_;
-    const clock::time_point now = clock::now();
+    const steady_clock::time_point due = next_;
+    const steady_clock::time_point now = steady_clock::now();
     if (now > due + period_) {
       switch (behavior_) {
         case missed_tick_behavior::burst:
@@ -210,12 +211,12 @@ class interval {
     return sleep_awaiter{due};
   }
 
-  [[nodiscard]] clock::duration period() const noexcept { return period_; }
-  void reset() { next_ = clock::now() + period_; }
+  [[nodiscard]] steady_clock::duration period() const noexcept { return period_; }
+  void reset() { next_ = steady_clock::now() + period_; }
 
  private:
-  clock::duration period_;
-  clock::time_point next_;
+  steady_clock::duration period_;
+  steady_clock::time_point next_;
   missed_tick_behavior behavior_;
 };
 

@@ -117,11 +117,15 @@ void runtime_core::schedule(task_header* t) noexcept {
   if (task_header* prev = std::exchange(w->lifo, t)) push_local(*w, prev);
 }
 
-void runtime_core::push_local(worker& w, task_header* t) {
+void runtime_core::enqueue_local(worker& w, task_header* t) {
   w.queue.push_back_or_overflow(t, [this](task_header* head, task_header* tail, std::size_t n) {
     // Closed only at shutdown, which destroys every owned task anyway.
     (void)inject_.push_batch(head, tail, n);
   });
+}
+
+void runtime_core::push_local(worker& w, task_header* t) {
+  enqueue_local(w, t);
   notify_parked();
 }
 
@@ -191,6 +195,7 @@ void runtime_core::run_loop(worker& w, task_header* until) {
       continue;
     }
     if (fire_timers(w)) continue;
+    if (flush_deferred(w)) continue;
     if (task_header* t = steal_work(w)) {
       run_task(w, t);
       continue;
@@ -223,9 +228,7 @@ task_header* runtime_core::next_task(worker& w) {
     if (first == nullptr) {
       first = t;
     } else {
-      w.queue.push_back_or_overflow(t, [this](task_header* h, task_header* tl, std::size_t n) {
-        (void)inject_.push_batch(h, tl, n);
-      });
+      enqueue_local(w, t);
     }
   });
   return first;
@@ -258,9 +261,17 @@ void runtime_core::run_task(worker& w, task_header* t) {
   budget() = initial_budget;
   if (run_step(t) == step_result::notified) {
     // Woken during its own step (yield_now, or a wake that raced its
-    // suspension): to the back of the queue, behind the others.
-    push_local(w, t);
+    // suspension): it runs again once the queues here are empty.
+    w.deferred.push_back(t);
   }
+}
+
+bool runtime_core::flush_deferred(worker& w) {
+  if (w.deferred.empty()) return false;
+  for (task_header* t : w.deferred) enqueue_local(w, t);
+  w.deferred.clear();
+  notify_parked();  // others may steal them
+  return true;
 }
 
 bool runtime_core::fire_timers(worker& w) { return w.timers.fire_due(clock_.now_tick()) > 0; }
@@ -341,6 +352,7 @@ void runtime_core::shutdown(std::chrono::nanoseconds timeout) noexcept {
         continue;
       }
       if (fire_timers(w)) continue;
+      if (flush_deferred(w)) continue;
       if (task_header* t = inject_.pop()) {
         run_task(w, t);
         continue;
@@ -368,6 +380,7 @@ void runtime_core::shutdown(std::chrono::nanoseconds timeout) noexcept {
   inject_.drain([](task_header*) {});
   for (auto& w : workers_) {
     w->lifo = nullptr;
+    w->deferred.clear();
     while (w->queue.pop() != nullptr) {
     }
   }

@@ -19,9 +19,10 @@
 // The loop, per worker:
 //   1. next task: inject (every 61st tick), the LIFO slot (capped), the local
 //      queue, then the inject queue;
-//   2. none: fire due timers; still none: search — at most half the workers
-//      at once (idle.hpp) — stealing half of a random victim's queue, then the
-//      inject queue;
+//   2. none: fire due timers; then requeue the tasks that yielded (they wait
+//      until everything else ready here had its turn); still none: search — at
+//      most half the workers at once (idle.hpp) — stealing half of a random
+//      victim's queue, then the inject queue;
 //   3. still none: park in the driver until unparked or the next timer is due.
 //
 // Waking work (schedule): on one of this runtime's workers, into its LIFO
@@ -69,6 +70,10 @@ struct worker {
   std::size_t index = 0;
   local_queue<task_header> queue;
   task_header* lifo = nullptr;  // owner only
+  // Tasks that woke themselves during their step (yield_now): they wait
+  // until the worker finds nothing else in its queue or the inject queue, so
+  // a yield lets every other ready task — local or remote — go first.
+  std::vector<task_header*> deferred;  // owner only
   std::uint32_t lifo_polls = 0;
   std::uint32_t tick = 0;
   bool searching = false;
@@ -117,12 +122,14 @@ class runtime_core final : public scheduler {
   void run_task(worker& w, task_header* t);
   void park(worker& w, task_header* until);
   bool fire_timers(worker& w);
-  void push_local(worker& w, task_header* t);
+  bool flush_deferred(worker& w);
+  void enqueue_local(worker& w, task_header* t);  // no notify
+  void push_local(worker& w, task_header* t);     // enqueue, then notify a sleeper
   void push_remote(task_header* t);
   void notify_parked();
   void notify_if_work_pending();
   [[nodiscard]] bool has_local_work(const worker& w) const noexcept {
-    return w.lifo != nullptr || w.queue.has_tasks();
+    return w.lifo != nullptr || w.queue.has_tasks() || !w.deferred.empty();
   }
   [[nodiscard]] bool is_shutting_down() const noexcept {
     // ORDERING: acquire: pairs with shutdown's release store.

@@ -138,9 +138,9 @@ TEST(BlockOnRegression, StaleAndSpuriousWakesDoNotResumeEarly) {
       bool await_ready() const noexcept { return false; }
       void await_suspend(std::coroutine_handle<> h) {
         ev.w = weft::suspend_current(h);
-        t = std::thread([this] {
-          ev.ready.store(true, std::memory_order_release);
-          ev.w.wake();
+        t = std::thread([&e = ev] {
+          e.ready.store(true, std::memory_order_release);
+          e.w.wake();
         });
       }
       void await_resume() const noexcept {}
@@ -159,11 +159,13 @@ TEST(BlockOnRegression, StaleAndSpuriousWakesDoNotResumeEarly) {
         ev.w = weft::suspend_current(h);
         old_ev.w.wake();  // stale: an earlier suspension point
         old_ev.w.wake();
-        t = std::thread([this] {
-          old_ev.w.wake();  // stale, from another thread too
-          ev.ready.store(true, std::memory_order_release);
-          ev.w.wake();
-          ev.w.wake();  // spurious duplicate: idempotent
+        // Capture the events, not `this`: the awaiter dies with the frame
+        // as soon as the task resumes and finishes.
+        t = std::thread([&old = old_ev, &e = ev] {
+          old.w.wake();  // stale, from another thread too
+          e.ready.store(true, std::memory_order_release);
+          e.w.wake();
+          e.w.wake();  // spurious duplicate: idempotent
         });
       }
       void await_resume() const noexcept {
