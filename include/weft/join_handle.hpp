@@ -83,11 +83,12 @@ class [[nodiscard]] join_handle {
     }
 
     bool await_suspend(std::coroutine_handle<> h) {
-      waker w = suspend_current(h);
       if (yield_) {
-        w.wake();  // budget spent: run again after others had a turn
+        // Budget spent: run again after others had a turn.
+        detail::suspend_current_and_reschedule(h);
         return true;
       }
+      waker w = suspend_current(h);
       detail::raw_waker raw = w.release();
       if (h_.t_->set_join_waker(raw)) {
         registered_ = true;

@@ -188,7 +188,7 @@ auto spawn_blocking(F&& f, Args&&... args) {
 struct [[nodiscard]] yield_awaiter {
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) const {
-    suspend_current(h).wake();  // woken while running: re-queued behind others
+    detail::suspend_current_and_reschedule(h);  // re-queued when this step ends
   }
   void await_resume() const noexcept {}
 };

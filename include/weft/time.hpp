@@ -61,11 +61,11 @@ class [[nodiscard]] sleep_awaiter {
 
   bool await_suspend(std::coroutine_handle<> h) {
     detail::runtime_core& rt = detail::runtime_for("weft::sleep");
-    waker w = suspend_current(h);
     if (yield_) {
-      w.wake();
+      detail::suspend_current_and_reschedule(h);  // budget spent: let others run
       return true;
     }
+    waker w = suspend_current(h);
     node_.deadline = detail::timer_tick_for(rt, deadline_);
     node_.waker_ = w.release();
     if (!detail::timer_register(rt, node_, shard_)) {

@@ -106,4 +106,10 @@ class waker {
 /// running on this thread.
 waker suspend_current(std::coroutine_handle<> h);
 
+namespace detail {
+/// suspend_current followed by wake(), in one state transition and without
+/// making a waker: the task is re-queued as soon as its step ends.
+void suspend_current_and_reschedule(std::coroutine_handle<> h);
+}  // namespace detail
+
 }  // namespace weft

@@ -135,13 +135,24 @@ void cell_cancel(task_header* t) noexcept {
 
 namespace weft {
 
-waker suspend_current(std::coroutine_handle<> h) {
+namespace {
+detail::task_header* running_task() {
   detail::task_header* t = detail::tl_current_task;
   if (t == nullptr) {
     throw_error(errc::not_in_task,
                 "a weft awaitable was awaited outside a weft task: run it with "
                 "runtime::block_on, weft::block_on or weft::spawn");
   }
+  return t;
+}
+}  // namespace
+
+void detail::suspend_current_and_reschedule(std::coroutine_handle<> h) {
+  (void)running_task()->begin_suspend(h, /*woken=*/true);
+}
+
+waker suspend_current(std::coroutine_handle<> h) {
+  detail::task_header* t = running_task();
   const std::uint32_t epoch = t->begin_suspend(h);
   t->ref();
   return waker{detail::raw_waker{t, epoch}};

@@ -2,9 +2,19 @@
 //
 // Shutdown must find tasks that sit in no queue (waiting on a timer, on I/O,
 // on another task), so the runtime keeps them in intrusive doubly linked
-// lists through task_header::owned_prev_/owned_next_. The list is sharded by a
-// spawn counter to spread lock contention; each shard has its own mutex. The
-// count is one atomic, read to wait for idleness.
+// lists through task_header::owned_prev_/owned_next_.
+//
+// Contention: insert and remove happen once per task each, on every worker,
+// so nothing here is a single shared counter. The lists are sharded 16 ways,
+// each shard with its own mutex and count; a thread picks shards round-robin
+// from its own thread-local counter. Only shutdown needs the total, and it
+// asks by locking the shards in turn (all_empty).
+//
+// Waiting for idleness (wait_idle) without a shared counter: the waiter sets
+// waiting_ and then checks every shard; a remover that empties a shard checks
+// waiting_ after releasing the shard lock and, if set, notifies. The shard
+// mutex orders the two: if the waiter saw the shard non-empty, the remover's
+// critical section came after the waiter's, so the remover sees waiting_.
 //
 // The owned reference: a task in this list holds one reference for the
 // runtime, dropped when it is removed (completion, or destruction at shutdown).
@@ -17,6 +27,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <thread>
 
 namespace weft::detail {
 
@@ -26,52 +38,62 @@ class owned_tasks {
 
   /// Add `t`. False (not added) once closed.
   [[nodiscard]] bool insert(task_header* t) {
-    // ORDERING: relaxed: only spreads tasks over shards.
-    const auto n = next_shard_.fetch_add(1, std::memory_order_relaxed);
-    const std::size_t i = n % shard_count;
+    const std::size_t i = next_shard_index();
     shard& s = shards_[i];
     sync::lock_guard<sync::mutex> lock(s.mu);
-    // ORDERING: relaxed: closed_ is set under every shard lock (close()).
-    if (closed_.load(std::memory_order_relaxed)) return false;
+    if (s.closed) return false;
     t->owned_shard_ = static_cast<std::uint16_t>(i);
     t->owned_prev_ = nullptr;
     t->owned_next_ = s.head;
     if (s.head != nullptr) s.head->owned_prev_ = t;
     s.head = t;
-    // ORDERING: relaxed: the count is only a hint for wait_idle, which
-    // re-checks under idle_mu_.
-    count_.fetch_add(1, std::memory_order_relaxed);
+    ++s.count;
     return true;
   }
 
   /// Remove `t` (it must be in the list).
   void remove(task_header* t) noexcept {
     shard& s = shards_[t->owned_shard_];
+    bool emptied;
     {
       sync::lock_guard<sync::mutex> lock(s.mu);
       unlink(s, t);
+      emptied = --s.count == 0;
     }
-    // ORDERING: acq_rel: the waiter in wait_idle acquires the count.
-    if (count_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    // ORDERING: relaxed: the shard mutex orders this after a waiter's check
+    // of this shard (see the file comment).
+    if (emptied && waiting_.load(std::memory_order_relaxed)) {
       sync::lock_guard<sync::mutex> lock(idle_mu_);
       idle_cv_.notify_all();
     }
   }
 
-  /// Wait until empty or `timeout` passed. True if empty.
+  /// Wait until every shard is empty or `timeout` passed. True if empty.
   bool wait_idle(std::chrono::nanoseconds timeout) {
+    // ORDERING: relaxed: published to removers by the shard mutexes taken in
+    // all_empty().
+    waiting_.store(true, std::memory_order_relaxed);
     sync::unique_lock<sync::mutex> lock(idle_mu_);
-    return idle_cv_.wait_for(lock, timeout, [&] {
-      // ORDERING: acquire: pairs with remove's release.
-      return count_.load(std::memory_order_acquire) == 0;
-    });
+    const bool empty = idle_cv_.wait_for(lock, timeout, [&] { return all_empty(); });
+    waiting_.store(false, std::memory_order_relaxed);
+    return empty;
+  }
+
+  /// True if no task is owned. Locks each shard in turn.
+  [[nodiscard]] bool all_empty() {
+    for (shard& s : shards_) {
+      sync::lock_guard<sync::mutex> lock(s.mu);
+      if (s.count != 0) return false;
+    }
+    return true;
   }
 
   /// Refuse further inserts.
   void close() {
-    for (shard& s : shards_) s.mu.lock();
-    closed_.store(true, std::memory_order_relaxed);
-    for (shard& s : shards_) s.mu.unlock();
+    for (shard& s : shards_) {
+      sync::lock_guard<sync::mutex> lock(s.mu);
+      s.closed = true;
+    }
   }
 
   /// Take one task out (shutdown), or nullptr when empty.
@@ -80,22 +102,27 @@ class owned_tasks {
       sync::lock_guard<sync::mutex> lock(s.mu);
       if (task_header* t = s.head) {
         unlink(s, t);
-        count_.fetch_sub(1, std::memory_order_acq_rel);
+        --s.count;
         return t;
       }
     }
     return nullptr;
   }
 
-  [[nodiscard]] std::size_t size() const noexcept {
-    return count_.load(std::memory_order_acquire);
-  }
-
  private:
   struct alignas(64) shard {
     sync::mutex mu;
-    task_header* head = nullptr;
+    task_header* head = nullptr;  // guarded by mu
+    std::size_t count = 0;        // guarded by mu
+    bool closed = false;          // guarded by mu
   };
+
+  static std::size_t next_shard_index() noexcept {
+    // Per-thread round robin, started at a per-thread offset so threads
+    // mostly use different shards at any moment.
+    static thread_local std::size_t next = std::hash<std::thread::id>{}(std::this_thread::get_id());
+    return next++ % shard_count;
+  }
 
   static void unlink(shard& s, task_header* t) noexcept {
     if (t->owned_prev_ != nullptr) {
@@ -108,9 +135,7 @@ class owned_tasks {
   }
 
   std::array<shard, shard_count> shards_;
-  sync::atomic<std::uint64_t> next_shard_{0};
-  sync::atomic<std::size_t> count_{0};
-  sync::atomic<bool> closed_{false};
+  sync::atomic<bool> waiting_{false};
   sync::mutex idle_mu_;
   sync::condition_variable idle_cv_;
 };

@@ -274,7 +274,12 @@ bool runtime_core::flush_deferred(worker& w) {
   return true;
 }
 
-bool runtime_core::fire_timers(worker& w) { return w.timers.fire_due(clock_.now_tick()) > 0; }
+bool runtime_core::fire_timers(worker& w) {
+  if (w.timers.due_hint == timer_shard::no_timer) return false;  // no clock read, no lock
+  const std::uint64_t now = clock_.now_tick();
+  if (now < w.timers.due_hint) return false;
+  return w.timers.fire_due(now) > 0;
+}
 
 void runtime_core::park(worker& w, task_header* until) {
   if (has_local_work(w)) return;
@@ -346,7 +351,7 @@ void runtime_core::shutdown(std::chrono::nanoseconds timeout) noexcept {
     sync::lock_guard<sync::mutex> lock(driver_mu_);
     worker_scope scope(this, workers_[0].get());
     worker& w = *workers_[0];
-    while (owned_.size() != 0 && std::chrono::steady_clock::now() < deadline) {
+    while (!owned_.all_empty() && std::chrono::steady_clock::now() < deadline) {
       if (task_header* t = next_task(w)) {
         run_task(w, t);
         continue;

@@ -38,11 +38,19 @@ namespace weft::detail {
 struct timer_shard {
   sync::mutex mu;
   timer_wheel wheel;  // guarded by mu
+  // The earliest tick at which anything may fire (max: nothing linked). Owner
+  // worker only: only the owner inserts and fires, so it is the only writer; a
+  // cancel from elsewhere leaves it early, which costs one needless look.
+  // Lets the worker skip the clock read and the lock when nothing is due.
+  std::uint64_t due_hint = no_timer;
+  static constexpr std::uint64_t no_timer = ~std::uint64_t{0};
 
-  /// Link `n` unless already due. True if linked.
+  /// Link `n` unless already due. True if linked. Owner worker only.
   bool insert(timer_node& n) {
     sync::lock_guard<sync::mutex> lock(mu);
-    return wheel.insert(n);
+    if (!wheel.insert(n)) return false;
+    due_hint = wheel.next_expiration().value_or(no_timer);
+    return true;
   }
 
   /// Unlink `n` if still linked. True if it was (it will never fire).
@@ -53,10 +61,10 @@ struct timer_shard {
     return true;
   }
 
-  /// Fire everything due at `now_tick`. Returns how many fired.
+  /// Fire everything due at `now_tick`. Returns how many fired. Owner only.
   std::size_t fire_due(std::uint64_t now_tick) {
     sync::lock_guard<sync::mutex> lock(mu);
-    return wheel.advance(now_tick, [](timer_entry& e) {
+    const std::size_t fired = wheel.advance(now_tick, [](timer_entry& e) {
       auto& n = static_cast<timer_node&>(e);
       raw_waker w = n.waker_;
       n.waker_ = {};
@@ -66,6 +74,8 @@ struct timer_shard {
       waker owned{w};
       owned.wake();
     });
+    due_hint = wheel.next_expiration().value_or(no_timer);
+    return fired;
   }
 
   /// The earliest tick at which something may fire.

@@ -132,9 +132,11 @@ class task_header {
   /// Before the header is published to any other thread: add flags and
   /// references (spawn: NOTIFIED|JOIN_INTEREST and the owner's reference).
   void prepare_unpublished(std::uint64_t flags, unsigned extra_refs) noexcept {
-    // ORDERING: relaxed: nobody else can see the header yet; publication (a
-    // queue push, a thread start) carries the release.
-    state_.fetch_add(flags + extra_refs * ref_one, std::memory_order_relaxed);
+    // ORDERING: relaxed load and store, no read-modify-write: nobody else can
+    // see the header yet; publication (a queue push, a thread start) carries
+    // the release.
+    state_.store(state_.load(std::memory_order_relaxed) + flags + extra_refs * ref_one,
+                 std::memory_order_relaxed);
   }
 
   // ---- references ----------------------------------------------------------
@@ -197,7 +199,10 @@ class task_header {
 
   /// Called (through weft::suspend_current) at the suspension point that ends
   /// this step. Returns the new epoch for the waker.
-  [[nodiscard]] std::uint32_t begin_suspend(std::coroutine_handle<> resume_at) noexcept {
+  /// `woken`: the suspension is already woken (yield_now): NOTIFIED is set
+  /// in the same step, with no waker made.
+  [[nodiscard]] std::uint32_t begin_suspend(std::coroutine_handle<> resume_at,
+                                            bool woken = false) noexcept {
     resume_at_ = resume_at;
     suspended_ = true;
     // Any NOTIFIED set so far was for an earlier suspension point: clear it.
@@ -209,6 +214,7 @@ class task_header {
     do {
       assert(cur & running);  // INVARIANT: only the running thread suspends
       next = (cur + epoch_one) & ~notified;  // epoch wraps out of the top bits
+      if (woken) next |= notified;
     } while (!state_.compare_exchange_weak(cur, next, std::memory_order_acq_rel,
                                            std::memory_order_relaxed));
     return epoch_of(next);
