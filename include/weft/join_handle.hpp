@@ -146,9 +146,8 @@ class [[nodiscard]] join_handle {
   void reset() noexcept {
     if (t_ == nullptr) return;
     detail::raw_waker w;
-    t_->drop_join_interest(w);
-    if (w.task != nullptr) waker dropped{w};  // drop the reference
-    std::exchange(t_, nullptr)->unref();
+    std::exchange(t_, nullptr)->drop_join_handle(w);
+    if (w.task != nullptr) waker dropped{w};  // drop the waker's reference
     consumed_ = false;
   }
 

@@ -21,7 +21,7 @@ namespace {
 class block_on_scheduler final : public scheduler {
  public:
   void schedule(task_header*) noexcept override { parker_.unpark(); }
-  void on_complete(task_header*) noexcept override {}  // block_on keeps its reference
+  bool on_complete(task_header*) noexcept override { return false; }  // block_on keeps its ref
   void retain() noexcept override {
     // ORDERING: relaxed: made from a reference the caller holds.
     refs_.fetch_add(1, std::memory_order_relaxed);

@@ -115,9 +115,11 @@ void wake_joiner(std::uint64_t prev, task_header* t) noexcept {
 }  // namespace
 
 void cell_complete(task_header* t) noexcept {
-  const std::uint64_t prev = t->transition_to_complete();
+  const bool drop_owner_ref = t->scheduler_->on_complete(t);
+  const std::uint64_t prev = t->transition_to_complete(drop_owner_ref);
+  // If a joiner waits, its handle holds a reference: the header is alive.
   wake_joiner(prev, t);
-  t->scheduler_->on_complete(t);
+  if (drop_owner_ref && task_header::refs_of(prev) == 1) t->dealloc_unchecked();
 }
 
 void cell_cancel(task_header* t) noexcept {

@@ -65,59 +65,44 @@ void unpoison(void* p, std::size_t size) noexcept {
 #endif
 }
 
-class thread_cache {
- public:
-  thread_cache() noexcept { alive_ = true; }
-  thread_cache(const thread_cache&) = delete;
-  thread_cache& operator=(const thread_cache&) = delete;
-
-  ~thread_cache() {
-    alive_ = false;
-    for (std::size_t c = 0; c < class_count; ++c) {
-      while (free_block* b = heads_[c]) {
-        heads_[c] = b->next;
-        unpoison(b, class_size(c));
-        ::operator delete(b);
-      }
-    }
-  }
-
-  void* allocate(std::size_t cls) {
-    if (free_block* b = heads_[cls]) {
-      heads_[cls] = b->next;
-      --counts_[cls];
-      unpoison(b, class_size(cls));
-      return b;
-    }
-    return ::operator new(class_size(cls));
-  }
-
-  void deallocate(void* p, std::size_t cls) noexcept {
-    if (counts_[cls] * class_size(cls) >= max_cached_bytes_per_class) {
-      ::operator delete(p);
-      return;
-    }
-    auto* b = static_cast<free_block*>(p);
-    b->next = heads_[cls];
-    heads_[cls] = b;
-    ++counts_[cls];
-    poison(p, class_size(cls));
-  }
-
-  // False before construction (zero-initialised thread_local storage) and
-  // after destruction: the caller then uses the heap directly.
-  static thread_local bool alive_;
-
- private:
-  std::array<free_block*, class_count> heads_{};
-  std::array<std::size_t, class_count> counts_{};
+// The free lists are a trivially destructible thread_local, so touching them
+// is a plain thread-pointer-relative access with no initialisation guard; a
+// separate reaper object, constructed on a thread's first allocation,
+// returns the cached blocks to the heap when the thread exits.
+struct thread_cache {
+  std::array<free_block*, class_count> heads;
+  std::array<std::size_t, class_count> counts;
+  // 0: no reaper yet (lists unused); 1: live; 2: the thread is exiting (the
+  // reaper ran), so blocks go straight to the heap.
+  unsigned char state;
 };
 
-thread_local bool thread_cache::alive_ = false;
+constinit thread_local thread_cache tl_cache{};
 
-thread_cache& cache() {
-  static thread_local thread_cache c;
-  return c;
+void release_all(thread_cache& c) noexcept {
+  for (std::size_t cls = 0; cls < class_count; ++cls) {
+    while (free_block* b = c.heads[cls]) {
+      c.heads[cls] = b->next;
+      unpoison(b, class_size(cls));
+      ::operator delete(b);
+    }
+    c.counts[cls] = 0;
+  }
+}
+
+struct reaper {
+  reaper() noexcept { tl_cache.state = 1; }
+  reaper(const reaper&) = delete;
+  reaper& operator=(const reaper&) = delete;
+  ~reaper() {
+    tl_cache.state = 2;
+    release_all(tl_cache);
+  }
+};
+
+void start_cache() {
+  static thread_local reaper r;  // registers the thread-exit hook once
+  (void)r;
 }
 
 }  // namespace
@@ -125,20 +110,33 @@ thread_cache& cache() {
 void* frame_allocate(std::size_t size) {
   const std::size_t cls = class_of(size);
   if (cls == class_count) return ::operator new(size);
-  thread_cache& c = cache();  // constructs on first use on this thread
-  if (!thread_cache::alive_) return ::operator new(class_size(cls));
-  return c.allocate(cls);
+  thread_cache& c = tl_cache;
+  if (free_block* b = c.heads[cls]) {
+    c.heads[cls] = b->next;
+    --c.counts[cls];
+    unpoison(b, class_size(cls));
+    return b;
+  }
+  if (c.state == 0) start_cache();
+  return ::operator new(class_size(cls));
 }
 
 void frame_deallocate(void* p, std::size_t size) noexcept {
   const std::size_t cls = class_of(size);
-  if (cls == class_count || !thread_cache::alive_) {
-    // Too large to pool, or this thread's cache is gone (thread exit): every
-    // pooled block is a plain ::operator new block, so the heap takes it.
+  thread_cache& c = tl_cache;
+  // Too large to pool; or this thread never allocated (no reaper to empty
+  // the lists at exit) or is exiting; or the class is full: the heap takes it.
+  // Every pooled block is a plain ::operator new block.
+  if (cls == class_count || c.state != 1 ||
+      c.counts[cls] * class_size(cls) >= max_cached_bytes_per_class) {
     ::operator delete(p);
     return;
   }
-  cache().deallocate(p, cls);
+  auto* b = static_cast<free_block*>(p);
+  b->next = c.heads[cls];
+  c.heads[cls] = b;
+  ++c.counts[cls];
+  poison(p, class_size(cls));
 }
 
 }  // namespace weft::detail

@@ -49,8 +49,8 @@ void blocking_pool::schedule(task_header* t) noexcept {
   (void)t;
 }
 
-void blocking_pool::on_complete(task_header* t) noexcept {
-  t->unref();  // the pool's reference, taken at submit
+bool blocking_pool::on_complete(task_header*) noexcept {
+  return true;  // the pool's reference, taken at submit, goes with completion
 }
 
 void blocking_pool::thread_main() {

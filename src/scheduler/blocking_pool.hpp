@@ -52,7 +52,7 @@ class blocking_pool final : public scheduler {
 
   // scheduler: a blocking job is only ever scheduled once, by submit.
   void schedule(task_header* t) noexcept override;
-  void on_complete(task_header* t) noexcept override;
+  bool on_complete(task_header* t) noexcept override;
   void retain() noexcept override { owner_.retain(); }
   void release() noexcept override { owner_.release(); }
 

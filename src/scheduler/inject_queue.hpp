@@ -71,7 +71,7 @@ class inject_queue {
     // INVARIANT: head/tail delimit exactly n linked tasks (checked in debug).
     assert(head != nullptr && tail != nullptr && chain_ok(head, tail, n));
 
-    sync::lock_guard<sync::mutex> lock(mutex_);
+    sync::lock_guard<sync::spin_mutex> lock(mutex_);
     // ORDERING: relaxed; closed_ is only stored under mutex_, which we hold.
     if (closed_.load(std::memory_order_relaxed)) return false;
     tail->queue_next_ = nullptr;
@@ -91,7 +91,7 @@ class inject_queue {
     // Fast path without the lock. A push that happened-before this call has
     // its len_ store visible here (see publish_len), so this never misses it.
     if (is_empty()) return nullptr;
-    sync::lock_guard<sync::mutex> lock(mutex_);
+    sync::lock_guard<sync::spin_mutex> lock(mutex_);
     T* t = head_;
     if (t == nullptr) return nullptr;
     head_ = t->queue_next_;
@@ -110,7 +110,7 @@ class inject_queue {
     T* first = nullptr;
     std::size_t taken = 0;
     {
-      sync::lock_guard<sync::mutex> lock(mutex_);
+      sync::lock_guard<sync::spin_mutex> lock(mutex_);
       first = head_;
       T* last = nullptr;
       T* cur = head_;
@@ -143,7 +143,7 @@ class inject_queue {
 
   /// Refuse all later pushes. Idempotent. Queued tasks stay queued.
   void close() {
-    sync::lock_guard<sync::mutex> lock(mutex_);
+    sync::lock_guard<sync::spin_mutex> lock(mutex_);
     // ORDERING: release; pairs with the acquire load in is_closed(). Pushers
     // read it under mutex_ and need no ordering of their own.
     closed_.store(true, std::memory_order_release);
@@ -160,7 +160,7 @@ class inject_queue {
   void drain(Sink&& sink) {
     T* first = nullptr;
     {
-      sync::lock_guard<sync::mutex> lock(mutex_);
+      sync::lock_guard<sync::spin_mutex> lock(mutex_);
       first = head_;
       head_ = nullptr;
       tail_ = nullptr;
@@ -205,7 +205,7 @@ class inject_queue {
       last = last->queue_next_;
       ++n;
     }
-    sync::lock_guard<sync::mutex> lock(mutex_);
+    sync::lock_guard<sync::spin_mutex> lock(mutex_);
     // Even if closed: these tasks were already accepted; drain() gets them.
     last->queue_next_ = head_;
     head_ = first;
@@ -223,7 +223,7 @@ class inject_queue {
     return cur == tail;
   }
 
-  sync::mutex mutex_;
+  sync::spin_mutex mutex_;
   T* head_ = nullptr;      // guarded by mutex_
   T* tail_ = nullptr;      // guarded by mutex_
   std::size_t count_ = 0;  // guarded by mutex_

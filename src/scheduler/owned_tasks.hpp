@@ -6,7 +6,7 @@
 //
 // Contention: insert and remove happen once per task each, on every worker,
 // so nothing here is a single shared counter. The lists are sharded 16 ways,
-// each shard with its own mutex and count; a thread picks shards round-robin
+// each shard with its own spinlock and count; a thread picks shards round-robin
 // from its own thread-local counter. Only shutdown needs the total, and it
 // asks by locking the shards in turn (all_empty).
 //
@@ -40,7 +40,7 @@ class owned_tasks {
   [[nodiscard]] bool insert(task_header* t) {
     const std::size_t i = next_shard_index();
     shard& s = shards_[i];
-    sync::lock_guard<sync::mutex> lock(s.mu);
+    sync::lock_guard<sync::spinlock> lock(s.mu);
     if (s.closed) return false;
     t->owned_shard_ = static_cast<std::uint16_t>(i);
     t->owned_prev_ = nullptr;
@@ -56,7 +56,7 @@ class owned_tasks {
     shard& s = shards_[t->owned_shard_];
     bool emptied;
     {
-      sync::lock_guard<sync::mutex> lock(s.mu);
+      sync::lock_guard<sync::spinlock> lock(s.mu);
       unlink(s, t);
       emptied = --s.count == 0;
     }
@@ -82,7 +82,7 @@ class owned_tasks {
   /// True if no task is owned. Locks each shard in turn.
   [[nodiscard]] bool all_empty() {
     for (shard& s : shards_) {
-      sync::lock_guard<sync::mutex> lock(s.mu);
+      sync::lock_guard<sync::spinlock> lock(s.mu);
       if (s.count != 0) return false;
     }
     return true;
@@ -91,7 +91,7 @@ class owned_tasks {
   /// Refuse further inserts.
   void close() {
     for (shard& s : shards_) {
-      sync::lock_guard<sync::mutex> lock(s.mu);
+      sync::lock_guard<sync::spinlock> lock(s.mu);
       s.closed = true;
     }
   }
@@ -99,7 +99,7 @@ class owned_tasks {
   /// Take one task out (shutdown), or nullptr when empty.
   task_header* pop() noexcept {
     for (shard& s : shards_) {
-      sync::lock_guard<sync::mutex> lock(s.mu);
+      sync::lock_guard<sync::spinlock> lock(s.mu);
       if (task_header* t = s.head) {
         unlink(s, t);
         --s.count;
@@ -111,7 +111,7 @@ class owned_tasks {
 
  private:
   struct alignas(64) shard {
-    sync::mutex mu;
+    sync::spinlock mu;            // a few instructions under it, rarely contended
     task_header* head = nullptr;  // guarded by mu
     std::size_t count = 0;        // guarded by mu
     bool closed = false;          // guarded by mu

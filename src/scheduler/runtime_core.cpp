@@ -173,9 +173,9 @@ void runtime_core::spawn_blocking(task_header* t) {
   }
 }
 
-void runtime_core::on_complete(task_header* t) noexcept {
+bool runtime_core::on_complete(task_header* t) noexcept {
   owned_.remove(t);
-  t->unref();  // the owned reference
+  return true;  // the owned reference goes with completion
 }
 
 // ---- the worker loop -------------------------------------------------------------
@@ -205,8 +205,8 @@ void runtime_core::run_loop(worker& w, task_header* until) {
 }
 
 task_header* runtime_core::next_task(worker& w) {
-  ++w.tick;
-  if (w.tick % cfg_.event_interval == 0) {
+  if (--w.ticks_to_event == 0) {
+    w.ticks_to_event = cfg_.event_interval;
     // Fairness: the inject queue and the timers get a turn even when local
     // work never runs out.
     fire_timers(w);
@@ -269,8 +269,9 @@ void runtime_core::run_task(worker& w, task_header* t) {
 bool runtime_core::flush_deferred(worker& w) {
   if (w.deferred.empty()) return false;
   for (task_header* t : w.deferred) enqueue_local(w, t);
+  // One task we pop at once; only a batch leaves work for others to steal.
+  if (w.deferred.size() > 1) notify_parked();
   w.deferred.clear();
-  notify_parked();  // others may steal them
   return true;
 }
 

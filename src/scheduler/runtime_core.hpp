@@ -75,7 +75,7 @@ struct worker {
   // a yield lets every other ready task — local or remote — go first.
   std::vector<task_header*> deferred;  // owner only
   std::uint32_t lifo_polls = 0;
-  std::uint32_t tick = 0;
+  std::uint32_t ticks_to_event = 1;  // counts down to the next inject/timer check
   bool searching = false;
   std::uint64_t rng = 0;  // xorshift state for victim choice
   futex_parker parker;
@@ -91,7 +91,7 @@ class runtime_core final : public scheduler {
 
   // scheduler
   void schedule(task_header* t) noexcept override;
-  void on_complete(task_header* t) noexcept override;
+  bool on_complete(task_header* t) noexcept override;
   void retain() noexcept override;
   void release() noexcept override;
 

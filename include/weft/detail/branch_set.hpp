@@ -53,7 +53,7 @@ class branch_set final : public scheduler {
     }
     to_wake.wake();
   }
-  void on_complete(task_header*) noexcept override {}  // the owner holds its reference
+  bool on_complete(task_header*) noexcept override { return false; }  // owner keeps its ref
   void retain() noexcept override {
     // ORDERING: relaxed: made from a reference the caller holds.
     refs_.fetch_add(1, std::memory_order_relaxed);

@@ -74,9 +74,11 @@ class scheduler {
   /// Run `t` soon. `t` is NOTIFIED and not RUNNING; the caller holds a
   /// reference for the duration of the call.
   virtual void schedule(task_header* t) noexcept = 0;
-  /// `t` reached COMPLETE (its joiner is already woken). Drop the owner's
-  /// bookkeeping and reference.
-  virtual void on_complete(task_header* t) noexcept = 0;
+  /// `t`'s body finished; it is not yet marked COMPLETE. Drop the owner's
+  /// bookkeeping. Return true if the owner's reference goes with the
+  /// completion (it is then released in the same atomic step that marks the
+  /// task COMPLETE); false if the owner keeps it (to read the result).
+  [[nodiscard]] virtual bool on_complete(task_header* t) noexcept = 0;
   /// Every header holds one counted reference to its scheduler.
   virtual void retain() noexcept = 0;
   virtual void release() noexcept = 0;
@@ -234,18 +236,25 @@ class task_header {
     return (cur & notified) != 0 ? idle_result::notified : idle_result::idle;
   }
 
-  /// The body finished. Returns the previous state (the caller checks
-  /// JOIN_WAKER and wakes the joiner).
-  std::uint64_t transition_to_complete() noexcept {
+  /// The body finished: mark COMPLETE and, if `drop_ref`, release one
+  /// reference in the same step. Returns the previous state: the caller wakes
+  /// the joiner if JOIN_WAKER was set (the joiner's handle keeps the header
+  /// alive then), and frees the cell if it released the last reference.
+  std::uint64_t transition_to_complete(bool drop_ref) noexcept {
     // ORDERING: acq_rel: release publishes the output to a joiner that
     // acquires COMPLETE; acquire makes join_waker_ (published by
-    // set_join_waker's release) visible here.
+    // set_join_waker's release) visible here, and, for a last reference,
+    // every other holder's writes before the cell is freed.
+    const std::uint64_t sub = drop_ref ? ref_one : 0;
     std::uint64_t cur = state_.load(std::memory_order_relaxed);
-    while (!state_.compare_exchange_weak(cur, (cur | complete) & ~(running | notified),
+    while (!state_.compare_exchange_weak(cur, ((cur | complete) & ~(running | notified)) - sub,
                                          std::memory_order_acq_rel, std::memory_order_relaxed)) {
     }
     return cur;
   }
+
+  /// Free the cell after transition_to_complete released the last reference.
+  void dealloc_unchecked() noexcept { dealloc_(this); }
 
   /// The frame was destroyed before finishing (shutdown, cancelled branch).
   std::uint64_t transition_to_cancelled() noexcept {
@@ -295,21 +304,24 @@ class task_header {
     }
   }
 
-  /// The join_handle is dropped. Clears JOIN_INTEREST (and takes back a
-  /// registered join waker if the task has not completed).
-  void drop_join_interest(raw_waker& out) noexcept {
+  /// The join_handle is dropped: clear JOIN_INTEREST, take back a registered
+  /// join waker if the task has not completed, and release the handle's
+  /// reference — one atomic step. Frees the cell if that was the last one.
+  void drop_join_handle(raw_waker& out) noexcept {
     std::uint64_t cur = state_.load(std::memory_order_acquire);
     for (;;) {
       const bool take_waker = (cur & join_waker) != 0 && (cur & complete) == 0;
-      std::uint64_t next = cur & ~join_interest;
+      std::uint64_t next = (cur & ~join_interest) - ref_one;
       if (take_waker) next &= ~join_waker;
-      // ORDERING: acq_rel: as unset_join_waker.
+      // ORDERING: acq_rel: as unset_join_waker, and as unref for the release
+      // of the reference.
       if (state_.compare_exchange_weak(cur, next, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
         if (take_waker) {
           out = join_waker_;
           join_waker_ = {};
         }
+        if (refs_of(cur) == 1) dealloc_(this);
         return;
       }
     }
