@@ -63,7 +63,9 @@ void free_block(task_header* t) noexcept {
   if (s != nullptr) s->release();
 }
 
-void last_reference(task_header* t) noexcept {
+}  // namespace
+
+void cell_release(task_header* t) noexcept {
   if (t->frame_destroyed_) {
     free_block(t);
     return;
@@ -71,13 +73,12 @@ void last_reference(task_header* t) noexcept {
   // The frame still exists (finished, holding its output, or never run):
   // destroying it calls cell_deallocate, which frees the block.
   t->releasing_ = true;
-  t->frame_.destroy();
+  cell_frame(t).destroy();
 }
-}  // namespace
 
 void* cell_allocate(std::size_t frame_size) {
   void* block = frame_allocate(cell_header_space + frame_size);
-  auto* t = ::new (block) task_header(task_header::ref_one, &last_reference);
+  auto* t = ::new (block) task_header(task_header::ref_one);
   t->frame_size_ = static_cast<std::uint32_t>(frame_size);
   void* frame = frame_of_header(t);
   tl_last_cell_frame = frame;
@@ -119,7 +120,7 @@ void cell_complete(task_header* t) noexcept {
   const std::uint64_t prev = t->transition_to_complete(drop_owner_ref);
   // If a joiner waits, its handle holds a reference: the header is alive.
   wake_joiner(prev, t);
-  if (drop_owner_ref && task_header::refs_of(prev) == 1) t->dealloc_unchecked();
+  if (drop_owner_ref && task_header::refs_of(prev) == 1) cell_release(t);
 }
 
 void cell_cancel(task_header* t) noexcept {
@@ -128,7 +129,7 @@ void cell_cancel(task_header* t) noexcept {
   if ((prev & task_header::complete) != 0) return;  // finished meanwhile: keep its output
   task_header* const outer = tl_current_task;
   tl_current_task = nullptr;  // destructors run outside any task
-  t->frame_.destroy();        // cell_deallocate records frame_destroyed_
+  cell_frame(t).destroy();    // cell_deallocate records frame_destroyed_
   tl_current_task = outer;
   wake_joiner(prev, t);
 }

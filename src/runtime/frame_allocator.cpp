@@ -22,28 +22,46 @@
 namespace weft::detail {
 namespace {
 
-constexpr std::size_t min_class_shift = 6;  // 64 B
-constexpr std::size_t max_class_shift = 12;  // 4 KiB
-constexpr std::size_t class_count = max_class_shift - min_class_shift + 1;
-// At most this many bytes cached per class per thread (so 64 KiB of 64 B
-// frames, 256 KiB of 4 KiB ones): enough to absorb a burst of spawns, small
-// enough that a consumer thread cannot hoard a producer's memory.
+// Size classes: every 16 bytes up to 256 (a task header plus a small frame
+// lands within 16 bytes of its size, not in the next power of two), every 64
+// bytes up to 1 KiB, then 2 KiB and 4 KiB.
+constexpr std::size_t fine_limit = 256;
+constexpr std::size_t fine_step = 16;
+constexpr std::size_t medium_limit = 1024;
+constexpr std::size_t medium_step = 64;
+constexpr std::size_t fine_classes = fine_limit / fine_step;                         // 16
+constexpr std::size_t medium_classes = (medium_limit - fine_limit) / medium_step;  // 12
+constexpr std::size_t class_count = fine_classes + medium_classes + 2;               // + 2K, 4K
+constexpr std::size_t max_pooled = 4096;
+// At most this many bytes cached per class per thread: enough to absorb a
+// burst of spawns, small enough that a consumer thread cannot hoard a
+// producer's memory.
 constexpr std::size_t max_cached_bytes_per_class = 256 * 1024;
 
 struct free_block {
   free_block* next;
 };
 
-// Class index for a size, or class_count when the size is too large.
+// Class index for a size, or class_count when the size is too large to pool.
 constexpr std::size_t class_of(std::size_t size) noexcept {
-  if (size <= (std::size_t{1} << min_class_shift)) return 0;
-  const std::size_t shift = std::bit_width(size - 1);  // ceil(log2(size))
-  return shift > max_class_shift ? class_count : shift - min_class_shift;
+  if (size <= fine_limit) return size == 0 ? 0 : (size - 1) / fine_step;
+  if (size <= medium_limit) return fine_classes + (size - fine_limit - 1) / medium_step;
+  if (size <= 2048) return class_count - 2;
+  if (size <= max_pooled) return class_count - 1;
+  return class_count;
 }
 
 constexpr std::size_t class_size(std::size_t cls) noexcept {
-  return std::size_t{1} << (cls + min_class_shift);
+  if (cls < fine_classes) return (cls + 1) * fine_step;
+  if (cls < fine_classes + medium_classes) return fine_limit + (cls - fine_classes + 1) * medium_step;
+  return cls == class_count - 2 ? 2048 : 4096;
 }
+
+static_assert(class_of(1) == 0 && class_size(0) == 16);
+static_assert(class_of(168) == 10 && class_size(10) == 176);
+static_assert(class_of(256) == 15 && class_of(257) == 16 && class_size(16) == 320);
+static_assert(class_of(1024) == 27 && class_size(27) == 1024);
+static_assert(class_of(1025) == 28 && class_of(4096) == 29 && class_of(4097) == class_count);
 
 void poison(void* p, std::size_t size) noexcept {
 #if defined(WEFT_ASAN)

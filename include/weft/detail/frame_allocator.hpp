@@ -4,8 +4,8 @@
 // ------
 // Every weft coroutine frame (task<T>, and the runtime's own task cells) is
 // allocated through frame_allocate / frame_deallocate. Sizes are rounded up to
-// one of a few size classes (64 B … 4 KiB, powers of two); each thread keeps
-// one singly linked free list per class. Allocation pops from the calling
+// a size class (16-byte steps to 256 B, 64-byte steps to 1 KiB, then 2 and
+// 4 KiB); each thread keeps one singly linked free list per class. Allocation pops from the calling
 // thread's list, deallocation pushes onto the *calling* thread's list: a frame
 // freed on another thread than the one that allocated it simply joins that
 // thread's cache. No list is ever touched by two threads, so there is no

@@ -46,6 +46,10 @@ inline task_header* header_of_frame(void* frame) noexcept {
 inline void* frame_of_header(task_header* h) noexcept {
   return reinterpret_cast<char*>(h) + cell_header_space;
 }
+/// The cell's own coroutine.
+inline std::coroutine_handle<> cell_frame(task_header* h) noexcept {
+  return std::coroutine_handle<>::from_address(frame_of_header(h));
+}
 
 /// Allocate a block for a frame of `frame_size` bytes and construct its header
 /// (one reference: the creator's). Returns the frame address.
@@ -82,7 +86,6 @@ class cell_promise : public result_slot<T> {
     auto h = std::coroutine_handle<cell_promise>::from_promise(*this);
     cell_check_frame(h.address());
     task_header* t = header_of_frame(h.address());
-    t->frame_ = h;
     t->resume_at_ = h;
     return cell<T>{t};
   }

@@ -67,6 +67,10 @@ namespace weft::detail {
 
 class task_header;
 
+/// Called when a cell's last reference is released: destroys its frame if
+/// still there and frees the block (src/runtime/context.cpp).
+void cell_release(task_header* t) noexcept;
+
 /// A scheduler runs headers. Implemented by the runtime, the blocking pool,
 /// block_on's runner and a branch group.
 class scheduler {
@@ -111,11 +115,7 @@ class task_header {
   static_assert((flag_mask & ref_mask) == 0 && (ref_mask >> 32) == 0 && flag_mask < ref_one,
                 "flags, reference count and epoch must not overlap");
 
-  /// Deallocates the cell; set by the cell type (task_cell.hpp).
-  using dealloc_fn = void (*)(task_header*) noexcept;
-
-  task_header(std::uint64_t initial_state, dealloc_fn dealloc) noexcept
-      : state_(initial_state), dealloc_(dealloc) {}
+  explicit task_header(std::uint64_t initial_state) noexcept : state_(initial_state) {}
   task_header(const task_header&) = delete;
   task_header& operator=(const task_header&) = delete;
 
@@ -155,7 +155,7 @@ class task_header {
     // other holders' writes before the cell is destroyed.
     auto prev = state_.fetch_sub(ref_one, std::memory_order_acq_rel);
     assert(refs_of(prev) > 0);  // INVARIANT: no unref without a ref
-    if (refs_of(prev) == 1) dealloc_(this);
+    if (refs_of(prev) == 1) cell_release(this);
   }
 
   // ---- running -------------------------------------------------------------
@@ -253,8 +253,6 @@ class task_header {
     return cur;
   }
 
-  /// Free the cell after transition_to_complete released the last reference.
-  void dealloc_unchecked() noexcept { dealloc_(this); }
 
   /// The frame was destroyed before finishing (shutdown, cancelled branch).
   std::uint64_t transition_to_cancelled() noexcept {
@@ -321,7 +319,7 @@ class task_header {
           out = join_waker_;
           join_waker_ = {};
         }
-        if (refs_of(cur) == 1) dealloc_(this);
+        if (refs_of(cur) == 1) cell_release(this);
         return;
       }
     }
@@ -343,8 +341,7 @@ class task_header {
   task_header* owned_next_ = nullptr;
   // Counted (see scheduler::retain). Set once before the first schedule.
   scheduler* scheduler_ = nullptr;
-  // The cell's coroutine, and where the next step resumes.
-  std::coroutine_handle<> frame_;
+  // Where the next step resumes (the cell's own coroutine, or an inner one).
   std::coroutine_handle<> resume_at_;
   std::uint32_t frame_size_ = 0;   // bytes of the coroutine frame
   std::uint16_t owned_shard_ = 0;  // owned-task list shard
@@ -356,7 +353,6 @@ class task_header {
  private:
   sync::atomic<std::uint64_t> state_;
   raw_waker join_waker_;
-  dealloc_fn dealloc_;
 };
 
 }  // namespace weft::detail
