@@ -4,19 +4,37 @@
 # cross-compiled QEMU demo. Stops at the first failure.
 #
 #   scripts/test.sh              everything
-#   scripts/test.sh debug asan   only these presets (debug release asan tsan clang embedded)
+#   scripts/test.sh debug asan   only these (debug release asan tsan clang package embedded)
+#
+# "package" installs the debug build into a scratch prefix and builds and runs
+# a consumer project against it with find_package(weft) and with pkg-config.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 presets=("$@")
-if [ ${#presets[@]} -eq 0 ]; then presets=(debug asan tsan clang embedded); fi
+if [ ${#presets[@]} -eq 0 ]; then presets=(debug asan tsan clang package embedded); fi
 
 jobs=$(nproc)
 for p in "${presets[@]}"; do
   echo "=== $p ==="
   if [ "$p" = embedded ]; then
     bash embedded/ci.sh
+    continue
+  fi
+  if [ "$p" = package ]; then
+    prefix="$PWD/build/package/prefix"
+    rm -rf build/package
+    cmake --preset release >/dev/null
+    cmake --build --preset release -j "$jobs" --target weft
+    cmake --install build/release --prefix "$prefix" >/dev/null
+    cmake -S tests/consumer -B build/package/consumer -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+    cmake --build build/package/consumer
+    build/package/consumer/consumer
+    PKG_CONFIG_PATH="$prefix/lib/pkgconfig" c++ tests/consumer/consumer.cpp \
+      $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs weft) -o build/package/consumer-pc
+    build/package/consumer-pc
+    echo "package: find_package(weft) and pkg-config consumers built and ran"
     continue
   fi
   cmake --preset "$p" >/dev/null

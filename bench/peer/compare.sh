@@ -27,7 +27,7 @@ log() { printf '[compare] %s\n' "$*" >&2; }
 
 # --- 1. toolchain from Debian's archive -------------------------------------
 need=()
-for pkg in cargo rustc librust-tokio-dev librust-libc-dev cmake ninja-build g++; do
+for pkg in cargo rustc librust-tokio-dev librust-libc-dev cmake ninja-build g++ libbenchmark-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -50,9 +50,7 @@ export CARGO_TARGET_DIR="$BUILD/tokio-target"
 TOKIO_BIN="$CARGO_TARGET_DIR/release/tokio_rt_bench"
 
 # --- 3. weft_rt_bench (CMake Release) ---------------------------------------
-# The normal way: the repo's own build, where bench/CMakeLists.txt adds
-# bench/peer. If that tree does not have the target (yet), build bench/peer
-# next to weft from a small wrapper project instead.
+# The repo's own build; bench/CMakeLists.txt adds bench/peer.
 log "building weft_rt_bench"
 WEFT_LOG="$RESULTS/weft_build.log"
 WEFT_BIN=""
@@ -60,23 +58,6 @@ if { cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
        -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF &&
      cmake --build "$BUILD" --target weft_rt_bench; } >"$WEFT_LOG" 2>&1; then
   WEFT_BIN="$BUILD/bench/peer/weft_rt_bench"
-else
-  log "the repo build has no weft_rt_bench target; building bench/peer standalone"
-  WRAP="$BUILD/standalone"
-  mkdir -p "$WRAP"
-  cat >"$WRAP/CMakeLists.txt" <<EOF
-cmake_minimum_required(VERSION 3.25)
-project(weft_peer_bench LANGUAGES CXX)
-set(WEFT_BUILD_TESTS OFF CACHE BOOL "" FORCE)
-set(WEFT_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
-set(WEFT_BUILD_BENCHMARKS OFF CACHE BOOL "" FORCE)
-add_subdirectory("$REPO" weft)
-add_subdirectory("$HERE" peer)
-EOF
-  if { cmake -S "$WRAP" -B "$WRAP/build" -G Ninja -DCMAKE_BUILD_TYPE=Release &&
-       cmake --build "$WRAP/build" --target weft_rt_bench; } >>"$WEFT_LOG" 2>&1; then
-    WEFT_BIN="$WRAP/build/peer/weft_rt_bench"
-  fi
 fi
 weft_ok=1
 if [[ -z $WEFT_BIN || ! -x $WEFT_BIN ]]; then
@@ -145,7 +126,6 @@ sed 's/^/weft\t/' "$RESULTS/weft.tsv" >>"$RESULTS/all.tsv"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "Machine: ${cpu:-unknown CPU}, $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 cache="$BUILD/CMakeCache.txt"
-[[ $WEFT_BIN == "$BUILD/standalone/"* ]] && cache="$BUILD/standalone/build/CMakeCache.txt"
 cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$cache" 2>/dev/null | head -n1)
 echo "Toolchains: $("${cxx:-c++}" --version 2>/dev/null | head -n1) (CMake Release); $("$RUSTC" --version) (cargo --release); tokio $(ls /usr/share/cargo/registry | sed -n 's/^tokio-\([0-9.]*\)$/\1/p' | head -n1)"
 read -r load1 load5 _ </proc/loadavg

@@ -17,25 +17,13 @@
 
 #include <weft/detail/sync_shim.hpp>
 
+#include "scheduler/park_driver.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
 
 namespace weft::detail {
-
-/// What a worker parks in: the scheduler knows only this interface, so the
-/// I/O driver can take over parking without touching the scheduler.
-class park_driver {
- public:
-  /// Block until unpark() is called or `timeout` passes (no timeout: until
-  /// unparked). May return spuriously.
-  virtual void park(std::optional<std::chrono::nanoseconds> timeout) = 0;
-  /// Wake the parked owner, or make its next park() return at once. Any thread.
-  virtual void unpark() noexcept = 0;
-
- protected:
-  ~park_driver() = default;
-};
 
 class futex_parker final : public park_driver {
  public:

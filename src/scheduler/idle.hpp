@@ -122,8 +122,7 @@ class idle {
     // comment). A fence keeps the line shared between cores; a fetch_add(0)
     // would bounce it between them on every push (measured: a third of the
     // workers' time in a spawn-heavy benchmark).
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    const std::uint32_t s = state_.load(std::memory_order_relaxed);
+    const std::uint32_t s = sync::load_after_full_barrier(state_);
     return searching(s) == 0 && unparked(s) < num_workers_;
   }
 

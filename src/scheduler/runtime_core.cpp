@@ -24,6 +24,10 @@ std::uint64_t next_random(std::uint64_t& s) noexcept {
   return s;
 }
 
+/// The one place that chooses how workers park (the I/O driver takes over
+/// here, behind the same interface).
+std::unique_ptr<park_driver> make_park_driver() { return std::make_unique<futex_parker>(); }
+
 std::size_t worker_count_for(const runtime_config& cfg) {
   if (cfg.flavor == runtime_flavor::current_thread) return 1;
   if (cfg.worker_threads != 0) return cfg.worker_threads;
@@ -73,6 +77,7 @@ runtime_core::runtime_core(const runtime_config& cfg)
     auto w = std::make_unique<worker>();
     w->index = i;
     w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
+    w->driver = make_park_driver();
     workers_.push_back(std::move(w));
   }
 }
@@ -132,7 +137,7 @@ void runtime_core::push_local(worker& w, task_header* t) {
 void runtime_core::push_remote(task_header* t) {
   if (!inject_.push(t)) return;  // shut down: the task is destroyed with the rest
   if (current_thread_) {
-    workers_[0]->parker.unpark();
+    workers_[0]->driver->unpark();
   } else {
     notify_parked();
   }
@@ -140,7 +145,7 @@ void runtime_core::push_remote(task_header* t) {
 
 void runtime_core::notify_parked() {
   if (current_thread_) return;
-  if (auto i = idle_.worker_to_notify()) workers_[*i]->parker.unpark();
+  if (auto i = idle_.worker_to_notify()) workers_[*i]->driver->unpark();
 }
 
 void runtime_core::notify_if_work_pending() {
@@ -295,7 +300,7 @@ void runtime_core::park(worker& w, task_header* until) {
     // One worker: nobody to coordinate with. Remote wakes unpark us directly.
     if (until != nullptr && until->is_complete()) return;
     if (!inject_.is_empty()) return;
-    w.parker.park(timeout_for_next_timer());
+    w.driver->park(timeout_for_next_timer());
     return;
   }
   const bool was_searching = std::exchange(w.searching, false);
@@ -309,7 +314,7 @@ void runtime_core::park(worker& w, task_header* until) {
       (void)idle_.unpark_worker_by_id(w.index);
       return;
     }
-    w.parker.park(timeout_for_next_timer());
+    w.driver->park(timeout_for_next_timer());
     const bool fired = fire_timers(w);
     if (idle_.was_notified(w.index)) {
       w.searching = true;  // the notifier counted us as searching
@@ -367,7 +372,7 @@ void runtime_core::shutdown(std::chrono::nanoseconds timeout) noexcept {
       if (auto next = w.timers.next_expiration()) {
         left = std::min(left, clock_.time_of(*next) - std::chrono::steady_clock::now());
       }
-      w.parker.park(std::chrono::duration_cast<std::chrono::nanoseconds>(left));
+      w.driver->park(std::chrono::duration_cast<std::chrono::nanoseconds>(left));
     }
   } else {
     (void)owned_.wait_idle(timeout);
@@ -376,7 +381,7 @@ void runtime_core::shutdown(std::chrono::nanoseconds timeout) noexcept {
   owned_.close();
   // ORDERING: release: workers acquire it in is_shutting_down.
   shutting_down_.store(true, std::memory_order_release);
-  for (auto& w : workers_) w->parker.unpark();
+  for (auto& w : workers_) w->driver->unpark();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }

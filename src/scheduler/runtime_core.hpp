@@ -53,6 +53,7 @@
 
 #include "scheduler/blocking_pool.hpp"
 #include "scheduler/futex_parker.hpp"
+#include "scheduler/park_driver.hpp"
 #include "scheduler/idle.hpp"
 #include "scheduler/inject_queue.hpp"
 #include "scheduler/local_queue.hpp"
@@ -78,7 +79,9 @@ struct worker {
   std::uint32_t ticks_to_event = 1;  // counts down to the next inject/timer check
   bool searching = false;
   std::uint64_t rng = 0;  // xorshift state for victim choice
-  futex_parker parker;
+  // Where this worker parks. The scheduler knows only the park_driver
+  // interface; make_park_driver() picks the implementation.
+  std::unique_ptr<park_driver> driver;
   timer_shard timers;
   std::thread thread;
 };

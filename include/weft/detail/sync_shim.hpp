@@ -110,6 +110,29 @@ class spinlock {
   std::atomic<bool> locked_{false};
 };
 
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_TSAN 1
+#endif
+#endif
+
+/// Read `a` after a full store-load barrier: the reader's half of the Dekker
+/// pattern ("publish work, then look whether anyone sleeps"). A seq_cst fence
+/// then a relaxed load keeps the cache line shared between cores. Under
+/// ThreadSanitizer, which does not model fences (GCC refuses them there), it
+/// is the equivalent seq_cst read-modify-write of `a` instead.
+template <class T>
+T load_after_full_barrier(std::atomic<T>& a) noexcept {
+#if defined(WEFT_TSAN)
+  return a.fetch_add(0, std::memory_order_seq_cst);
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return a.load(std::memory_order_relaxed);
+#endif
+}
+
 // Slots in a worker's local run queue. A power of two.
 inline constexpr std::size_t local_queue_capacity = 256;
 

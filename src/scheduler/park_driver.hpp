@@ -1,0 +1,27 @@
+// park_driver — how a worker waits for work.
+//
+// The scheduler parks an idle worker in its driver with the timeout of the
+// worker's next timer, and unparks it (from any thread) when work arrives.
+// It knows nothing else about the driver: the default is futex_parker; an I/O
+// driver that waits in the kernel's I/O wait implements the same two calls.
+#pragma once
+
+#include <chrono>
+#include <optional>
+
+namespace weft::detail {
+
+/// What a worker parks in: the scheduler knows only this interface, so the
+/// I/O driver can take over parking without touching the scheduler.
+class park_driver {
+ public:
+  /// Block until unpark() is called or `timeout` passes (no timeout: until
+  /// unparked). May return spuriously.
+  virtual void park(std::optional<std::chrono::nanoseconds> timeout) = 0;
+  /// Wake the parked owner, or make its next park() return at once. Any thread.
+  virtual void unpark() noexcept = 0;
+
+  virtual ~park_driver() = default;
+};
+
+}  // namespace weft::detail
