@@ -131,15 +131,18 @@ TEST_P(Time, TimeoutOfAnAlreadyReadyOperationDoesNotWait) {
 }
 
 TEST_P(Time, TimeoutOverAJoinHandleLeavesTheTaskRunning) {
-  // Timing out a join cancels the *join*, not the joined task.
-  std::atomic<bool> finished{false};
+  // Timing out a join cancels the *join*, not the joined task. The task
+  // cannot finish before the test releases it, so the timeout must win.
+  std::atomic<bool> release{false}, finished{false};
   rt.block_on([&]() -> weft::task<> {
     auto h = weft::spawn([&]() -> weft::task<> {
-      co_await weft::sleep(30ms);
+      while (!release.load()) co_await weft::sleep(1ms);
       finished.store(true);
     });
     auto r = co_await weft::timeout(1ms, h);
     EXPECT_EQ(r.error(), weft::errc::timed_out);
+    EXPECT_FALSE(finished.load());
+    release.store(true);
     co_await h;  // the handle is still usable
     EXPECT_TRUE(finished.load());
   }());
