@@ -306,12 +306,16 @@ void idle_task_bytes(std::size_t workers, const char* name) {
 int main(int argc, char** argv) {
   options opts = parse_options(argc, argv);
   if (opts.mode == "rt") {
+    // WEFT_BENCH_ONLY=name runs one benchmark (for profiling).
+    const char* only_env = std::getenv("WEFT_BENCH_ONLY");
+    const std::string only = only_env != nullptr ? only_env : "";
+    auto want = [&](const char* name) { return only.empty() || only == name; };
     auto rt = build_runtime(opts.workers);
-    spawn_many_local(rt, opts.reps);
-    spawn_many_remote_idle(rt, opts.reps);
-    spawn_many_remote_busy(rt, opts.workers, opts.reps);
-    yield_many(rt, opts.reps);
-    chained_spawn(rt, opts.reps);
+    if (want("spawn_many_local")) spawn_many_local(rt, opts.reps);
+    if (want("spawn_many_remote_idle")) spawn_many_remote_idle(rt, opts.reps);
+    if (want("spawn_many_remote_busy")) spawn_many_remote_busy(rt, opts.workers, opts.reps);
+    if (want("yield_many")) yield_many(rt, opts.reps);
+    if (want("chained_spawn")) chained_spawn(rt, opts.reps);
   } else if (opts.mode == "sleep") {
     sleep_1m(opts.workers);
   } else if (opts.mode == "idle") {

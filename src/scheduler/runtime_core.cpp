@@ -200,9 +200,15 @@ void runtime_core::run_loop(worker& w, task_header* until) {
       continue;
     }
     if (fire_timers(w)) continue;
-    if (flush_deferred(w)) continue;
+    // Before running our own yielders again, help with others' work: a
+    // worker whose only tasks yield would otherwise spin on them while
+    // another worker's queue waits.
     if (task_header* t = steal_work(w)) {
       run_task(w, t);
+      continue;
+    }
+    if (flush_deferred(w)) {
+      end_search(w);
       continue;
     }
     park(w, until);
@@ -255,13 +261,16 @@ task_header* runtime_core::steal_work(worker& w) {
   return inject_.pop();
 }
 
+void runtime_core::end_search(worker& w) {
+  if (!w.searching) return;
+  // Found work: stop searching. If we were the last searcher, wake another
+  // worker to look for more (there may be more where this came from).
+  w.searching = false;
+  if (idle_.transition_worker_from_searching()) notify_parked();
+}
+
 void runtime_core::run_task(worker& w, task_header* t) {
-  if (w.searching) {
-    // Found work: stop searching. If we were the last searcher, wake another
-    // worker to look for more (there may be more where this came from).
-    w.searching = false;
-    if (idle_.transition_worker_from_searching()) notify_parked();
-  }
+  end_search(w);
   if (!t->transition_to_running()) return;
   budget() = initial_budget;
   if (run_step(t) == step_result::notified) {

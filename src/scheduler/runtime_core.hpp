@@ -19,10 +19,10 @@
 // The loop, per worker:
 //   1. next task: inject (every 61st tick), the LIFO slot (capped), the local
 //      queue, then the inject queue;
-//   2. none: fire due timers; then requeue the tasks that yielded (they wait
-//      until everything else ready here had its turn); still none: search — at
-//      most half the workers at once (idle.hpp) — stealing half of a random
-//      victim's queue, then the inject queue;
+//   2. none: fire due timers; then search — at most half the workers at once
+//      (idle.hpp) — stealing half of a random victim's queue, then the inject
+//      queue; then requeue the tasks that yielded here (they wait until
+//      everything else ready had its turn);
 //   3. still none: park in the driver until unparked or the next timer is due.
 //
 // Waking work (schedule): on one of this runtime's workers, into its LIFO
@@ -123,6 +123,7 @@ class runtime_core final : public scheduler {
   task_header* next_task(worker& w);
   task_header* steal_work(worker& w);
   void run_task(worker& w, task_header* t);
+  void end_search(worker& w);
   void park(worker& w, task_header* until);
   bool fire_timers(worker& w);
   bool flush_deferred(worker& w);
