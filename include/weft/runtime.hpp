@@ -57,6 +57,9 @@ class runtime_builder {
   runtime_builder& shutdown_timeout(std::chrono::milliseconds d);
   /// Scheduler ticks between checks of the global queue and the timers. Default 61.
   runtime_builder& event_interval(std::uint32_t ticks);
+  /// Seed of the workers' random choice of steal victims (a fixed default,
+  /// so runs are reproducible; vary it to explore other interleavings).
+  runtime_builder& rng_seed(std::uint64_t seed);
   /// Called on every worker and blocking thread as it starts / before it exits.
   runtime_builder& on_thread_start(std::function<void()> fn);
   runtime_builder& on_thread_stop(std::function<void()> fn);

@@ -64,6 +64,11 @@ runtime_builder& runtime_builder::event_interval(std::uint32_t ticks) {
   return *this;
 }
 
+runtime_builder& runtime_builder::rng_seed(std::uint64_t seed) {
+  cfg_.rng_seed = seed;
+  return *this;
+}
+
 runtime_builder& runtime_builder::on_thread_start(std::function<void()> fn) {
   cfg_.on_thread_start = std::move(fn);
   return *this;

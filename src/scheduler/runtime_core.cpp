@@ -76,7 +76,8 @@ runtime_core::runtime_core(const runtime_config& cfg)
   for (std::size_t i = 0; i < n; ++i) {
     auto w = std::make_unique<worker>();
     w->index = i;
-    w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
+    // xorshift must not start at 0; distinct per worker.
+    w->rng = (cfg.rng_seed ^ (0x9e3779b97f4a7c15ull * (i + 1))) | 1;
     w->driver = make_park_driver();
     workers_.push_back(std::move(w));
   }
