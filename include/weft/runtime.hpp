@@ -60,6 +60,12 @@ class runtime_builder {
   /// Seed of the workers' random choice of steal victims (a fixed default,
   /// so runs are reproducible; vary it to explore other interleavings).
   runtime_builder& rng_seed(std::uint64_t seed);
+  /// Virtual time for tests (current_thread flavour only): the clock stands
+  /// still while tasks run and, when every task is waiting, jumps to the next
+  /// timer — so a test that sleeps an hour finishes at once, deterministically.
+  /// Read it with weft::now(). It jumps even while a spawn_blocking job or a
+  /// foreign thread is about to wake a task (as tokio's paused time does).
+  runtime_builder& start_paused(bool paused);
   /// Called on every worker and blocking thread as it starts / before it exits.
   runtime_builder& on_thread_start(std::function<void()> fn);
   runtime_builder& on_thread_stop(std::function<void()> fn);

@@ -28,6 +28,18 @@ namespace weft {
 using steady_clock = std::chrono::steady_clock;
 
 namespace detail {
+/// The time of the runtime running on this thread (virtual when it was built
+/// with start_paused), else steady_clock::now().
+steady_clock::time_point runtime_now() noexcept;
+}  // namespace detail
+
+/// Now, as the runtime's timers see it: steady_clock::now(), except on a
+/// runtime built with runtime_builder::start_paused, whose clock is virtual
+/// (it stands still while tasks run and jumps to the next timer when every
+/// task waits). Deadlines for sleep_until/timeout_at should come from here.
+inline steady_clock::time_point now() noexcept { return detail::runtime_now(); }
+
+namespace detail {
 /// A timer entry that wakes a task when it fires.
 struct timer_node : timer_entry {
   raw_waker waker_;                       // counted; taken by the firing thread
@@ -54,7 +66,7 @@ class [[nodiscard]] sleep_awaiter {
   ~sleep_awaiter() { cancel(); }
 
   bool await_ready() {
-    if (steady_clock::now() < deadline_) return false;
+    if (detail::runtime_now() < deadline_) return false;
     yield_ = !detail::consume_budget();
     return !yield_;
   }
@@ -104,10 +116,10 @@ inline sleep_awaiter sleep_until(steady_clock::time_point deadline) noexcept {
   return sleep_awaiter{deadline};
 }
 
-/// Complete after `d` has elapsed (measured from this call).
+/// Complete after `d` has elapsed (measured from this call, on weft::now()).
 template <class Rep, class Period>
 sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) noexcept {
-  return sleep_awaiter{steady_clock::now() + std::chrono::ceil<steady_clock::duration>(d)};
+  return sleep_awaiter{weft::now() + std::chrono::ceil<steady_clock::duration>(d)};
 }
 
 namespace detail {
@@ -162,7 +174,8 @@ task<result<detail::await_result_t<A>>> timeout_at(steady_clock::time_point dead
 template <class Rep, class Period, class A>
   requires detail::awaitable<A>
 task<result<detail::await_result_t<A>>> timeout(std::chrono::duration<Rep, Period> d, A&& a) {
-  return timeout_at(steady_clock::now() + std::chrono::ceil<steady_clock::duration>(d), static_cast<A&&>(a));
+  return timeout_at(weft::now() + std::chrono::ceil<steady_clock::duration>(d),
+                    static_cast<A&&>(a));
 }
 
 /// What an interval does when ticks were missed (the task ran late).
@@ -181,7 +194,7 @@ enum class missed_tick_behavior {
 /// weft::sleep does.
 class interval {
  public:
-  explicit interval(steady_clock::duration period, steady_clock::time_point start = steady_clock::now(),
+  explicit interval(steady_clock::duration period, steady_clock::time_point start = weft::now(),
                     missed_tick_behavior behavior = missed_tick_behavior::burst)
       : period_(period), next_(start), behavior_(behavior) {
     if (period <= steady_clock::duration::zero()) {
@@ -192,7 +205,7 @@ class interval {
   /// Wait for the next tick.
   sleep_awaiter tick() {
     const steady_clock::time_point due = next_;
-    const steady_clock::time_point now = steady_clock::now();
+    const steady_clock::time_point now = weft::now();
     if (now > due + period_) {
       switch (behavior_) {
         case missed_tick_behavior::burst:
@@ -212,7 +225,7 @@ class interval {
   }
 
   [[nodiscard]] steady_clock::duration period() const noexcept { return period_; }
-  void reset() { next_ = steady_clock::now() + period_; }
+  void reset() { next_ = weft::now() + period_; }
 
  private:
   steady_clock::duration period_;

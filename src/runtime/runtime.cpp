@@ -69,6 +69,11 @@ runtime_builder& runtime_builder::rng_seed(std::uint64_t seed) {
   return *this;
 }
 
+runtime_builder& runtime_builder::start_paused(bool paused) {
+  cfg_.start_paused = paused;
+  return *this;
+}
+
 runtime_builder& runtime_builder::on_thread_start(std::function<void()> fn) {
   cfg_.on_thread_start = std::move(fn);
   return *this;
@@ -85,6 +90,12 @@ runtime runtime_builder::build() const {
     bad_setting("runtime_builder: worker_threads(" + std::to_string(cfg_.worker_threads) +
                 ") with flavor(current_thread): a current-thread runtime runs on the thread "
                 "that calls block_on; drop worker_threads or use multi_thread");
+  }
+  if (cfg_.start_paused && cfg_.flavor != runtime_flavor::current_thread) {
+    bad_setting(
+        "runtime_builder: start_paused(true) needs flavor(current_thread): with several "
+        "workers there is no single point where every task waits, so virtual time could "
+        "not advance deterministically");
   }
   return runtime{detail::runtime_create(cfg_)};
 }

@@ -68,6 +68,7 @@ runtime_core::runtime_core(const runtime_config& cfg)
     : cfg_(cfg),
       current_thread_(cfg.flavor == runtime_flavor::current_thread),
       idle_(worker_count_for(cfg)),
+      clock_(cfg.start_paused),
       blocking_(*this, blocking_pool::config{cfg.max_blocking_threads, cfg.blocking_keep_alive,
                                              cfg.thread_name_prefix, cfg.on_thread_start,
                                              cfg.on_thread_stop}) {
@@ -304,12 +305,22 @@ void runtime_core::park(worker& w, task_header* until) {
     if (!next) return std::nullopt;
     return std::max(std::chrono::nanoseconds(0),
                     std::chrono::duration_cast<std::chrono::nanoseconds>(
-                        clock_.time_of(*next) - std::chrono::steady_clock::now()));
+                        clock_.time_of(*next) - clock_.now()));
   };
   if (current_thread_) {
     // One worker: nobody to coordinate with. Remote wakes unpark us directly.
     if (until != nullptr && until->is_complete()) return;
     if (!inject_.is_empty()) return;
+    if (clock_.paused()) {
+      // Every task waits: jump virtual time to the next timer (the loop
+      // fires it). With no timer, wait for a wake from outside.
+      if (auto next = w.timers.next_expiration()) {
+        clock_.advance_to(clock_.time_of(*next));
+        return;
+      }
+      w.driver->park(std::nullopt);
+      return;
+    }
     w.driver->park(timeout_for_next_timer());
     return;
   }
@@ -378,9 +389,13 @@ void runtime_core::shutdown(std::chrono::nanoseconds timeout) noexcept {
         run_task(w, t);
         continue;
       }
+      if (auto next = w.timers.next_expiration(); next && clock_.paused()) {
+        clock_.advance_to(clock_.time_of(*next));  // virtual time: jump, as in park
+        continue;
+      }
       auto left = deadline - std::chrono::steady_clock::now();
       if (auto next = w.timers.next_expiration()) {
-        left = std::min(left, clock_.time_of(*next) - std::chrono::steady_clock::now());
+        left = std::min(left, clock_.time_of(*next) - clock_.now());
       }
       w.driver->park(std::chrono::duration_cast<std::chrono::nanoseconds>(left));
     }
@@ -440,6 +455,11 @@ void runtime_shutdown(runtime_core* rt, std::chrono::nanoseconds timeout) noexce
 
 bool runtime_wait_idle(runtime_core* rt, std::chrono::nanoseconds timeout) noexcept {
   return rt->wait_idle(timeout);
+}
+
+std::chrono::steady_clock::time_point runtime_now() noexcept {
+  if (runtime_core* rt = current_runtime()) return rt->now();
+  return std::chrono::steady_clock::now();
 }
 
 runtime_core& runtime_for(const char* what) {

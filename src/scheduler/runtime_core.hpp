@@ -108,6 +108,7 @@ class runtime_core final : public scheduler {
   }
 
   bool timer_register(timer_node& n, timer_shard*& shard);
+  [[nodiscard]] std::chrono::steady_clock::time_point now() const noexcept { return clock_.now(); }
   [[nodiscard]] std::uint64_t tick_for(std::chrono::steady_clock::time_point tp) const {
     return clock_.tick_for(tp);
   }

@@ -86,14 +86,36 @@ struct timer_shard {
 };
 
 /// The runtime's clock: steady_clock ticks of 1 ms from `start`.
+///
+/// Paused (runtime_builder::start_paused, current-thread runtimes only): time
+/// is virtual. It stands still from the runtime's start; the single worker
+/// moves it forward to its next timer when it has nothing else to run
+/// (advance_to), so timer tests run instantly and in a fixed order. The
+/// virtual offset is written only by that worker; other threads may read it.
 class tick_clock {
  public:
-  tick_clock() : start_(std::chrono::steady_clock::now()) {}
+  explicit tick_clock(bool paused = false)
+      : start_(std::chrono::steady_clock::now()), paused_(paused) {}
+
+  [[nodiscard]] bool paused() const noexcept { return paused_; }
+
+  [[nodiscard]] std::chrono::steady_clock::time_point now() const noexcept {
+    if (!paused_) return std::chrono::steady_clock::now();
+    // ORDERING: relaxed: a monotonic value with no data attached to it.
+    return start_ + std::chrono::nanoseconds(virtual_ns_.load(std::memory_order_relaxed));
+  }
+
+  /// Paused only: move virtual time forward to `tp` (never backward).
+  void advance_to(std::chrono::steady_clock::time_point tp) noexcept {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(tp - start_).count();
+    // ORDERING: relaxed: see now().
+    if (ns > virtual_ns_.load(std::memory_order_relaxed)) {
+      virtual_ns_.store(ns, std::memory_order_relaxed);
+    }
+  }
 
   /// Ticks elapsed now (rounded down).
-  [[nodiscard]] std::uint64_t now_tick() const {
-    return to_tick_floor(std::chrono::steady_clock::now());
-  }
+  [[nodiscard]] std::uint64_t now_tick() const { return to_tick_floor(now()); }
   /// The first tick at or after `tp` (rounded up).
   [[nodiscard]] std::uint64_t tick_for(std::chrono::steady_clock::time_point tp) const {
     if (tp <= start_) return 0;
@@ -110,7 +132,9 @@ class tick_clock {
     return static_cast<std::uint64_t>(
         std::chrono::floor<std::chrono::milliseconds>(tp - start_).count());
   }
-  std::chrono::steady_clock::time_point start_;
+  const std::chrono::steady_clock::time_point start_;
+  const bool paused_;
+  sync::atomic<std::int64_t> virtual_ns_{0};
 };
 
 }  // namespace weft::detail

@@ -31,6 +31,7 @@ struct runtime_config {
   std::uint32_t event_interval = 61;  // ticks between inject/timer checks
   std::uint32_t max_lifo_polls = 3;   // LIFO-slot polls in a row
   std::uint64_t rng_seed = 0x9e3779b97f4a7c15ull;  // victim choice when stealing
+  bool start_paused = false;                        // virtual time (current_thread only)
   std::function<void()> on_thread_start;
   std::function<void()> on_thread_stop;
 };
