@@ -18,8 +18,15 @@ class exception_slot {
   void unhandled_exception() noexcept { exception_ = std::current_exception(); }
 
  protected:
-  void rethrow_if_failed() const {
-    if (exception_) std::rethrow_exception(exception_);
+  /// Rethrow a stored exception, moving it out: the slot keeps no reference,
+  /// so the exception object is released by the thread that handles it, not
+  /// by whichever thread later frees the coroutine frame.
+  void rethrow_if_failed() {
+    if (exception_) {
+      std::exception_ptr e = std::move(exception_);
+      exception_ = nullptr;
+      std::rethrow_exception(std::move(e));
+    }
   }
 
  private:

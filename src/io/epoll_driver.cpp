@@ -1,0 +1,168 @@
+// epoll_driver — implementation. The protocol and the thread rules are in
+// epoll_driver.hpp.
+#include "io/epoll_driver.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <ctime>
+#include <system_error>
+
+namespace weft::detail {
+namespace {
+
+[[noreturn]] void throw_errno(int err, const char* what) {
+  throw std::system_error(err, std::system_category(), what);
+}
+
+// Milliseconds for epoll_wait, rounded up and clamped to int (the caller's
+// loop covers the rest of a longer deadline).
+int timeout_ms_rounded_up(std::chrono::nanoseconds ns) noexcept {
+  const long long ms = (ns.count() + 999'999) / 1'000'000;
+  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+
+}  // namespace
+
+epoll_driver::epoll_driver() {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) throw_errno(errno, "epoll_create1");
+  eventfd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (eventfd_ < 0) {
+    const int err = errno;
+    ::close(epoll_fd_);
+    throw_errno(err, "eventfd");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: see the header
+  ev.data.u64 = eventfd_tag;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, eventfd_, &ev) < 0) {
+    const int err = errno;
+    ::close(eventfd_);
+    ::close(epoll_fd_);
+    throw_errno(err, "epoll_ctl(EPOLL_CTL_ADD, eventfd)");
+  }
+}
+
+epoll_driver::~epoll_driver() {
+  ::close(eventfd_);
+  ::close(epoll_fd_);
+}
+
+void epoll_driver::drain_eventfd() noexcept {
+  // Non-blocking: one read takes the whole count; EAGAIN means another wait
+  // already took it.
+  std::uint64_t count = 0;
+  while (::read(eventfd_, &count, sizeof count) < 0 && errno == EINTR) {
+  }
+}
+
+bool epoll_driver::wait_once(std::optional<std::chrono::nanoseconds> timeout) {
+  constexpr int max_events = 32;
+  std::array<epoll_event, max_events> events{};
+  int n = -1;
+  if (timeout && use_pwait2_) {
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(timeout->count() / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(timeout->count() % 1'000'000'000);
+    n = ::epoll_pwait2(epoll_fd_, events.data(), max_events, &ts, nullptr);
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+      use_pwait2_ = false;  // kernel before 5.11, or a policy that forbids it
+      return false;         // the caller loops; the next wait uses epoll_wait
+    }
+  } else {
+    n = ::epoll_wait(epoll_fd_, events.data(), max_events,
+                     timeout ? timeout_ms_rounded_up(*timeout) : -1);
+  }
+  if (n < 0) {
+    if (errno == EINTR) return false;
+    throw_errno(errno, "epoll_wait");
+  }
+  bool delivered = false;
+  for (int i = 0; i < n; ++i) {
+    if (events[static_cast<std::size_t>(i)].data.u64 == eventfd_tag) {
+      drain_eventfd();
+      continue;
+    }
+    if (sink_ != nullptr) sink_(sink_context_, events[static_cast<std::size_t>(i)]);
+    delivered = true;
+  }
+  return delivered;
+}
+
+void epoll_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
+  // Fast path: a pending token.
+  // ORDERING: acquire: pairs with unpark's release exchange, so what the
+  // unparker wrote before unparking is visible after we return.
+  std::uint32_t expected = notified;
+  if (state_.compare_exchange_strong(expected, empty, std::memory_order_acquire,
+                                     std::memory_order_relaxed)) {
+    return;
+  }
+  if (timeout && timeout->count() <= 0) {
+    wait_once(std::chrono::nanoseconds{0});
+    return;
+  }
+  expected = empty;
+  // ORDERING: acquire on both outcomes: a failure means a token arrived (see
+  // above); success pairs with nothing but keeps the two CASes alike.
+  if (!state_.compare_exchange_strong(expected, parked_state, std::memory_order_acquire,
+                                      std::memory_order_acquire)) {
+    // INVARIANT: only the owner parks, so the state can only be NOTIFIED here.
+    // ORDERING: relaxed: the failed CAS above already acquired the token.
+    state_.store(empty, std::memory_order_relaxed);
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    std::optional<std::chrono::nanoseconds> left;
+    if (timeout) {
+      left = *timeout - (std::chrono::steady_clock::now() - start);
+      if (left->count() <= 0) break;
+    }
+    if (wait_once(left)) break;  // readiness delivered: work to do
+    // ORDERING: acquire: pairs with unpark's release exchange. The unparker
+    // exchanges before it writes the eventfd, and the write reaches us only
+    // through the kernel (the eventfd's wait-queue lock), so once epoll
+    // reported it this load sees NOTIFIED — futex_parker's reliance on
+    // futex_wake, unchanged.
+    if (state_.load(std::memory_order_acquire) == notified) break;
+    // Timed out, a signal, or a stale write from an earlier round: re-check
+    // the deadline and wait again, so the park never ends early.
+  }
+  // ORDERING: acquire: see the fast path.
+  state_.exchange(empty, std::memory_order_acquire);
+}
+
+void epoll_driver::unpark() noexcept {
+  // ORDERING: release: publishes what the unparker wrote; pairs with the
+  // acquires in park. Only PARKED costs a syscall.
+  if (state_.exchange(notified, std::memory_order_release) != parked_state) return;
+  const std::uint64_t one = 1;
+  // EAGAIN (counter at 2^64-2) cannot happen with the owner draining it.
+  while (::write(eventfd_, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+  // ORDERING: relaxed: a statistic; tests read it after joining the threads.
+  eventfd_writes_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t epoll_driver::eventfd_writes() const noexcept {
+  // ORDERING: relaxed: a statistic (see unpark).
+  return eventfd_writes_.load(std::memory_order_relaxed);
+}
+
+bool epoll_driver::parked() const noexcept {
+  // ORDERING: relaxed: an observer only uses this to decide when to unpark,
+  // and unpark's exchange is a read-modify-write that sees the latest state.
+  return state_.load(std::memory_order_relaxed) == parked_state;
+}
+
+void epoll_driver::set_readiness_sink(readiness_sink sink, void* context) noexcept {
+  sink_ = sink;
+  sink_context_ = context;
+}
+
+}  // namespace weft::detail

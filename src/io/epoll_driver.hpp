@@ -1,0 +1,93 @@
+// epoll_driver — a worker parks in epoll_wait; the fallback when io_uring is
+// refused (see io_backend.hpp).
+//
+// Design
+// ------
+// One epoll instance and one eventfd per driver. The eventfd is registered
+// level-triggered for EPOLLIN with data.u64 == eventfd_tag. Level-triggered
+// because a missed drain then costs one spurious wake-up instead of a lost
+// one; the owner drains the eventfd (one non-blocking read takes the whole
+// count) every time epoll reports it, so the level is low again before the
+// next wait.
+//
+// Who touches what
+//   - epoll_fd_, eventfd_, use_pwait2_, sink_: the owner only (the one
+//     worker thread that parks). The constructing thread only creates them.
+//   - state_, eventfd_writes_: any thread (atomics).
+//
+// Unpark protocol: the same as uring_driver (and futex_parker): state_ is
+// EMPTY, PARKED or NOTIFIED; unpark() exchanges NOTIFIED and writes the
+// eventfd only if the old state was PARKED. A write that lands after the
+// owner left its wait leaves the eventfd readable; the next park drains it,
+// sees no NOTIFIED token and waits again.
+//
+// Timeouts: epoll_pwait2(2) (Linux 5.11, glibc 2.35) takes a timespec, so the
+// wait is as long as asked. Where it is missing (ENOSYS, or EPERM from a
+// seccomp policy that does not know it) the driver falls back for good to
+// epoll_wait(2) with the timeout in milliseconds rounded UP — rounding down
+// would wake early, and a sub-millisecond timeout would become a busy poll.
+// Either way park() loops until the deadline has really passed.
+//
+// Hook for readiness I/O (next step): the owner registers fds on epoll_fd()
+// with any data.u64 but eventfd_tag; their events go to the readiness_sink.
+#pragma once
+
+#include <weft/detail/sync_shim.hpp>
+
+#include "scheduler/park_driver.hpp"
+
+#include <sys/epoll.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace weft::detail {
+
+/// Receives, on the owner thread, each epoll event that is not the driver's.
+using readiness_sink = void (*)(void* context, const epoll_event& event);
+
+class epoll_driver final : public park_driver {
+ public:
+  /// data.u64 the driver keeps for its eventfd.
+  static constexpr std::uint64_t eventfd_tag = ~std::uint64_t{0} - 1;
+
+  /// Throws std::system_error with the errno if a descriptor cannot be made.
+  epoll_driver();
+  ~epoll_driver() override;
+  epoll_driver(const epoll_driver&) = delete;
+  epoll_driver& operator=(const epoll_driver&) = delete;
+
+  /// Owner thread only. A timeout <= 0 polls without blocking.
+  void park(std::optional<std::chrono::nanoseconds> timeout) override;
+  void unpark() noexcept override;
+
+  /// How many times unpark() wrote the eventfd. Relaxed: a statistic.
+  std::uint64_t eventfd_writes() const noexcept;
+  /// Whether the owner is between "about to park" and waking. Diagnostics and tests.
+  bool parked() const noexcept;
+
+  /// Owner thread only: where events of the owner's registered fds go.
+  void set_readiness_sink(readiness_sink sink, void* context) noexcept;
+  int epoll_fd() const noexcept { return epoll_fd_; }
+
+ private:
+  /// One epoll wait (null: unbounded, zero: poll). True if an event that is
+  /// not the eventfd's was delivered.
+  bool wait_once(std::optional<std::chrono::nanoseconds> timeout);
+  void drain_eventfd() noexcept;
+
+  static constexpr std::uint32_t empty = 0;
+  static constexpr std::uint32_t parked_state = 1;
+  static constexpr std::uint32_t notified = 2;
+
+  int epoll_fd_ = -1;
+  int eventfd_ = -1;
+  bool use_pwait2_ = true;
+  readiness_sink sink_ = nullptr;
+  void* sink_context_ = nullptr;
+  sync::atomic<std::uint32_t> state_{empty};
+  sync::atomic<std::uint64_t> eventfd_writes_{0};
+};
+
+}  // namespace weft::detail

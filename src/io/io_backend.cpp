@@ -1,0 +1,92 @@
+// io_backend — implementation. The rules (which errnos mean "refused") are in
+// io_backend.hpp.
+#include "io/io_backend.hpp"
+
+#include "io/epoll_driver.hpp"
+#include "io/uring_driver.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace weft::detail {
+namespace {
+
+constexpr const char* env_name = "WEFT_IO_BACKEND";
+
+bool refused(const std::error_code& code) noexcept {
+  if (code.category() != std::system_category()) return false;
+  switch (code.value()) {
+    case ENOSYS:
+    case EPERM:
+    case EACCES:
+    case ENOMEM:
+    case EAGAIN:
+      return true;
+    default:
+      return false;
+  }
+}
+
+driver_factory epoll_factory() {
+  return {io_backend::epoll, [] { return std::unique_ptr<park_driver>(new epoll_driver()); }};
+}
+
+driver_factory uring_factory() {
+  return {io_backend::io_uring, [] { return std::unique_ptr<park_driver>(new uring_driver()); }};
+}
+
+}  // namespace
+
+const char* to_string(io_backend backend) noexcept {
+  switch (backend) {
+    case io_backend::io_uring:
+      return "io_uring";
+    case io_backend::epoll:
+      return "epoll";
+  }
+  return "unknown";
+}
+
+io_backend_choice io_backend_from_env() {
+  const char* raw = std::getenv(env_name);
+  const std::string_view value = raw == nullptr ? std::string_view{} : std::string_view{raw};
+  if (value.empty() || value == "auto") return io_backend_choice::automatic;
+  if (value == "io_uring") return io_backend_choice::io_uring;
+  if (value == "epoll") return io_backend_choice::epoll;
+  throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                          std::string(env_name) + "=\"" + std::string(value) +
+                              "\" is not a known I/O backend; allowed values: auto, io_uring, "
+                              "epoll");
+}
+
+driver_factory select_io_backend(io_backend_choice choice) {
+  switch (choice) {
+    case io_backend_choice::epoll:
+      return epoll_factory();
+    case io_backend_choice::io_uring:
+      try {
+        uring_driver::probe();
+      } catch (const std::system_error& e) {
+        throw std::system_error(e.code(),
+                                std::string("weft: the io_uring I/O backend was requested but "
+                                            "io_uring is unavailable (") +
+                                    e.what() + "); use " + env_name +
+                                    "=epoll or auto to run on epoll");
+      }
+      return uring_factory();
+    case io_backend_choice::automatic:
+      try {
+        uring_driver::probe();
+      } catch (const std::system_error& e) {
+        if (!refused(e.code())) throw;
+        return epoll_factory();
+      }
+      return uring_factory();
+  }
+  return epoll_factory();
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,256 @@
+// uring_driver — implementation. The protocol and the thread rules are in
+// uring_driver.hpp; this file adds how each liburing call's errors are read.
+#include "io/uring_driver.hpp"
+
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <system_error>
+
+namespace weft::detail {
+namespace {
+
+[[noreturn]] void throw_errno(int err, const char* what) {
+  throw std::system_error(err, std::system_category(), what);
+}
+
+// Errors after which the same call can simply be made again: -ETIME (the
+// wait timed out), -EINTR (a signal), -EBUSY (io_uring_enter(2): CQEs in
+// overflow could not all be flushed — reap, then retry), -EAGAIN (the kernel
+// was short of memory for a request).
+bool transient(int res) noexcept {
+  return res == -ETIME || res == -EINTR || res == -EBUSY || res == -EAGAIN;
+}
+
+// Creates `ring` owned by a single issuer that enables it later; falls back to
+// a plain ring when the kernel predates those flags (EINVAL: before 6.1).
+// Returns whether the ring starts disabled (and defers task work).
+bool setup_ring(io_uring& ring, unsigned entries) {
+  io_uring_params params{};
+  params.flags =
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+  int res = io_uring_queue_init_params(entries, &ring, &params);
+  if (res == 0) return true;
+  if (res == -EINVAL) {
+    params = io_uring_params{};
+    res = io_uring_queue_init_params(entries, &ring, &params);
+    if (res == 0) return false;
+  }
+  throw_errno(-res, "io_uring_setup");
+}
+
+}  // namespace
+
+uring_driver::uring_driver(unsigned entries) {
+  // Blocking eventfd on purpose: io_uring completes a read of an O_NONBLOCK
+  // file with -EAGAIN instead of waiting for it to become readable.
+  eventfd_ = ::eventfd(0, EFD_CLOEXEC);
+  if (eventfd_ < 0) throw_errno(errno, "eventfd");
+  try {
+    defer_taskrun_ = setup_ring(ring_, entries);
+  } catch (...) {
+    ::close(eventfd_);
+    throw;
+  }
+  enabled_ = !defer_taskrun_;
+}
+
+uring_driver::~uring_driver() {
+  // Closing the ring cancels the armed read before eventfd_value_ goes away
+  // (see "Teardown" in the header).
+  io_uring_queue_exit(&ring_);
+  ::close(eventfd_);
+}
+
+void uring_driver::ensure_enabled() {
+  if (enabled_) return;
+  // SAFETY: the ring was created with IORING_SETUP_R_DISABLED and this is the
+  // owner's first call, so the owner becomes the ring's single issuer.
+  if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) <
+      0) {
+    throw_errno(errno, "io_uring_register(IORING_REGISTER_ENABLE_RINGS)");
+  }
+  enabled_ = true;
+}
+
+io_uring_sqe* uring_driver::acquire_sqe() {
+  ensure_enabled();
+  for (;;) {
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
+    // SQ ring full: hand the queued entries to the kernel to make room.
+    const int res = io_uring_submit(&ring_);
+    if (res > 0) continue;
+    if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_submit");
+    // Nothing was taken: the kernel wants completions reaped first.
+    drain();
+  }
+}
+
+void uring_driver::arm_eventfd_read() {
+  io_uring_sqe* sqe = acquire_sqe();
+  // SAFETY: eventfd_value_ is the kernel's until the read's CQE is reaped
+  // (armed_ goes false in dispatch) or the ring is closed.
+  io_uring_prep_read(sqe, eventfd_, &eventfd_value_, sizeof eventfd_value_, 0);
+  io_uring_sqe_set_data64(sqe, eventfd_tag);
+  armed_ = true;
+}
+
+bool uring_driver::dispatch(const io_completion& c) {
+  if (c.user_data == eventfd_tag) {
+    // Whatever the result (a count, or -ECANCELED/-EINTR), the read is no
+    // longer in flight; the next wait re-arms it.
+    armed_ = false;
+    return false;
+  }
+  if (c.user_data == liburing_timeout_tag) return false;
+  if (sink_ != nullptr) sink_(sink_context_, c);
+  return true;
+}
+
+bool uring_driver::drain() {
+  constexpr unsigned batch_size = 32;
+  bool delivered = false;
+  for (;;) {
+    std::array<io_uring_cqe*, batch_size> cqes{};
+    const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes.data(), batch_size);
+    if (n == 0) {
+      if (!io_uring_cq_has_overflow(&ring_)) return delivered;
+      // The kernel holds CQEs that did not fit; GETEVENTS moves them in.
+      const int res = io_uring_get_events(&ring_);
+      if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_get_events");
+      continue;
+    }
+    // Copy, then release the slots before handing on: a sink may submit, and
+    // the kernel may reuse the slots at once.
+    std::array<io_completion, batch_size> batch{};
+    for (unsigned i = 0; i < n; ++i) {
+      batch[i] = io_completion{cqes[i]->user_data, cqes[i]->res, cqes[i]->flags};
+    }
+    io_uring_cq_advance(&ring_, n);
+    for (unsigned i = 0; i < n; ++i) delivered = dispatch(batch[i]) || delivered;
+  }
+}
+
+bool uring_driver::poll_nonblocking() {
+  // Submits what is queued and, with DEFER_TASKRUN, runs deferred
+  // completions so they become visible.
+  const int res = io_uring_submit_and_get_events(&ring_);
+  if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_enter");
+  return drain();
+}
+
+bool uring_driver::wait_once(__kernel_timespec* timeout) {
+  if (!armed_) arm_eventfd_read();
+  io_uring_cqe* cqe = nullptr;
+  // Submits the pending SQEs (the re-armed read among them) and waits for one
+  // CQE or the relative timeout, in one io_uring_enter(2) on kernels with
+  // IORING_FEAT_EXT_ARG (5.11+).
+  const int res = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout, nullptr);
+  if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_enter");
+  return drain();
+}
+
+void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
+  ensure_enabled();
+  // Fast path: a pending token.
+  // ORDERING: acquire: pairs with unpark's release exchange, so what the
+  // unparker wrote before unparking is visible after we return.
+  std::uint32_t expected = notified;
+  if (state_.compare_exchange_strong(expected, empty, std::memory_order_acquire,
+                                     std::memory_order_relaxed)) {
+    // Only a syscall if the owner queued SQEs; never waits.
+    if (io_uring_sq_ready(&ring_) > 0) {
+      const int res = io_uring_submit(&ring_);
+      if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_submit");
+    }
+    drain();
+    return;
+  }
+  if (timeout && timeout->count() <= 0) {
+    poll_nonblocking();
+    return;
+  }
+  expected = empty;
+  // ORDERING: acquire on both outcomes: a failure means a token arrived (see
+  // above); success pairs with nothing but keeps the two CASes alike.
+  if (!state_.compare_exchange_strong(expected, parked_state, std::memory_order_acquire,
+                                      std::memory_order_acquire)) {
+    // INVARIANT: only the owner parks, so the state can only be NOTIFIED here.
+    // ORDERING: relaxed: the failed CAS above already acquired the token.
+    state_.store(empty, std::memory_order_relaxed);
+    drain();
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    __kernel_timespec ts{};
+    __kernel_timespec* tsp = nullptr;
+    if (timeout) {
+      const auto left = *timeout - (std::chrono::steady_clock::now() - start);
+      if (left.count() <= 0) break;
+      ts.tv_sec = left.count() / 1'000'000'000;
+      ts.tv_nsec = left.count() % 1'000'000'000;
+      tsp = &ts;
+    }
+    if (wait_once(tsp)) break;  // I/O completions were delivered: work to do.
+    // ORDERING: acquire: pairs with unpark's release exchange. The unparker
+    // exchanges before it writes the eventfd, and the write reaches us only
+    // through the kernel (eventfd wait queue lock, CQ ring publication), so
+    // after its read completes this load sees NOTIFIED — the same reliance
+    // futex_parker has on futex_wake.
+    if (state_.load(std::memory_order_acquire) == notified) break;
+    // Timed out, a signal, or a stale write from an earlier round: the loop
+    // re-checks the deadline, so the park never ends early.
+  }
+  // PARKED (timed out / I/O) or NOTIFIED: either way consume and return.
+  // ORDERING: acquire: see the fast path.
+  state_.exchange(empty, std::memory_order_acquire);
+}
+
+void uring_driver::unpark() noexcept {
+  // ORDERING: release: publishes what the unparker wrote; pairs with the
+  // acquires in park. Only PARKED costs a syscall.
+  if (state_.exchange(notified, std::memory_order_release) != parked_state) return;
+  const std::uint64_t one = 1;
+  // A blocking eventfd write blocks only when the counter would pass
+  // 2^64-2, impossible with the owner reading it.
+  while (::write(eventfd_, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+  // ORDERING: relaxed: a statistic; tests read it after joining the threads.
+  eventfd_writes_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t uring_driver::eventfd_writes() const noexcept {
+  // ORDERING: relaxed: a statistic (see unpark).
+  return eventfd_writes_.load(std::memory_order_relaxed);
+}
+
+bool uring_driver::parked() const noexcept {
+  // ORDERING: relaxed: an observer only uses this to decide when to unpark,
+  // and unpark's exchange is a read-modify-write that sees the latest state.
+  return state_.load(std::memory_order_relaxed) == parked_state;
+}
+
+bool uring_driver::cq_has_overflow() const noexcept { return io_uring_cq_has_overflow(&ring_); }
+
+void uring_driver::set_completion_sink(completion_sink sink, void* context) noexcept {
+  sink_ = sink;
+  sink_context_ = context;
+}
+
+void uring_driver::probe() {
+  uring_driver driver(2);
+  unsigned completed = 0;
+  driver.set_completion_sink(
+      [](void* context, const io_completion&) { ++*static_cast<unsigned*>(context); }, &completed);
+  io_uring_sqe* sqe = driver.acquire_sqe();  // enables the ring on this thread
+  io_uring_prep_nop(sqe);
+  io_uring_sqe_set_data64(sqe, 1);
+  driver.park(std::chrono::nanoseconds{0});  // submit + reap, no wait
+  if (completed != 1) throw_errno(EIO, "io_uring probe: NOP did not complete");
+}
+
+}  // namespace weft::detail
