@@ -40,5 +40,9 @@ for p in "${presets[@]}"; do
   cmake --preset "$p" >/dev/null
   cmake --build --preset "$p" -j "$jobs"
   ctest --preset "$p" -j "$jobs"
+  if [ "$p" = debug ]; then
+    echo "=== debug, WEFT_IO_BACKEND=epoll ==="
+    WEFT_IO_BACKEND=epoll ctest --preset "$p" -j "$jobs"
+  fi
 done
 echo "=== all test runs passed: ${presets[*]} ==="

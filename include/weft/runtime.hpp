@@ -66,6 +66,9 @@ class runtime_builder {
   /// Read it with weft::now(). It jumps even while a spawn_blocking job or a
   /// foreign thread is about to wake a task (as tokio's paused time does).
   runtime_builder& start_paused(bool paused);
+  /// The I/O backend (see weft::io_backend_choice). Overrides WEFT_IO_BACKEND.
+  /// A forced io_uring the kernel refuses makes build() throw.
+  runtime_builder& io_backend(io_backend_choice choice);
   /// Called on every worker and blocking thread as it starts / before it exits.
   runtime_builder& on_thread_start(std::function<void()> fn);
   runtime_builder& on_thread_stop(std::function<void()> fn);
@@ -112,6 +115,9 @@ class runtime {
 
   [[nodiscard]] runtime_flavor flavor() const noexcept;
   [[nodiscard]] std::size_t worker_count() const noexcept;
+  /// The I/O backend the workers run on (also printed to stderr when
+  /// WEFT_LOG=debug).
+  [[nodiscard]] weft::io_backend io_backend() const noexcept;
 
   /// For the implementation.
   explicit runtime(detail::runtime_core* core) noexcept : core_(core) {}

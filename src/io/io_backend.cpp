@@ -2,6 +2,8 @@
 // io_backend.hpp.
 #include "io/io_backend.hpp"
 
+#include <memory>
+
 #include "io/epoll_driver.hpp"
 #include "io/uring_driver.hpp"
 
@@ -31,11 +33,14 @@ bool refused(const std::error_code& code) noexcept {
 }
 
 driver_factory epoll_factory() {
-  return {io_backend::epoll, [] { return std::unique_ptr<park_driver>(new epoll_driver()); }};
+  return {io_backend::epoll,
+          [](bool) { return std::unique_ptr<park_driver>(std::make_unique<epoll_driver>()); }};
 }
 
 driver_factory uring_factory() {
-  return {io_backend::io_uring, [] { return std::unique_ptr<park_driver>(new uring_driver()); }};
+  return {io_backend::io_uring, [](bool single_owner) {
+            return std::unique_ptr<park_driver>(std::make_unique<uring_driver>(256, single_owner));
+          }};
 }
 
 }  // namespace

@@ -33,6 +33,8 @@
 // Any other value is an error, not a silent default.
 #pragma once
 
+#include <weft/detail/runtime_api.hpp>
+
 #include "scheduler/park_driver.hpp"
 
 #include <functional>
@@ -40,8 +42,8 @@
 
 namespace weft::detail {
 
-enum class io_backend { io_uring, epoll };
-enum class io_backend_choice { automatic, io_uring, epoll };
+using weft::io_backend;         // public: weft/detail/runtime_api.hpp
+using weft::io_backend_choice;
 
 /// "io_uring" or "epoll".
 const char* to_string(io_backend backend) noexcept;
@@ -53,7 +55,9 @@ io_backend_choice io_backend_from_env();
 /// Makes one worker's park driver; called once per worker.
 struct driver_factory {
   io_backend backend;
-  std::function<std::unique_ptr<park_driver>()> make;
+  /// Make one driver. `single_owner`: one thread drives it for its whole
+  /// life (a worker thread), which lets io_uring use SINGLE_ISSUER.
+  std::function<std::unique_ptr<park_driver>(bool single_owner)> make;
 };
 
 /// Probes and picks the backend (see the header comment). Throws

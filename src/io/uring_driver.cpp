@@ -28,12 +28,15 @@ bool transient(int res) noexcept {
 // Creates `ring` owned by a single issuer that enables it later; falls back to
 // a plain ring when the kernel predates those flags (EINVAL: before 6.1).
 // Returns whether the ring starts disabled (and defers task work).
-bool setup_ring(io_uring& ring, unsigned entries) {
+bool setup_ring(io_uring& ring, unsigned entries, bool single_issuer) {
   io_uring_params params{};
-  params.flags =
-      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
-  int res = io_uring_queue_init_params(entries, &ring, &params);
-  if (res == 0) return true;
+  int res = -EINVAL;
+  if (single_issuer) {
+    params.flags =
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+    res = io_uring_queue_init_params(entries, &ring, &params);
+    if (res == 0) return true;
+  }
   if (res == -EINVAL) {
     params = io_uring_params{};
     res = io_uring_queue_init_params(entries, &ring, &params);
@@ -44,13 +47,13 @@ bool setup_ring(io_uring& ring, unsigned entries) {
 
 }  // namespace
 
-uring_driver::uring_driver(unsigned entries) {
+uring_driver::uring_driver(unsigned entries, bool single_issuer) {
   // Blocking eventfd on purpose: io_uring completes a read of an O_NONBLOCK
   // file with -EAGAIN instead of waiting for it to become readable.
   eventfd_ = ::eventfd(0, EFD_CLOEXEC);
   if (eventfd_ < 0) throw_errno(errno, "eventfd");
   try {
-    defer_taskrun_ = setup_ring(ring_, entries);
+    defer_taskrun_ = setup_ring(ring_, entries, single_issuer);
   } catch (...) {
     ::close(eventfd_);
     throw;

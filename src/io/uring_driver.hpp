@@ -91,7 +91,11 @@ class uring_driver final : public park_driver {
 
   /// Creates the ring (`entries` SQEs, a power of two) and the eventfd.
   /// Throws std::system_error with the errno if either fails.
-  explicit uring_driver(unsigned entries = 256);
+  /// `single_issuer`: the ring will be driven by one thread for its whole
+  /// life (a multi-thread runtime's worker): SINGLE_ISSUER | DEFER_TASKRUN.
+  /// False for a current-thread runtime, whose driving thread is whichever
+  /// thread calls block_on: a plain ring.
+  explicit uring_driver(unsigned entries = 256, bool single_issuer = true);
   ~uring_driver() override;
   uring_driver(const uring_driver&) = delete;
   uring_driver& operator=(const uring_driver&) = delete;

@@ -74,6 +74,12 @@ runtime_builder& runtime_builder::start_paused(bool paused) {
   return *this;
 }
 
+runtime_builder& runtime_builder::io_backend(io_backend_choice choice) {
+  cfg_.io = choice;
+  cfg_.io_set_by_builder = true;
+  return *this;
+}
+
 runtime_builder& runtime_builder::on_thread_start(std::function<void()> fn) {
   cfg_.on_thread_start = std::move(fn);
   return *this;
@@ -135,6 +141,10 @@ std::size_t runtime::worker_count() const noexcept {
   if (cfg.flavor == runtime_flavor::current_thread) return 1;
   return cfg.worker_threads != 0 ? cfg.worker_threads
                                  : std::max(1u, std::thread::hardware_concurrency());
+}
+
+weft::io_backend runtime::io_backend() const noexcept {
+  return detail::runtime_io_backend(core_);
 }
 
 void runtime::check_alive() const {

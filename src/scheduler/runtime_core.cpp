@@ -7,6 +7,9 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
 #include <string>
 
 namespace weft::detail {
@@ -24,9 +27,17 @@ std::uint64_t next_random(std::uint64_t& s) noexcept {
   return s;
 }
 
-/// The one place that chooses how workers park (the I/O driver takes over
-/// here, behind the same interface).
-std::unique_ptr<park_driver> make_park_driver() { return std::make_unique<futex_parker>(); }
+/// The I/O backend: the builder's choice, else WEFT_IO_BACKEND, else
+/// automatic (io_uring where the kernel allows it, epoll otherwise).
+driver_factory choose_drivers(const runtime_config& cfg) {
+  const io_backend_choice choice = cfg.io_set_by_builder ? cfg.io : io_backend_from_env();
+  driver_factory f = select_io_backend(choice);
+  const char* log = std::getenv("WEFT_LOG");
+  if (log != nullptr && std::string_view(log) == "debug") {
+    std::fprintf(stderr, "weft: runtime I/O backend: %s\n", to_string(f.backend));
+  }
+  return f;
+}
 
 std::size_t worker_count_for(const runtime_config& cfg) {
   if (cfg.flavor == runtime_flavor::current_thread) return 1;
@@ -67,6 +78,7 @@ class worker_scope {
 runtime_core::runtime_core(const runtime_config& cfg)
     : cfg_(cfg),
       current_thread_(cfg.flavor == runtime_flavor::current_thread),
+      drivers_(choose_drivers(cfg)),
       idle_(worker_count_for(cfg)),
       clock_(cfg.start_paused),
       blocking_(*this, blocking_pool::config{cfg.max_blocking_threads, cfg.blocking_keep_alive,
@@ -79,7 +91,9 @@ runtime_core::runtime_core(const runtime_config& cfg)
     w->index = i;
     // xorshift must not start at 0; distinct per worker.
     w->rng = (cfg.rng_seed ^ (0x9e3779b97f4a7c15ull * (i + 1))) | 1;
-    w->driver = make_park_driver();
+    // A worker thread drives its ring alone for its whole life; a
+    // current-thread runtime is driven by whichever thread calls block_on.
+    w->driver = drivers_.make(/*single_owner=*/!current_thread_);
     workers_.push_back(std::move(w));
   }
 }
@@ -442,6 +456,8 @@ runtime_core* runtime_create(const runtime_config& cfg) {
 void runtime_release(runtime_core* rt) noexcept { rt->release(); }
 
 const runtime_config& runtime_get_config(const runtime_core* rt) noexcept { return rt->config(); }
+
+io_backend runtime_io_backend(const runtime_core* rt) noexcept { return rt->backend(); }
 
 void runtime_spawn(runtime_core* rt, task_header* t) { rt->spawn(t); }
 

@@ -51,8 +51,8 @@
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/task_header.hpp>
 
+#include "io/io_backend.hpp"
 #include "scheduler/blocking_pool.hpp"
-#include "scheduler/futex_parker.hpp"
 #include "scheduler/park_driver.hpp"
 #include "scheduler/idle.hpp"
 #include "scheduler/inject_queue.hpp"
@@ -114,6 +114,7 @@ class runtime_core final : public scheduler {
   }
 
   [[nodiscard]] const runtime_config& config() const noexcept { return cfg_; }
+  [[nodiscard]] io_backend backend() const noexcept { return drivers_.backend; }
   [[nodiscard]] std::size_t worker_count() const noexcept { return workers_.size(); }
 
  private:
@@ -143,6 +144,7 @@ class runtime_core final : public scheduler {
 
   const runtime_config cfg_;
   const bool current_thread_;
+  const driver_factory drivers_;  // chosen once: every worker parks in the same kind
   std::vector<std::unique_ptr<worker>> workers_;
   inject_queue<task_header> inject_;
   idle idle_;

@@ -66,15 +66,20 @@ TYPED_TEST(park_driver_test, unpark_from_another_thread_wakes_a_parked_thread) {
 
 TYPED_TEST(park_driver_test, owner_parks_repeatedly_on_its_own_thread) {
   TypeParam d;
+  std::atomic<int> returned{0};
   std::thread owner([&] {
-    for (int i = 0; i < 3; ++i) d.park(std::nullopt);
+    for (int i = 0; i < 3; ++i) {
+      d.park(std::nullopt);
+      // ORDERING: release/acquire with the load below: only a round counter.
+      returned.fetch_add(1, std::memory_order_release);
+    }
   });
   for (int i = 0; i < 3; ++i) {
+    // Wait for round i's park to return before looking for the next park,
+    // so each unpark meets its own park.
+    while (returned.load(std::memory_order_acquire) != i) std::this_thread::yield();
     wait_until_parked(d);
     d.unpark();
-    // The owner leaves PARKED before it can park again; wait for that so
-    // each unpark meets its own park.
-    while (d.parked()) std::this_thread::yield();
   }
   owner.join();
   EXPECT_EQ(d.eventfd_writes(), 3u);
@@ -119,7 +124,10 @@ TYPED_TEST(park_driver_test, ping_pong_of_100000_rounds_loses_no_wake_up) {
   constexpr std::uint64_t rounds = 100'000;
   TypeParam a;  // parked by thread A
   TypeParam b;  // parked by thread B
-  std::atomic<std::uint64_t> turn{0};  // even: A's move, odd: B's move
+  // Even: A's move, odd: B's move. ORDERING: each store(release) pairs with
+  // the other thread's load(acquire); the unpark after it is what the test
+  // checks is never lost.
+  std::atomic<std::uint64_t> turn{0};
   std::thread thread_b([&] {
     for (std::uint64_t i = 0; i < rounds; ++i) {
       while (turn.load(std::memory_order_acquire) != 2 * i + 1) b.park(std::nullopt);

@@ -15,6 +15,16 @@
 
 namespace weft {
 enum class runtime_flavor { multi_thread, current_thread };
+
+/// The kernel interface a runtime's workers wait (and, with the I/O layer,
+/// do their I/O) through.
+enum class io_backend { io_uring, epoll };
+
+/// What runtime_builder::io_backend asks for. automatic: io_uring if the
+/// kernel allows it (not ENOSYS/EPERM from seccomp/memlock limits), else
+/// epoll; the environment variable WEFT_IO_BACKEND=io_uring|epoll|auto
+/// decides when the builder leaves it automatic.
+enum class io_backend_choice { automatic, io_uring, epoll };
 }
 
 namespace weft::detail {
@@ -32,6 +42,8 @@ struct runtime_config {
   std::uint32_t max_lifo_polls = 3;   // LIFO-slot polls in a row
   std::uint64_t rng_seed = 0x9e3779b97f4a7c15ull;  // victim choice when stealing
   bool start_paused = false;                        // virtual time (current_thread only)
+  io_backend_choice io = io_backend_choice::automatic;
+  bool io_set_by_builder = false;  // else WEFT_IO_BACKEND decides
   std::function<void()> on_thread_start;
   std::function<void()> on_thread_stop;
 };
@@ -39,6 +51,7 @@ struct runtime_config {
 runtime_core* runtime_create(const runtime_config& cfg);
 void runtime_release(runtime_core* rt) noexcept;
 const runtime_config& runtime_get_config(const runtime_core* rt) noexcept;
+io_backend runtime_io_backend(const runtime_core* rt) noexcept;
 
 /// Bind a fresh cell (its creator's reference becomes the join handle's) to
 /// `rt`, register it as owned and schedule it. If the runtime refuses new work
