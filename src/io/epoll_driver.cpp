@@ -94,53 +94,13 @@ bool epoll_driver::wait_once(std::optional<std::chrono::nanoseconds> timeout) {
 }
 
 void epoll_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
-  // Fast path: a pending token.
-  // ORDERING: acquire: pairs with unpark's release exchange, so what the
-  // unparker wrote before unparking is visible after we return.
-  std::uint32_t expected = notified;
-  if (state_.compare_exchange_strong(expected, empty, std::memory_order_acquire,
-                                     std::memory_order_relaxed)) {
-    return;
-  }
-  if (timeout && timeout->count() <= 0) {
-    wait_once(std::chrono::nanoseconds{0});
-    return;
-  }
-  expected = empty;
-  // ORDERING: acquire on both outcomes: a failure means a token arrived (see
-  // above); success pairs with nothing but keeps the two CASes alike.
-  if (!state_.compare_exchange_strong(expected, parked_state, std::memory_order_acquire,
-                                      std::memory_order_acquire)) {
-    // INVARIANT: only the owner parks, so the state can only be NOTIFIED here.
-    // ORDERING: relaxed: the failed CAS above already acquired the token.
-    state_.store(empty, std::memory_order_relaxed);
-    return;
-  }
-  const auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    std::optional<std::chrono::nanoseconds> left;
-    if (timeout) {
-      left = *timeout - (std::chrono::steady_clock::now() - start);
-      if (left->count() <= 0) break;
-    }
-    if (wait_once(left)) break;  // readiness delivered: work to do
-    // ORDERING: acquire: pairs with unpark's release exchange. The unparker
-    // exchanges before it writes the eventfd, and the write reaches us only
-    // through the kernel (the eventfd's wait-queue lock), so once epoll
-    // reported it this load sees NOTIFIED — futex_parker's reliance on
-    // futex_wake, unchanged.
-    if (state_.load(std::memory_order_acquire) == notified) break;
-    // Timed out, a signal, or a stale write from an earlier round: re-check
-    // the deadline and wait again, so the park never ends early.
-  }
-  // ORDERING: acquire: see the fast path.
-  state_.exchange(empty, std::memory_order_acquire);
+  token_.park_with(
+      timeout, [] {}, [this] { (void)wait_once(std::chrono::nanoseconds{0}); },
+      [this](std::optional<std::chrono::nanoseconds> left) { return wait_once(left); });
 }
 
 void epoll_driver::unpark() noexcept {
-  // ORDERING: release: publishes what the unparker wrote; pairs with the
-  // acquires in park. Only PARKED costs a syscall.
-  if (state_.exchange(notified, std::memory_order_release) != parked_state) return;
+  if (!token_.notify()) return;  // running, or already notified: no syscall
   const std::uint64_t one = 1;
   // EAGAIN (counter at 2^64-2) cannot happen with the owner draining it.
   while (::write(eventfd_, &one, sizeof one) < 0 && errno == EINTR) {
@@ -154,11 +114,7 @@ std::uint64_t epoll_driver::eventfd_writes() const noexcept {
   return eventfd_writes_.load(std::memory_order_relaxed);
 }
 
-bool epoll_driver::parked() const noexcept {
-  // ORDERING: relaxed: an observer only uses this to decide when to unpark,
-  // and unpark's exchange is a read-modify-write that sees the latest state.
-  return state_.load(std::memory_order_relaxed) == parked_state;
-}
+bool epoll_driver::parked() const noexcept { return token_.is_parked(); }
 
 void epoll_driver::set_readiness_sink(readiness_sink sink, void* context) noexcept {
   sink_ = sink;

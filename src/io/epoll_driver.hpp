@@ -13,13 +13,11 @@
 // Who touches what
 //   - epoll_fd_, eventfd_, use_pwait2_, sink_: the owner only (the one
 //     worker thread that parks). The constructing thread only creates them.
-//   - state_, eventfd_writes_: any thread (atomics).
+//   - token_, eventfd_writes_: any thread (atomics).
 //
-// Unpark protocol: the same as uring_driver (and futex_parker): state_ is
-// EMPTY, PARKED or NOTIFIED; unpark() exchanges NOTIFIED and writes the
-// eventfd only if the old state was PARKED. A write that lands after the
-// owner left its wait leaves the eventfd readable; the next park drains it,
-// sees no NOTIFIED token and waits again.
+// Unpark protocol: park_token's; unpark() writes the eventfd only if the
+// owner was PARKED. A write that lands after the owner left its wait leaves
+// the eventfd readable; the next park drains it, sees no token and waits again.
 //
 // Timeouts: epoll_pwait2(2) (Linux 5.11, glibc 2.35) takes a timespec, so the
 // wait is as long as asked. Where it is missing (ENOSYS, or EPERM from a
@@ -35,6 +33,7 @@
 #include <weft/detail/sync_shim.hpp>
 
 #include "scheduler/park_driver.hpp"
+#include "scheduler/park_token.hpp"
 
 #include <sys/epoll.h>
 
@@ -77,16 +76,12 @@ class epoll_driver final : public park_driver {
   bool wait_once(std::optional<std::chrono::nanoseconds> timeout);
   void drain_eventfd() noexcept;
 
-  static constexpr std::uint32_t empty = 0;
-  static constexpr std::uint32_t parked_state = 1;
-  static constexpr std::uint32_t notified = 2;
-
   int epoll_fd_ = -1;
   int eventfd_ = -1;
   bool use_pwait2_ = true;
   readiness_sink sink_ = nullptr;
   void* sink_context_ = nullptr;
-  sync::atomic<std::uint32_t> state_{empty};
+  park_token token_;
   sync::atomic<std::uint64_t> eventfd_writes_{0};
 };
 

@@ -158,65 +158,30 @@ bool uring_driver::wait_once(__kernel_timespec* timeout) {
 
 void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
   ensure_enabled();
-  // Fast path: a pending token.
-  // ORDERING: acquire: pairs with unpark's release exchange, so what the
-  // unparker wrote before unparking is visible after we return.
-  std::uint32_t expected = notified;
-  if (state_.compare_exchange_strong(expected, empty, std::memory_order_acquire,
-                                     std::memory_order_relaxed)) {
-    // Only a syscall if the owner queued SQEs; never waits.
-    if (io_uring_sq_ready(&ring_) > 0) {
-      const int res = io_uring_submit(&ring_);
-      if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_submit");
-    }
-    drain();
-    return;
-  }
-  if (timeout && timeout->count() <= 0) {
-    poll_nonblocking();
-    return;
-  }
-  expected = empty;
-  // ORDERING: acquire on both outcomes: a failure means a token arrived (see
-  // above); success pairs with nothing but keeps the two CASes alike.
-  if (!state_.compare_exchange_strong(expected, parked_state, std::memory_order_acquire,
-                                      std::memory_order_acquire)) {
-    // INVARIANT: only the owner parks, so the state can only be NOTIFIED here.
-    // ORDERING: relaxed: the failed CAS above already acquired the token.
-    state_.store(empty, std::memory_order_relaxed);
-    drain();
-    return;
-  }
-  const auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    __kernel_timespec ts{};
-    __kernel_timespec* tsp = nullptr;
-    if (timeout) {
-      const auto left = *timeout - (std::chrono::steady_clock::now() - start);
-      if (left.count() <= 0) break;
-      ts.tv_sec = left.count() / 1'000'000'000;
-      ts.tv_nsec = left.count() % 1'000'000'000;
-      tsp = &ts;
-    }
-    if (wait_once(tsp)) break;  // I/O completions were delivered: work to do.
-    // ORDERING: acquire: pairs with unpark's release exchange. The unparker
-    // exchanges before it writes the eventfd, and the write reaches us only
-    // through the kernel (eventfd wait queue lock, CQ ring publication), so
-    // after its read completes this load sees NOTIFIED — the same reliance
-    // futex_parker has on futex_wake.
-    if (state_.load(std::memory_order_acquire) == notified) break;
-    // Timed out, a signal, or a stale write from an earlier round: the loop
-    // re-checks the deadline, so the park never ends early.
-  }
-  // PARKED (timed out / I/O) or NOTIFIED: either way consume and return.
-  // ORDERING: acquire: see the fast path.
-  state_.exchange(empty, std::memory_order_acquire);
+  token_.park_with(
+      timeout,
+      [this] {
+        // A pending unpark: no wait. Only a syscall if the owner queued SQEs.
+        if (io_uring_sq_ready(&ring_) > 0) {
+          const int res = io_uring_submit(&ring_);
+          if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_submit");
+        }
+        drain();
+      },
+      [this] { poll_nonblocking(); },
+      [this](std::optional<std::chrono::nanoseconds> left) {
+        __kernel_timespec ts{};
+        if (left) {
+          ts.tv_sec = left->count() / 1'000'000'000;
+          ts.tv_nsec = left->count() % 1'000'000'000;
+        }
+        // True if I/O completions were delivered: work to do.
+        return wait_once(left ? &ts : nullptr);
+      });
 }
 
 void uring_driver::unpark() noexcept {
-  // ORDERING: release: publishes what the unparker wrote; pairs with the
-  // acquires in park. Only PARKED costs a syscall.
-  if (state_.exchange(notified, std::memory_order_release) != parked_state) return;
+  if (!token_.notify()) return;  // running, or already notified: no syscall
   const std::uint64_t one = 1;
   // A blocking eventfd write blocks only when the counter would pass
   // 2^64-2, impossible with the owner reading it.
@@ -231,11 +196,7 @@ std::uint64_t uring_driver::eventfd_writes() const noexcept {
   return eventfd_writes_.load(std::memory_order_relaxed);
 }
 
-bool uring_driver::parked() const noexcept {
-  // ORDERING: relaxed: an observer only uses this to decide when to unpark,
-  // and unpark's exchange is a read-modify-write that sees the latest state.
-  return state_.load(std::memory_order_relaxed) == parked_state;
-}
+bool uring_driver::parked() const noexcept { return token_.is_parked(); }
 
 bool uring_driver::cq_has_overflow() const noexcept { return io_uring_cq_has_overflow(&ring_); }
 

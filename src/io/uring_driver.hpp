@@ -12,17 +12,12 @@
 // Who touches what
 //   - ring_, armed_, enabled_, eventfd_value_, sink_: the owner only (the one
 //     worker thread that parks). The constructing thread only creates them.
-//   - state_, eventfd_writes_: any thread (atomics).
+//   - token_, eventfd_writes_: any thread (atomics).
 //   - eventfd_value_ belongs to the kernel while armed_ is true: the armed read
 //     may write it until its CQE is reaped or the ring is torn down.
 //
-// Unpark protocol — state_ is EMPTY, PARKED or NOTIFIED, as futex_parker:
-//   park:   NOTIFIED→EMPTY and return (token)          transition in park()
-//           EMPTY→PARKED, wait in the ring while PARKED, then →EMPTY
-//   unpark: exchange(NOTIFIED); only if the old state was PARKED write the
-//           eventfd. An unpark while the owner runs costs one exchange and no
-//           syscall; an unpark before park leaves the token, never lost.
-// A write can land after the owner already left its wait (it timed out or got
+// Unpark protocol: park_token's (scheduler/park_token.hpp); unpark writes
+// the eventfd only if the owner was PARKED. A write can land after the owner already left its wait (it timed out or got
 // I/O in the meantime): the read then completes during a later park, which
 // sees no NOTIFIED token, re-arms and waits again — one extra round trip, no
 // spurious return.
@@ -63,6 +58,7 @@
 #include <weft/detail/sync_shim.hpp>
 
 #include "scheduler/park_driver.hpp"
+#include "scheduler/park_token.hpp"
 
 #include <liburing.h>
 
@@ -137,9 +133,6 @@ class uring_driver final : public park_driver {
   /// One wait in the kernel; null timeout: unbounded.
   bool wait_once(__kernel_timespec* timeout);
 
-  static constexpr std::uint32_t empty = 0;
-  static constexpr std::uint32_t parked_state = 1;
-  static constexpr std::uint32_t notified = 2;
 
   io_uring ring_{};
   int eventfd_ = -1;
@@ -149,7 +142,7 @@ class uring_driver final : public park_driver {
   std::uint64_t eventfd_value_ = 0;
   completion_sink sink_ = nullptr;
   void* sink_context_ = nullptr;
-  sync::atomic<std::uint32_t> state_{empty};
+  park_token token_;
   sync::atomic<std::uint64_t> eventfd_writes_{0};
 };
 
