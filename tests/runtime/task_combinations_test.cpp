@@ -43,7 +43,12 @@ weft::task<int> body(ending e, suspends s, weft_test::counters& c, std::atomic<b
 }
 
 TEST_P(TaskCombinations, OutcomeIsDeliveredAndStateDestroyedOnce) {
-  const auto [flavor, e, s, fate] = GetParam();
+  // Plain variables, not a structured binding: clang 14 cannot capture
+  // structured bindings in lambdas.
+  const weft::runtime_flavor flavor = std::get<0>(GetParam());
+  const ending e = std::get<1>(GetParam());
+  const suspends s = std::get<2>(GetParam());
+  const handle_fate fate = std::get<3>(GetParam());
   weft_test::counters c;
   std::atomic<bool> finished{false};
   {
