@@ -1,6 +1,7 @@
 // epoll_driver — implementation. The protocol and the thread rules are in
 // epoll_driver.hpp.
 #include "io/epoll_driver.hpp"
+#include "io/eventfd_wake.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -101,12 +102,7 @@ void epoll_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
 
 void epoll_driver::unpark() noexcept {
   if (!token_.notify()) return;  // running, or already notified: no syscall
-  const std::uint64_t one = 1;
-  // EAGAIN (counter at 2^64-2) cannot happen with the owner draining it.
-  while (::write(eventfd_, &one, sizeof one) < 0 && errno == EINTR) {
-  }
-  // ORDERING: relaxed: a statistic; tests read it after joining the threads.
-  eventfd_writes_.fetch_add(1, std::memory_order_relaxed);
+  eventfd_wake(eventfd_, eventfd_writes_);
 }
 
 std::uint64_t epoll_driver::eventfd_writes() const noexcept {

@@ -1,6 +1,7 @@
 // uring_driver — implementation. The protocol and the thread rules are in
 // uring_driver.hpp; this file adds how each liburing call's errors are read.
 #include "io/uring_driver.hpp"
+#include "io/eventfd_wake.hpp"
 
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -182,13 +183,7 @@ void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
 
 void uring_driver::unpark() noexcept {
   if (!token_.notify()) return;  // running, or already notified: no syscall
-  const std::uint64_t one = 1;
-  // A blocking eventfd write blocks only when the counter would pass
-  // 2^64-2, impossible with the owner reading it.
-  while (::write(eventfd_, &one, sizeof one) < 0 && errno == EINTR) {
-  }
-  // ORDERING: relaxed: a statistic; tests read it after joining the threads.
-  eventfd_writes_.fetch_add(1, std::memory_order_relaxed);
+  eventfd_wake(eventfd_, eventfd_writes_);
 }
 
 std::uint64_t uring_driver::eventfd_writes() const noexcept {

@@ -10,25 +10,16 @@
 #include <thread>
 #include <vector>
 
+#include "support/flavors.hpp"
 #include "support/lifetime.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-class Spawn : public ::testing::TestWithParam<weft::runtime_flavor> {
- protected:
-  weft::runtime rt = weft::runtime_builder{}.flavor(GetParam()).build();
-};
+class Spawn : public weft_test::on_each_flavor {};
 
-INSTANTIATE_TEST_SUITE_P(Flavors, Spawn,
-                         ::testing::Values(weft::runtime_flavor::multi_thread,
-                                           weft::runtime_flavor::current_thread),
-                         [](const auto& info) {
-                           return info.param == weft::runtime_flavor::multi_thread
-                                      ? std::string("multi_thread")
-                                      : std::string("current_thread");
-                         });
+INSTANTIATE_TEST_SUITE_P(Flavors, Spawn, weft_test::each_flavor(), weft_test::flavor_name);
 
 TEST_P(Spawn, JoinGivesTheTasksValue) {
   int v = rt.block_on([]() -> weft::task<int> {

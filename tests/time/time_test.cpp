@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "support/flavors.hpp"
 #include "support/lifetime.hpp"
 
 namespace {
@@ -16,19 +17,9 @@ namespace {
 using namespace std::chrono_literals;
 using sclock = std::chrono::steady_clock;
 
-class Time : public ::testing::TestWithParam<weft::runtime_flavor> {
- protected:
-  weft::runtime rt = weft::runtime_builder{}.flavor(GetParam()).build();
-};
+class Time : public weft_test::on_each_flavor {};
 
-INSTANTIATE_TEST_SUITE_P(Flavors, Time,
-                         ::testing::Values(weft::runtime_flavor::multi_thread,
-                                           weft::runtime_flavor::current_thread),
-                         [](const auto& info) {
-                           return info.param == weft::runtime_flavor::multi_thread
-                                      ? std::string("multi_thread")
-                                      : std::string("current_thread");
-                         });
+INSTANTIATE_TEST_SUITE_P(Flavors, Time, weft_test::each_flavor(), weft_test::flavor_name);
 
 TEST_P(Time, SleepNeverEndsBeforeItsDeadline) {
   rt.block_on([]() -> weft::task<> {
