@@ -32,6 +32,8 @@ enum class errc {
   no_runtime,
   /// A coroutine awaited something that is not a weft awaitable outside a task.
   not_in_task,
+  /// read_exact: the peer closed the stream before all the bytes arrived.
+  end_of_stream,
 };
 
 /// The category of weft::errc; name() is "weft".

@@ -144,8 +144,12 @@ task<result<R>> timeout_driver(steady_clock::time_point deadline, A a) {
         co_return result<R>{cell_promise<R>::of_unchecked(set.branch(0)).take()};
       }
     }
-    // Leaving scope destroys `set`, which cancels the operation's branch.
-    if (set.is_finished(1)) co_return result<R>{make_error_code(errc::timed_out)};
+    if (set.is_finished(1)) {
+      // The deadline won: cancel the operation and wait until it is gone (an
+      // I/O branch lingers until the kernel gives its buffer back).
+      while (!set.cancel_unfinished()) co_await set.wait();
+      co_return result<R>{make_error_code(errc::timed_out)};
+    }
     co_await set.wait();
   }
 }

@@ -2,6 +2,7 @@
 // epoll_driver.hpp.
 #include "io/epoll_driver.hpp"
 #include "io/eventfd_wake.hpp"
+#include "io/io_source.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -10,6 +11,8 @@
 #include <cerrno>
 #include <climits>
 #include <ctime>
+#include <mutex>
+#include <utility>
 #include <system_error>
 
 namespace weft::detail {
@@ -49,6 +52,7 @@ epoll_driver::epoll_driver() {
 }
 
 epoll_driver::~epoll_driver() {
+  free_retired();
   ::close(eventfd_);
   ::close(epoll_fd_);
 }
@@ -61,7 +65,31 @@ void epoll_driver::drain_eventfd() noexcept {
   }
 }
 
+void epoll_driver::retire(io_source* s) noexcept {
+  std::lock_guard<sync::spin_mutex> lock(retired_mu_);
+  s->retired_next_ = retired_;
+  retired_ = s;
+}
+
+void epoll_driver::free_retired() noexcept {
+  io_source* list = nullptr;
+  {
+    std::lock_guard<sync::spin_mutex> lock(retired_mu_);
+    list = std::exchange(retired_, nullptr);
+  }
+  while (list != nullptr) {
+    io_source* next = list->retired_next_;
+    io_source::destroy(list);
+    list = next;
+  }
+}
+
+bool epoll_driver::poll() { return wait_once(std::chrono::nanoseconds{0}); }
+
 bool epoll_driver::wait_once(std::optional<std::chrono::nanoseconds> timeout) {
+  // Sources retired before this point were deregistered before this wait:
+  // it cannot report them, and the previous wait's events are all handled.
+  free_retired();
   constexpr int max_events = 32;
   std::array<epoll_event, max_events> events{};
   int n = -1;
@@ -88,7 +116,12 @@ bool epoll_driver::wait_once(std::optional<std::chrono::nanoseconds> timeout) {
       drain_eventfd();
       continue;
     }
-    if (sink_ != nullptr) sink_(sink_context_, events[static_cast<std::size_t>(i)]);
+    const epoll_event& ev = events[static_cast<std::size_t>(i)];
+    if (sink_ != nullptr) {
+      sink_(sink_context_, ev);
+    } else {
+      static_cast<io_source*>(ev.data.ptr)->on_event(ev.events);
+    }
     delivered = true;
   }
   return delivered;

@@ -26,14 +26,19 @@
 // would wake early, and a sub-millisecond timeout would become a busy poll.
 // Either way park() loops until the deadline has really passed.
 //
-// Hook for readiness I/O (next step): the owner registers fds on epoll_fd()
-// with any data.u64 but eventfd_tag; their events go to the readiness_sink.
+// Readiness I/O: sockets register on epoll_fd() through io_source (data.ptr =
+// the source); their events go to io_source::on_event on the owner thread,
+// or to a readiness_sink if a test set one. Retired sources (closed sockets)
+// are freed by the owner at the start of its next wait (io_source.hpp says
+// why that is late enough); retire() may be called from any thread.
 #pragma once
 
 #include <weft/detail/sync_shim.hpp>
 
 #include "scheduler/park_driver.hpp"
 #include "scheduler/park_token.hpp"
+
+#include <weft/detail/sync_shim.hpp>
 
 #include <sys/epoll.h>
 
@@ -42,6 +47,8 @@
 #include <optional>
 
 namespace weft::detail {
+
+class io_source;
 
 /// Receives, on the owner thread, each epoll event that is not the driver's.
 using readiness_sink = void (*)(void* context, const epoll_event& event);
@@ -70,11 +77,17 @@ class epoll_driver final : public park_driver {
   void set_readiness_sink(readiness_sink sink, void* context) noexcept;
   int epoll_fd() const noexcept { return epoll_fd_; }
 
+  /// Owner thread: deliver ready events without waiting. True if any.
+  bool poll() override;
+  /// Any thread: free `s` (deregistered) once no wait can report it.
+  void retire(io_source* s) noexcept;
+
  private:
   /// One epoll wait (null: unbounded, zero: poll). True if an event that is
   /// not the eventfd's was delivered.
   bool wait_once(std::optional<std::chrono::nanoseconds> timeout);
   void drain_eventfd() noexcept;
+  void free_retired() noexcept;
 
   int epoll_fd_ = -1;
   int eventfd_ = -1;
@@ -83,6 +96,8 @@ class epoll_driver final : public park_driver {
   void* sink_context_ = nullptr;
   park_token token_;
   sync::atomic<std::uint64_t> eventfd_writes_{0};
+  sync::spin_mutex retired_mu_;
+  io_source* retired_ = nullptr;  // under retired_mu_
 };
 
 }  // namespace weft::detail

@@ -109,8 +109,12 @@ bool uring_driver::dispatch(const io_completion& c) {
     armed_ = false;
     return false;
   }
-  if (c.user_data == liburing_timeout_tag) return false;
-  if (sink_ != nullptr) sink_(sink_context_, c);
+  if (c.user_data == liburing_timeout_tag || c.user_data == cancel_tag) return false;
+  if (sink_ != nullptr) {
+    sink_(sink_context_, c);
+  } else {
+    complete_op(c);
+  }
   return true;
 }
 
@@ -159,6 +163,7 @@ bool uring_driver::wait_once(__kernel_timespec* timeout) {
 
 void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
   ensure_enabled();
+  process_remote_cancels();
   token_.park_with(
       timeout,
       [this] {

@@ -50,15 +50,32 @@
 // io_uring_queue_exit closes the ring, and ring release cancels the armed
 // read; if the owner thread exited first, its exit already cancelled it.
 //
-// Hook for the I/O ops (next step): acquire_sqe() gives the owner an SQE; every
-// CQE whose user_data is not one of the driver's reserved tags goes to the
-// completion_sink, on the owner thread, during park().
+// I/O operations (io_op.hpp; implemented in uring_ops.cpp): start_op()
+// queues an SQE with user_data = &op; the SQEs go to the kernel in one
+// io_uring_enter at the next poll() or park(). Each CQE that is not one of
+// the driver's reserved tags completes its op: result written, waker taken
+// out, state `completed` stored with release, then the task woken. A test
+// can instead route those CQEs to a completion_sink.
+//
+// Cancelling an op (a lost timeout): on the owner thread, cancel_op_local()
+// queues IORING_OP_ASYNC_CANCEL at once. From another thread,
+// cancel_op_remote() moves the op from in_flight to cancel_queued and links
+// it on cancel_list_ under cancel_mu_, then unparks the owner, which queues
+// the ASYNC_CANCEL at the start of its next park() or poll(). Either way the
+// op's own CQE still arrives (with -ECANCELED, or its result if it won the
+// race) and completes it; only then may its memory go. complete_op unlinks a
+// cancel_queued op from the list under the same lock, so the list never
+// holds a completed op. quiesce() (before a worker exits, and before
+// shutdown destroys tasks) cancels everything and reaps until no op is in
+// flight.
 #pragma once
 
 #include <weft/detail/sync_shim.hpp>
 
 #include "scheduler/park_driver.hpp"
 #include "scheduler/park_token.hpp"
+
+#include <weft/detail/io_op.hpp>
 
 #include <liburing.h>
 
@@ -84,6 +101,8 @@ class uring_driver final : public park_driver {
   /// timeout liburing adds on kernels without IORING_FEAT_EXT_ARG.
   static constexpr std::uint64_t eventfd_tag = ~std::uint64_t{0} - 1;
   static constexpr std::uint64_t liburing_timeout_tag = LIBURING_UDATA_TIMEOUT;
+  /// The CQEs of the driver's own ASYNC_CANCEL requests.
+  static constexpr std::uint64_t cancel_tag = ~std::uint64_t{0} - 2;
 
   /// Creates the ring (`entries` SQEs, a power of two) and the eventfd.
   /// Throws std::system_error with the errno if either fails.
@@ -117,6 +136,24 @@ class uring_driver final : public park_driver {
   /// caller must set user_data outside the reserved tags. May run the sink.
   io_uring_sqe* acquire_sqe();
 
+  // ---- operations (uring_ops.cpp) ----
+  /// Owner thread: queue `op` (in_flight). Throws std::system_error if the
+  /// SQ cannot be made room in.
+  void start_op(io_op& op);
+  /// Owner thread: queue an ASYNC_CANCEL for `op`. True if `op` has already
+  /// completed (nothing to cancel).
+  bool cancel_op_local(io_op& op) noexcept;
+  /// Any other thread: have the owner cancel `op`. True if `op` has already
+  /// completed.
+  bool cancel_op_remote(io_op& op) noexcept;
+  /// Owner thread: submit queued SQEs and complete what is ready, without
+  /// waiting. True if an operation completed.
+  bool poll() override;
+  /// Owner thread: cancel every op in flight and reap until none is.
+  void quiesce() noexcept override;
+  /// Owner thread: ops started and not yet completed.
+  [[nodiscard]] std::size_t ops_in_flight() const noexcept { return in_flight_; }
+
   /// Creates, enables and uses (one NOP) a ring on the calling thread, then
   /// closes it. Throws std::system_error with the errno of the failing step.
   static void probe();
@@ -127,6 +164,8 @@ class uring_driver final : public park_driver {
   /// Hands every visible CQE on, flushing overflow. True if any was not ours.
   bool drain();
   bool dispatch(const io_completion& c);
+  void complete_op(const io_completion& c) noexcept;
+  void process_remote_cancels();
   /// Submit pending SQEs and reap without blocking (IORING_ENTER_GETEVENTS
   /// runs deferred completions). True if an I/O completion was delivered.
   bool poll_nonblocking();
@@ -144,6 +183,12 @@ class uring_driver final : public park_driver {
   void* sink_context_ = nullptr;
   park_token token_;
   sync::atomic<std::uint64_t> eventfd_writes_{0};
+  std::size_t in_flight_ = 0;  // owner only
+  // Ops other threads asked to cancel: under cancel_mu_; cancel_requested_
+  // lets the owner skip the lock when the list is empty.
+  sync::spin_mutex cancel_mu_;
+  io_op* cancel_list_ = nullptr;
+  sync::atomic<bool> cancel_requested_{false};
 };
 
 }  // namespace weft::detail

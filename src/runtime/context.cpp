@@ -134,6 +134,17 @@ void cell_cancel(task_header* t) noexcept {
   wake_joiner(prev, t);
 }
 
+bool cell_request_cancel(task_header* t) noexcept {
+  if (t->is_complete()) return true;
+  cancel_hook* const hook = t->cancel_hook_;
+  if (hook != nullptr && !hook->fn(hook)) {
+    t->cancel_pending_ = true;
+    return false;
+  }
+  cell_cancel(t);
+  return true;
+}
+
 }  // namespace weft::detail
 
 namespace weft {

@@ -31,6 +31,8 @@ class weft_category final : public std::error_category {
         return "no weft runtime is running on this thread";
       case errc::not_in_task:
         return "not inside a weft task or runner";
+      case errc::end_of_stream:
+        return "the peer closed the stream before all the requested bytes arrived";
     }
     return "unknown weft error";
   }

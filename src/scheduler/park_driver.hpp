@@ -20,6 +20,13 @@ class park_driver {
   virtual void park(std::optional<std::chrono::nanoseconds> timeout) = 0;
   /// Wake the parked owner, or make its next park() return at once. Any thread.
   virtual void unpark() noexcept = 0;
+  /// Owner thread, between tasks: hand queued I/O to the kernel and deliver
+  /// what is ready, without waiting. True if I/O completed.
+  virtual bool poll() { return false; }
+  /// Owner thread, once, before the worker stops for good: end every I/O
+  /// operation in flight (cancel, then wait for the kernel to give each
+  /// back), so no task is destroyed while the kernel may write its memory.
+  virtual void quiesce() noexcept {}
 
   virtual ~park_driver() = default;
 };

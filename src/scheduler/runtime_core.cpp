@@ -1,6 +1,9 @@
 // The work-stealing scheduler. See runtime_core.hpp for the design.
 #include "scheduler/runtime_core.hpp"
 
+#include "io/epoll_driver.hpp"
+#include "io/uring_driver.hpp"
+
 #include <weft/detail/task_cell.hpp>
 #include <weft/error.hpp>
 
@@ -94,6 +97,8 @@ runtime_core::runtime_core(const runtime_config& cfg)
     // A worker thread drives its ring alone for its whole life; a
     // current-thread runtime is driven by whichever thread calls block_on.
     w->driver = drivers_.make(/*single_owner=*/!current_thread_);
+    w->io.uring = dynamic_cast<uring_driver*>(w->driver.get());
+    w->io.epoll = dynamic_cast<epoll_driver*>(w->driver.get());
     workers_.push_back(std::move(w));
   }
 }
@@ -109,6 +114,9 @@ void runtime_core::start() {
     pthread_setname_np(w.thread.native_handle(), name.c_str());
   }
 }
+
+worker_io* current_worker_io() noexcept { return tl_worker != nullptr ? &tl_worker->io : nullptr; }
+scheduler* current_worker_runtime() noexcept { return tl_worker_rt; }
 
 worker* runtime_core::this_worker() const noexcept {
   return tl_worker_rt == this ? tl_worker : nullptr;
@@ -205,6 +213,9 @@ void runtime_core::worker_main(worker& w) {
   worker_scope scope(this, &w);
   if (cfg_.on_thread_start) cfg_.on_thread_start();
   run_loop(w, nullptr);
+  // Before this thread goes: end the I/O it started (the kernel would cancel
+  // it at thread exit, but the ops' completions must still be reaped).
+  w.driver->quiesce();
   if (cfg_.on_thread_stop) cfg_.on_thread_stop();
 }
 
@@ -234,9 +245,11 @@ void runtime_core::run_loop(worker& w, task_header* until) {
 task_header* runtime_core::next_task(worker& w) {
   if (--w.ticks_to_event == 0) {
     w.ticks_to_event = cfg_.event_interval;
-    // Fairness: the inject queue and the timers get a turn even when local
-    // work never runs out.
+    // Fairness: the inject queue, the timers and I/O get a turn even when
+    // local work never runs out. poll() also hands the I/O queued since the
+    // last park to the kernel.
     fire_timers(w);
+    (void)w.driver->poll();
     if (task_header* t = inject_.pop()) return t;
   }
   if (w.lifo != nullptr) {
@@ -350,13 +363,14 @@ void runtime_core::park(worker& w, task_header* until) {
       return;
     }
     w.driver->park(timeout_for_next_timer());
+    const bool io_done = has_local_work(w);  // completions delivered in park woke tasks here
     const bool fired = fire_timers(w);
     if (idle_.was_notified(w.index)) {
       w.searching = true;  // the notifier counted us as searching
       return;
     }
-    if (fired && has_local_work(w)) {
-      // Our own timers produced work: leave the parked set ourselves.
+    if ((fired || io_done) && has_local_work(w)) {
+      // Our own timers or I/O produced work: leave the parked set ourselves.
       if (!idle_.unpark_worker_by_id(w.index)) w.searching = true;
       return;
     }
@@ -425,6 +439,11 @@ void runtime_core::shutdown(std::chrono::nanoseconds timeout) noexcept {
     if (w->thread.joinable()) w->thread.join();
   }
   sync::unique_lock<sync::mutex> driver_lock(driver_mu_);  // a current-thread block_on ends first
+  // The current-thread runtime's driver: end its I/O before tasks go.
+  if (current_thread_) {
+    worker_scope scope(this, workers_[0].get());
+    workers_[0]->driver->quiesce();
+  }
   // 4. Forget queued entries (each is also owned).
   inject_.close();
   inject_.drain([](task_header*) {});

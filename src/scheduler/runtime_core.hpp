@@ -67,8 +67,18 @@
 
 namespace weft::detail {
 
+class uring_driver;
+class epoll_driver;
+
+/// The I/O driver of a worker, by its concrete type (exactly one is set).
+struct worker_io {
+  uring_driver* uring = nullptr;
+  epoll_driver* epoll = nullptr;
+};
+
 struct worker {
   std::size_t index = 0;
+  worker_io io;
   local_queue<task_header> queue;
   task_header* lifo = nullptr;  // owner only
   // Tasks that woke themselves during their step (yield_now): they wait
@@ -85,6 +95,11 @@ struct worker {
   timer_shard timers;
   std::thread thread;
 };
+
+/// The I/O drivers of the worker this thread is (of any runtime), and that
+/// runtime; nullptr off a worker.
+worker_io* current_worker_io() noexcept;
+scheduler* current_worker_runtime() noexcept;
 
 class runtime_core final : public scheduler {
  public:

@@ -10,6 +10,9 @@
 #include <set>
 #include <thread>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace weft::detail {
 namespace {
 
@@ -72,6 +75,81 @@ TEST(uring_driver, single_issuer_and_defer_taskrun_are_used_from_linux_6_1) {
 
 TEST(uring_driver, probe_succeeds_where_io_uring_is_allowed) {
   EXPECT_NO_THROW(uring_driver::probe());
+}
+
+
+// An op on a pipe that never gets data: only a cancel ends it.
+struct pipe_read {
+  int fds[2] = {-1, -1};
+  char byte = 0;
+  io_op op;
+  pipe_read() {
+    EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    op.code = io_opcode::read;
+    op.fd = fds[0];
+    op.buf = &byte;
+    op.len = 1;
+  }
+  ~pipe_read() {
+    ::close(fds[0]);
+    ::close(fds[1]);
+  }
+};
+
+TEST(uring_driver, an_op_cancelled_on_its_owner_completes_with_ecanceled) {
+  uring_driver d(8, /*single_issuer=*/false);
+  pipe_read r;
+  d.start_op(r.op);
+  EXPECT_EQ(d.ops_in_flight(), 1u);
+  EXPECT_FALSE(d.cancel_op_local(r.op));
+  while (!r.op.is_completed()) d.park(std::chrono::milliseconds(100));
+  EXPECT_EQ(r.op.result, -ECANCELED);
+  EXPECT_EQ(d.ops_in_flight(), 0u);
+}
+
+TEST(uring_driver, an_op_cancelled_from_another_thread_is_cancelled_by_the_owner) {
+  uring_driver d(8, /*single_issuer=*/false);
+  pipe_read r;
+  d.start_op(r.op);
+  (void)d.poll();  // in the kernel now
+  bool done_at_once = true;
+  std::thread other([&] { done_at_once = d.cancel_op_remote(r.op); });
+  other.join();
+  EXPECT_FALSE(done_at_once);
+  EXPECT_EQ(r.op.state.load(), io_op::cancel_queued);
+  // The owner's next park submits the cancel; the op's CQE completes it.
+  while (!r.op.is_completed()) d.park(std::chrono::milliseconds(100));
+  EXPECT_EQ(r.op.result, -ECANCELED);
+  // A second request for a completed op reports it completed.
+  EXPECT_TRUE(d.cancel_op_remote(r.op));
+}
+
+TEST(uring_driver, an_op_that_completes_before_its_remote_cancel_keeps_its_result) {
+  uring_driver d(8, /*single_issuer=*/false);
+  pipe_read r;
+  d.start_op(r.op);
+  (void)d.poll();
+  std::thread other([&] { (void)d.cancel_op_remote(r.op); });
+  other.join();
+  ASSERT_EQ(::write(r.fds[1], "x", 1), 1);
+  while (!r.op.is_completed()) d.park(std::chrono::milliseconds(100));
+  // Either the data or the cancel won; never both, never neither.
+  EXPECT_TRUE(r.op.result == 1 || r.op.result == -ECANCELED) << r.op.result;
+}
+
+TEST(uring_driver, quiesce_ends_every_op_in_flight) {
+  uring_driver d(8, /*single_issuer=*/false);
+  pipe_read a, b, c;
+  d.start_op(a.op);
+  d.start_op(b.op);
+  d.start_op(c.op);
+  (void)d.poll();
+  d.quiesce();
+  EXPECT_EQ(d.ops_in_flight(), 0u);
+  for (pipe_read* r : {&a, &b, &c}) {
+    EXPECT_TRUE(r->op.is_completed());
+    EXPECT_EQ(r->op.result, -ECANCELED);
+  }
 }
 
 }  // namespace

@@ -14,9 +14,22 @@
 //
 // Lifetime: the set is reference counted (owner + one per branch header) so a
 // branch waker firing after the owner is gone finds a live, closed set and
-// does nothing. Destroying the owner side (branch_set_owner) cancels every
-// unfinished branch: its frame is destroyed, running the destructors of what
-// it was waiting on (a timer unlinks itself, an I/O operation is cancelled).
+// does nothing.
+//
+// Cancelling branches (the losers of a timeout): cancel_unfinished() asks
+// each unfinished branch to cancel (cell_request_cancel). A branch waiting on
+// a timer or a join is destroyed at once, its destructors withdrawing the
+// wait. A branch whose leaf the kernel still owns (an io_uring read into the
+// caller's buffer) cannot be: its leaf starts the kernel-side cancel and the
+// branch stays, cancel_pending_, until the completion wakes it; run_ready()
+// then destroys it instead of resuming it. The owner awaits wait() until
+// cancel_unfinished() reports every branch finished, so nothing a branch
+// owns is freed while the kernel may still write it. While the owner itself
+// waits, its task carries a cancel hook that does the same for its branches,
+// so cancelling a timeout nested in another cancels all the way down.
+// Destroying the owner side (branch_set_owner) with branches still
+// unfinished destroys them at once: that happens only where no kernel
+// operation can be pending (runtime shutdown quiesces the I/O drivers first).
 //
 // Locking: one mutex guards ready_, owner_waker_ and closed_. Wakes happen
 // outside it.
@@ -134,19 +147,57 @@ class branch_set_owner {
     set_->release();
   }
 
-  /// Run every ready branch one step (more if it woke itself).
+  /// Run every ready branch one step (more if it woke itself). A branch
+  /// being cancelled is not resumed: it is destroyed once its leaf allows.
   void run_ready() noexcept {
     while (task_header* b = set_->pop_ready()) {
       if (!b->transition_to_running()) continue;  // cancelled meanwhile
+      if (b->cancel_pending_) {
+        // Woken by its leaf's completion. Clear RUNNING|NOTIFIED without a
+        // step (the epoch stays, so the leaf's waker stays valid), then ask
+        // again.
+        if (b->transition_to_idle() == task_header::idle_result::notified) set_->schedule(b);
+        (void)cell_request_cancel(b);
+        continue;
+      }
       if (run_step(b) == step_result::notified) set_->schedule(b);
     }
+  }
+
+  /// Cancel every unfinished branch (see the header comment). True once all
+  /// are finished; otherwise await wait() and call it again.
+  [[nodiscard]] bool cancel_unfinished() noexcept {
+    run_ready();
+    bool all = true;
+    for (task_header* b : branches_) {
+      if (b->is_complete()) continue;
+      if (!cell_request_cancel(b)) all = false;
+    }
+    return all;
   }
 
   [[nodiscard]] task_header* branch(std::size_t i) const noexcept { return branches_[i]; }
   [[nodiscard]] bool is_finished(std::size_t i) const noexcept {
     return branches_[i]->is_complete();
   }
-  branch_set::wait_awaiter wait() noexcept { return set_->wait(); }
+  /// Suspend the owner until a branch is ready. While suspended here the
+  /// owner's task can be cancelled: its hook cancels the branches.
+  struct wait_awaiter : cancel_hook {
+    branch_set_owner& owner;
+    explicit wait_awaiter(branch_set_owner& o) noexcept
+        : cancel_hook{&cancel_branches}, owner(o) {}
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      if (!branch_set::wait_awaiter{*owner.set_}.await_suspend(h)) return false;
+      current_task()->cancel_hook_ = this;
+      return true;
+    }
+    void await_resume() const noexcept {}
+    static bool cancel_branches(cancel_hook* self) noexcept {
+      return static_cast<wait_awaiter*>(self)->owner.cancel_unfinished();
+    }
+  };
+  wait_awaiter wait() noexcept { return wait_awaiter{*this}; }
 
  private:
   branch_set* set_;

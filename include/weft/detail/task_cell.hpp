@@ -62,6 +62,12 @@ void cell_check_frame(void* frame) noexcept;
 /// Destroy the frame of a cell that has not finished (destructors run), mark it
 /// COMPLETE|CANCELLED and wake its joiner. The header lives on while referenced.
 void cell_cancel(task_header* t) noexcept;
+/// Cancel a cell that is not running: destroy its frame now if its current
+/// leaf allows (no cancel hook, or the hook says it is safe) and return true;
+/// otherwise start the leaf's cancellation, mark the cell cancel_pending_ and
+/// return false — the leaf's completion will wake the cell, and the owner
+/// then calls this again instead of resuming it.
+bool cell_request_cancel(task_header* t) noexcept;
 /// The body finished: COMPLETE, wake the joiner, tell the scheduler.
 void cell_complete(task_header* t) noexcept;
 

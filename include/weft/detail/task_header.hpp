@@ -91,6 +91,18 @@ class scheduler {
   ~scheduler() = default;
 };
 
+/// How a leaf whose memory the kernel (or another thread) still uses is
+/// cancelled. A leaf that cannot simply be destroyed while suspended — an
+/// io_uring operation, whose buffer the kernel writes until its completion
+/// arrives — sets one on its task for the suspension (see
+/// cell_request_cancel in task_cell.hpp). The leaf embeds the hook and the
+/// task points at it. `fn(self)` starts cancelling, may be called again after
+/// any wake, and returns true once destroying the frame is safe. Called only
+/// while the task is not running.
+struct cancel_hook {
+  bool (*fn)(cancel_hook* self) noexcept = nullptr;
+};
+
 /// An uncounted (task, epoch) pair; weft::waker is the counted public form.
 struct raw_waker {
   task_header* task = nullptr;
@@ -207,6 +219,7 @@ class task_header {
                                             bool woken = false) noexcept {
     resume_at_ = resume_at;
     suspended_ = true;
+    cancel_hook_ = nullptr;  // a leaf that needs one sets it after suspending
     // Any NOTIFIED set so far was for an earlier suspension point: clear it.
     // ORDERING: acq_rel: release so a waker that loads the new epoch (through
     // the leaf's own synchronisation) also sees resume_at_; acquire to keep
@@ -349,6 +362,13 @@ class task_header {
   bool suspended_ = false;         // begin_suspend called in this step (running thread)
   bool frame_destroyed_ = false;   // frame destroyed while references remain
   bool releasing_ = false;         // last reference dropped: free the block
+  // Cancellation of a suspended cell that cannot be destroyed at once: the
+  // leaf's hook for the current suspension (set by the running thread, read
+  // by the canceller while the cell is not running) and whether a cancel is
+  // under way (set and read by the one owner that cancels, e.g. a branch set's
+  // owner, whose steps are ordered).
+  cancel_hook* cancel_hook_ = nullptr;
+  bool cancel_pending_ = false;
 
  private:
   sync::atomic<std::uint64_t> state_;

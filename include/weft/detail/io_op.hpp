@@ -1,0 +1,214 @@
+// weft/detail/io_op.hpp — one I/O operation, and the awaiter every I/O call
+// returns.
+//
+// Design
+// ------
+// weft's I/O is completion-based on both backends: an operation is described
+// once (io_op: opcode, fd, buffer, flags), started, and completes exactly once
+// with a result — a byte count or new fd (>= 0) or a negated errno, as the
+// kernel gives it. The awaiter holds the io_op, so a wait costs no allocation.
+//
+// io_uring: the op is an SQE on the ring of the worker the task runs on
+// (user_data = &op); the completion is delivered on that worker while it
+// polls or parks, which wakes the task. The kernel owns the buffer until the
+// CQE arrives, so an op is never freed in flight:
+//   - cancelling (a lost timeout) goes through the task's cancel hook: it
+//     submits IORING_OP_ASYNC_CANCEL (directly on the owning worker, or by
+//     handing the op to that worker's cancel list and unparking it), and the
+//     task is destroyed only when the op's own CQE has come back;
+//   - runtime shutdown quiesces every ring (cancel all, reap all) before any
+//     task is destroyed;
+//   - an op that completed after its task was cancelled and produced an fd
+//     (accept, open) has that fd closed by the awaiter's destructor.
+//
+// epoll: the fd is registered once (edge-triggered) with the epoll of the
+// worker that first used it (io_source). Starting an op tries the syscall at
+// once (non-blocking); on EAGAIN the op joins the source's read or write
+// list, and the worker owning the epoll performs it when the fd becomes
+// ready, then wakes the task. Cancelling unlinks it under the source's lock,
+// synchronously, from any thread.
+//
+// State (io_op::state), one atomic per op:
+//   idle → in_flight → completed                       normal completion
+//   in_flight → cancel_queued → completed               io_uring, cancelled
+//                                                       from another worker
+//   in_flight → completing → completed                  epoll: performed by
+//                                                       the driver
+// `completed` is stored with release after `result` is written and the waker
+// taken out of the op; whoever reads `result` loads it with acquire.
+#pragma once
+
+#include <weft/detail/sync_shim.hpp>
+#include <weft/detail/task_header.hpp>
+#include <weft/waker.hpp>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+namespace weft::detail {
+
+class io_source;
+
+/// A socket's descriptor and, on the epoll backend, its registration (made
+/// on first use by the worker the using task runs on). Owned by the socket
+/// object; close() retires the registration before closing the fd.
+struct io_handle {
+  int fd = -1;
+  sync::atomic<io_source*> source{nullptr};
+
+  io_handle() noexcept = default;
+  explicit io_handle(int f) noexcept : fd(f) {}
+  io_handle(io_handle&& o) noexcept : fd(o.fd), source(o.take_source()) { o.fd = -1; }
+  io_handle& operator=(io_handle&& o) noexcept {
+    if (this != &o) {
+      close();
+      fd = o.fd;
+      o.fd = -1;
+      // ORDERING: relaxed: a move happens while no operation uses either
+      // handle (the caller owns both).
+      source.store(o.take_source(), std::memory_order_relaxed);
+    }
+    return *this;
+  }
+  ~io_handle() { close(); }
+
+  /// Retire the registration, close the fd. Operations still waiting on it
+  /// complete with operation_canceled (epoll); do not close a socket while
+  /// another task awaits an io_uring operation on it.
+  void close() noexcept;
+
+ private:
+  io_source* take_source() noexcept {
+    // ORDERING: relaxed: see operator=.
+    return source.exchange(nullptr, std::memory_order_relaxed);
+  }
+};
+
+enum class io_opcode : std::uint8_t {
+  read,      // read(fd, buf, len) — or pread at offset when has_offset
+  write,     // write(fd, buf, len) — or pwrite at offset
+  readv,     // readv/preadv(fd, iov, iovcnt)
+  writev,    // writev/pwritev
+  recv,      // recv(fd, buf, len, flags)
+  send,      // send(fd, buf, len, flags | MSG_NOSIGNAL)
+  recvmsg,   // recvmsg(fd, msg, flags)
+  sendmsg,   // sendmsg(fd, msg, flags | MSG_NOSIGNAL)
+  accept,    // accept4(fd, addr, addrlen, SOCK_CLOEXEC | SOCK_NONBLOCK) → new fd
+  connect,   // connect(fd, addr, addrlen) → 0
+  fsync,     // fsync / fdatasync (flags: IORING_FSYNC_DATASYNC) — io_uring only
+  openat,    // openat(AT_FDCWD, path, flags, mode) → new fd — io_uring only
+  statx,     // statx(AT_FDCWD, path or fd, ...) — io_uring only
+  unlinkat,  // io_uring only
+  renameat,  // io_uring only
+  mkdirat,   // io_uring only
+  poll,      // poll for `flags` events (POLLIN/POLLOUT) → revents
+};
+
+/// The operation as the kernel sees it, plus its completion state.
+struct io_op {
+  enum state_t : std::uint32_t { idle, in_flight, cancel_queued, completing, completed };
+
+  // ---- what to do (set before start) ----
+  io_opcode code = io_opcode::read;
+  bool has_offset = false;
+  int fd = -1;
+  int flags = 0;
+  std::uint32_t len = 0;
+  std::uint64_t offset = 0;
+  void* buf = nullptr;      // or iovec* / msghdr* / path / statx*
+  void* addr = nullptr;     // sockaddr* (accept, connect) or second path
+  socklen_t* addrlen = nullptr;
+  socklen_t addr_size = 0;  // connect's address length
+  unsigned mode = 0;        // openat/mkdirat mode, statx mask
+  io_handle* handle = nullptr;  // sockets: the fd and its epoll registration
+
+  // ---- completion ----
+  std::int32_t result = 0;
+  sync::atomic<std::uint32_t> state{idle};
+  waker wake_on_done;
+  void* driver = nullptr;  // the driver the op was started on
+  bool on_uring = false;   // driver is a uring_driver (else an epoll_driver)
+  // Intrusive links: the io_source's waiter lists (epoll), the driver's
+  // cancel list (io_uring).
+  io_op* next = nullptr;
+  io_op* prev = nullptr;
+  bool queued = false;  // on a driver's cancel list (under its lock)
+
+  [[nodiscard]] bool is_completed() const noexcept {
+    // ORDERING: acquire: pairs with the release store of `completed` by the
+    // completing thread, so `result` is visible.
+    return state.load(std::memory_order_acquire) == completed;
+  }
+};
+
+/// Start `op` for the task running on this thread, resuming at `h` when it
+/// completes. Returns false if it completed at once (result set, no
+/// suspension), true if the task is suspended; then, if the op cannot be
+/// abandoned synchronously (io_uring), `hook` is set as the task's cancel
+/// hook. Throws std::system_error (errc::no_runtime) outside a runtime
+/// worker, errc::not_in_task outside a task.
+bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook);
+
+/// The cancel hook of an in-flight op (see task_header.hpp): true once the
+/// op has completed, else starts its cancellation.
+bool io_request_cancel(io_op& op) noexcept;
+
+/// The awaiter of `op` is going away. If the op is still in flight (only
+/// possible when its coroutine is destroyed without the cancel protocol),
+/// cancel it and wait for its completion. Closes an fd the op produced that
+/// nobody took.
+void io_abandon(io_op& op, bool result_taken) noexcept;
+
+/// The result as an error_code: -ECANCELED becomes weft::errc::operation_canceled.
+std::error_code io_error(std::int32_t negative_errno) noexcept;
+
+/// The awaiter of one operation. Movable until it is awaited.
+class io_awaiter : private cancel_hook {
+ public:
+  io_awaiter() noexcept : cancel_hook{&cancel_op} {}
+  io_awaiter(io_awaiter&& other) noexcept : cancel_hook{&cancel_op} { copy_params(other); }
+  io_awaiter& operator=(io_awaiter&&) = delete;
+  ~io_awaiter() {
+    // ORDERING: relaxed: only the awaiter's own thread ever leaves `idle`.
+    if (op_.state.load(std::memory_order_relaxed) != io_op::idle) io_abandon(op_, taken_);
+  }
+
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> h) { return io_start(op_, h, this); }
+  /// The raw result: >= 0 on success, a negated errno on failure.
+  std::int32_t await_resume() noexcept {
+    taken_ = true;
+    return op_.result;
+  }
+
+  io_op& op() noexcept { return op_; }
+
+ private:
+  static bool cancel_op(cancel_hook* self) noexcept {
+    return io_request_cancel(static_cast<io_awaiter*>(self)->op_);
+  }
+  void copy_params(const io_awaiter& o) noexcept {
+    op_.code = o.op_.code;
+    op_.has_offset = o.op_.has_offset;
+    op_.fd = o.op_.fd;
+    op_.flags = o.op_.flags;
+    op_.len = o.op_.len;
+    op_.offset = o.op_.offset;
+    op_.buf = o.op_.buf;
+    op_.addr = o.op_.addr;
+    op_.addrlen = o.op_.addrlen;
+    op_.addr_size = o.op_.addr_size;
+    op_.mode = o.op_.mode;
+    op_.handle = o.op_.handle;
+  }
+
+  io_op op_;
+  bool taken_ = false;
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,159 @@
+// weft/net/socket.hpp — what every weft socket shares: the descriptor, the
+// awaiters its operations return, and the byte-stream operations of TCP and
+// Unix stream sockets.
+//
+// Every operation that can wait returns an awaiter (no allocation: the
+// operation lives in the awaiter, in the awaiting coroutine's frame) or, for
+// loops over several operations (read_exact, write_all), a task. Results are
+// weft::result<T>: a value or a std::error_code (system_category errnos;
+// weft::errc::operation_canceled for a cancelled operation).
+//
+// For every awaitable here:
+// - completion: when the kernel finishes the operation (io_uring), or when
+//   the socket is ready and the non-blocking call succeeds or fails (epoll).
+// - cancellation: destroying the awaiting coroutine — weft::timeout losing
+//   the race, runtime shutdown — cancels the operation; with io_uring the
+//   coroutine is destroyed only after the kernel has returned the buffer. A
+//   read cancelled on io_uring may have consumed bytes that are then lost (as
+//   with any completion-based I/O); on epoll a cancelled read consumed none.
+// - resumes on: a worker of the runtime the awaiting task runs on.
+// - runtime shutdown: operations in flight are cancelled and their tasks
+//   destroyed, never resumed.
+// - allocation: none per operation (read_exact/write_all: one task frame).
+// Do not close a socket while another task awaits an operation on it.
+#pragma once
+
+#include <weft/detail/io_op.hpp>
+#include <weft/result.hpp>
+#include <weft/task.hpp>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <utility>
+
+namespace weft::net {
+
+namespace detail {
+
+/// An operation whose raw result (>= 0, or -errno) becomes result<T>.
+template <class T>
+class io_result_awaiter : public weft::detail::io_awaiter {
+ public:
+  result<T> await_resume() noexcept {
+    const std::int32_t r = io_awaiter::await_resume();
+    if (r < 0) return weft::detail::io_error(r);
+    return static_cast<T>(r);
+  }
+};
+
+/// A result<void> from a raw result.
+class io_void_awaiter : public weft::detail::io_awaiter {
+ public:
+  result<void> await_resume() noexcept {
+    const std::int32_t r = io_awaiter::await_resume();
+    if (r < 0) return weft::detail::io_error(r);
+    return {};
+  }
+};
+
+/// Set up an awaiter's operation on `h`.
+template <class A>
+A make_op(weft::detail::io_handle& h, weft::detail::io_opcode code, void* buf,
+          std::size_t len, int flags = 0) {
+  A a;
+  weft::detail::io_op& op = a.op();
+  op.code = code;
+  op.handle = &h;
+  op.fd = h.fd;
+  op.buf = buf;
+  op.len = static_cast<std::uint32_t>(len > 0x7fff'f000 ? 0x7fff'f000 : len);  // as read(2) caps it
+  op.flags = flags;
+  return a;
+}
+
+/// sendmsg/recvmsg: the msghdr lives in the awaiter and is pointed at when
+/// the await starts (the awaiter may move before that).
+template <class T>
+class msg_awaiter : public io_result_awaiter<T> {
+ public:
+  bool await_suspend(std::coroutine_handle<> h) {
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = iov_count;
+    if (has_name) {
+      msg.msg_name = &name;
+      msg.msg_namelen = name_len;
+    }
+    this->op().buf = &msg;
+    return io_result_awaiter<T>::await_suspend(h);
+  }
+  msghdr msg{};
+  sockaddr_storage name{};
+  socklen_t name_len = sizeof(sockaddr_storage);
+  bool has_name = false;
+  std::array<iovec, 8> iov{};
+  std::size_t iov_count = 0;
+};
+
+}  // namespace detail
+
+/// A socket descriptor owned by a weft socket object. Move-only; the
+/// destructor closes it.
+class socket_base {
+ public:
+  socket_base() noexcept = default;
+  explicit socket_base(int fd) noexcept : h_(fd) {}
+  socket_base(socket_base&&) noexcept = default;
+  socket_base& operator=(socket_base&&) noexcept = default;
+
+  /// The descriptor (still owned by this object).
+  [[nodiscard]] int native_handle() const noexcept { return h_.fd; }
+  [[nodiscard]] bool is_open() const noexcept { return h_.fd >= 0; }
+  /// Close now (the destructor does it too).
+  void close() noexcept { h_.close(); }
+
+  /// setsockopt(2) / getsockopt(2) of an int option.
+  result<void> set_option(int level, int name, int value) noexcept;
+  result<int> get_option(int level, int name) const noexcept;
+
+ protected:
+  weft::detail::io_handle h_;
+};
+
+/// The operations of a connected byte stream (TCP, Unix stream).
+class stream_socket : public socket_base {
+ public:
+  using socket_base::socket_base;
+
+  /// Read up to buf.size() bytes; 0 means the peer closed its side (end of
+  /// stream). A partial read is normal.
+  detail::io_result_awaiter<std::size_t> read(std::span<std::byte> buf) {
+    return detail::make_op<detail::io_result_awaiter<std::size_t>>(
+        h_, weft::detail::io_opcode::recv, buf.data(), buf.size());
+  }
+  /// Write up to buf.size() bytes; returns how many went. A partial write is
+  /// normal; see write_all. A peer that reset the connection gives
+  /// ECONNRESET or EPIPE (never SIGPIPE).
+  detail::io_result_awaiter<std::size_t> write(std::span<const std::byte> buf) {
+    return detail::make_op<detail::io_result_awaiter<std::size_t>>(
+        h_, weft::detail::io_opcode::send, const_cast<std::byte*>(buf.data()), buf.size());
+  }
+  /// Write several buffers with one system call (up to 8; more are an
+  /// std::errc::invalid_argument error). Returns the bytes written in total.
+  detail::msg_awaiter<std::size_t> write_vectored(std::span<const std::span<const std::byte>> bufs);
+
+  /// Read exactly buf.size() bytes. errc::end_of_stream if the peer closes first.
+  task<result<void>> read_exact(std::span<std::byte> buf);
+  /// Write all of buf, however many writes it takes.
+  task<result<void>> write_all(std::span<const std::byte> buf);
+
+  /// shutdown(2): SHUT_WR sends FIN (the peer reads end of stream),
+  /// SHUT_RD, SHUT_RDWR.
+  result<void> shutdown(int how = SHUT_WR) noexcept;
+};
+
+}  // namespace weft::net

@@ -1,0 +1,131 @@
+// io_op — starting, cancelling and abandoning an I/O operation on whichever
+// backend the current worker runs (the protocol: include/weft/detail/io_op.hpp).
+#include <weft/detail/context.hpp>
+#include <weft/detail/io_op.hpp>
+#include <weft/error.hpp>
+
+#include "io/epoll_driver.hpp"
+#include "io/io_source.hpp"
+#include "io/uring_driver.hpp"
+#include "scheduler/runtime_core.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+namespace weft::detail {
+namespace {
+
+io_source* source_for(io_op& op, worker_io& io) {
+  io_handle& h = *op.handle;
+  // ORDERING: acquire: pairs with the release of the CAS that published the
+  // source (its registration is complete).
+  io_source* s = h.source.load(std::memory_order_acquire);
+  if (s != nullptr) return s;
+  auto* fresh = new io_source(h.fd, *io.epoll, *current_worker_runtime());
+  // ORDERING: acq_rel: release publishes the new source; acquire on failure
+  // sees the winner's.
+  if (h.source.compare_exchange_strong(s, fresh, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+    return fresh;
+  }
+  fresh->retire();  // another task registered it first (on another worker)
+  return s;
+}
+
+}  // namespace
+
+bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
+  task_header* t = current_task();
+  if (t == nullptr) {
+    throw_error(errc::not_in_task,
+                "weft I/O was awaited outside a weft task: run it with runtime::block_on or "
+                "weft::spawn");
+  }
+  worker_io* io = current_worker_io();
+  if (io == nullptr || (io->uring == nullptr && io->epoll == nullptr)) {
+    throw_error(errc::no_runtime,
+                "weft I/O needs a runtime: await it in a task on a weft::runtime (runtime::block_on, "
+                "weft::spawn, WEFT_MAIN), not under the standalone weft::block_on");
+  }
+  if (io->uring != nullptr) {
+    io->uring->start_op(op);  // may throw: before the task is marked suspended
+    op.on_uring = true;
+    op.wake_on_done = suspend_current(h);
+    t->cancel_hook_ = hook;  // begin_suspend cleared it
+    return true;
+  }
+  if (op.handle == nullptr) {
+    // File-system ops never reach here on epoll (weft::fs uses the blocking
+    // pool there); refuse rather than block a worker.
+    op.result = -EOPNOTSUPP;
+    // ORDERING: relaxed: the op never left this thread.
+    op.state.store(io_op::completed, std::memory_order_relaxed);
+    return false;
+  }
+  io_source* s = source_for(op, *io);
+  if (s->start(op, h)) return true;
+  // Completed at once. A task whose I/O is always ready still yields now and
+  // then (the cooperative budget).
+  if (!consume_budget()) {
+    suspend_current_and_reschedule(h);
+    return true;
+  }
+  return false;
+}
+
+bool io_request_cancel(io_op& op) noexcept {
+  if (op.is_completed()) return true;
+  if (!op.on_uring) {
+    // ORDERING: acquire: the source was published before the op started.
+    op.handle->source.load(std::memory_order_acquire)->cancel(op);
+    return true;
+  }
+  auto* d = static_cast<uring_driver*>(op.driver);
+  worker_io* io = current_worker_io();
+  if (io != nullptr && io->uring == d) return d->cancel_op_local(op);
+  return d->cancel_op_remote(op);
+}
+
+void io_abandon(io_op& op, bool result_taken) noexcept {
+  if (!op.is_completed()) {
+    // The coroutine is destroyed without the cancel protocol having run (a
+    // path that should not exist: shutdown quiesces first, a timeout waits).
+    // Do not free memory the kernel may still write: cancel, then wait.
+    if (!io_request_cancel(op)) {
+      auto* d = static_cast<uring_driver*>(op.driver);
+      worker_io* io = current_worker_io();
+      while (!op.is_completed()) {
+        if (io != nullptr && io->uring == d) {
+          try {
+            (void)d->poll();
+          } catch (...) {
+          }
+        } else {
+          std::this_thread::yield();
+        }
+      }
+    }
+  }
+  // An fd the op created that nobody took (the task was cancelled after the
+  // accept or open had already succeeded) is closed, not leaked.
+  if (!result_taken && op.result >= 0 &&
+      (op.code == io_opcode::accept || op.code == io_opcode::openat)) {
+    ::close(op.result);
+  }
+}
+
+std::error_code io_error(std::int32_t negative_errno) noexcept {
+  if (negative_errno == -ECANCELED) return make_error_code(errc::operation_canceled);
+  return {-negative_errno, std::system_category()};
+}
+
+void io_handle::close() noexcept {
+  // ORDERING: acquire: see source_for.
+  if (io_source* s = source.exchange(nullptr, std::memory_order_acquire)) s->retire();
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+}  // namespace weft::detail

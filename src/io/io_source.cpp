@@ -1,0 +1,244 @@
+// io_source — implementation; the protocol is in io_source.hpp.
+#include "io/io_source.hpp"
+
+#include "io/epoll_driver.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+namespace weft::detail {
+
+std::int32_t io_perform(io_op& op, bool first) noexcept {
+  ssize_t n = -1;
+  for (;;) {
+    switch (op.code) {
+      case io_opcode::read:
+        n = op.has_offset ? ::pread(op.fd, op.buf, op.len, static_cast<off_t>(op.offset))
+                          : ::read(op.fd, op.buf, op.len);
+        break;
+      case io_opcode::write:
+        n = op.has_offset ? ::pwrite(op.fd, op.buf, op.len, static_cast<off_t>(op.offset))
+                          : ::write(op.fd, op.buf, op.len);
+        break;
+      case io_opcode::readv:
+        n = ::readv(op.fd, static_cast<const iovec*>(op.buf), static_cast<int>(op.len));
+        break;
+      case io_opcode::writev:
+        n = ::writev(op.fd, static_cast<const iovec*>(op.buf), static_cast<int>(op.len));
+        break;
+      case io_opcode::recv:
+        n = ::recv(op.fd, op.buf, op.len, op.flags | MSG_DONTWAIT);
+        break;
+      case io_opcode::send:
+        n = ::send(op.fd, op.buf, op.len, op.flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+        break;
+      case io_opcode::recvmsg:
+        n = ::recvmsg(op.fd, static_cast<msghdr*>(op.buf), op.flags | MSG_DONTWAIT);
+        break;
+      case io_opcode::sendmsg:
+        n = ::sendmsg(op.fd, static_cast<const msghdr*>(op.buf),
+                      op.flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+        break;
+      case io_opcode::accept:
+        n = ::accept4(op.fd, static_cast<sockaddr*>(op.addr), op.addrlen,
+                      SOCK_CLOEXEC | SOCK_NONBLOCK);
+        break;
+      case io_opcode::connect:
+        if (first) {
+          n = ::connect(op.fd, static_cast<const sockaddr*>(op.addr), op.addr_size);
+          if (n < 0 && errno == EINPROGRESS) return -EAGAIN;
+        } else {
+          int err = 0;
+          socklen_t len = sizeof err;
+          if (::getsockopt(op.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -errno;
+          if (err != 0) return -err;
+          // Writable with no error can also mean "not connected yet" (an
+          // unconnected socket reports EPOLLOUT|EPOLLHUP when registered).
+          sockaddr_storage peer{};
+          socklen_t plen = sizeof peer;
+          if (::getpeername(op.fd, reinterpret_cast<sockaddr*>(&peer), &plen) < 0) {
+            return errno == ENOTCONN ? -EAGAIN : -errno;
+          }
+          return 0;
+        }
+        break;
+      default:
+        return -EOPNOTSUPP;  // file-system ops never go through epoll
+    }
+    if (n >= 0) return static_cast<std::int32_t>(n);
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return -EAGAIN;
+    return -errno;
+  }
+}
+
+// ---- op_list -------------------------------------------------------------------
+
+void io_source::op_list::push(io_op& op) noexcept {
+  op.next = nullptr;
+  op.prev = tail;
+  if (tail != nullptr) {
+    tail->next = &op;
+  } else {
+    head = &op;
+  }
+  tail = &op;
+}
+
+void io_source::op_list::remove(io_op& op) noexcept {
+  if (op.prev != nullptr) {
+    op.prev->next = op.next;
+  } else {
+    head = op.next;
+  }
+  if (op.next != nullptr) {
+    op.next->prev = op.prev;
+  } else {
+    tail = op.prev;
+  }
+  op.next = op.prev = nullptr;
+}
+
+// ---- io_source -------------------------------------------------------------------
+
+io_source::io_source(int fd, epoll_driver& driver, scheduler& runtime)
+    : fd_(fd), driver_(&driver), runtime_(&runtime) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = this;
+  if (::epoll_ctl(driver.epoll_fd(), EPOLL_CTL_ADD, fd, &ev) < 0) {
+    throw std::system_error(errno, std::system_category(), "epoll_ctl(EPOLL_CTL_ADD)");
+  }
+  runtime_->retain();
+}
+
+io_source::~io_source() = default;
+
+void io_source::destroy(io_source* s) noexcept { delete s; }
+
+bool io_source::is_reader(const io_op& op) noexcept {
+  switch (op.code) {
+    case io_opcode::read:
+    case io_opcode::readv:
+    case io_opcode::recv:
+    case io_opcode::recvmsg:
+    case io_opcode::accept:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool io_source::start(io_op& op, std::coroutine_handle<> h) {
+  op_list& list = is_reader(op) ? readers_ : writers_;
+  std::unique_lock<sync::spin_mutex> lock(mu_);
+  if (list.head == nullptr) {
+    const std::int32_t r = io_perform(op, /*first=*/true);
+    if (r != -EAGAIN) {
+      op.result = r;
+      // ORDERING: relaxed: completed on the task's own thread, no one else
+      // has seen the op.
+      op.state.store(io_op::completed, std::memory_order_relaxed);
+      return false;
+    }
+  } else if (op.code == io_opcode::connect) {
+    // connect(2) must be issued once, now; its outcome is read later.
+    const std::int32_t r = io_perform(op, /*first=*/true);
+    if (r != -EAGAIN) {
+      op.result = r;
+      op.state.store(io_op::completed, std::memory_order_relaxed);  // ORDERING: as above
+      return false;
+    }
+  }
+  op.wake_on_done = weft::suspend_current(h);
+  op.driver = driver_;
+  // ORDERING: relaxed: the lock publishes it to the event side and cancel().
+  op.state.store(io_op::in_flight, std::memory_order_relaxed);
+  list.push(op);
+  return true;
+}
+
+void io_source::run_list(op_list& list, io_op*& done) noexcept {
+  while (io_op* op = list.head) {
+    const std::int32_t r = io_perform(*op, /*first=*/false);
+    if (r == -EAGAIN) return;
+    list.remove(*op);
+    op->result = r;
+    // ORDERING: relaxed: under the lock; cancel() reads it under the lock.
+    op->state.store(io_op::completing, std::memory_order_relaxed);
+    op->next = done;
+    done = op;
+  }
+}
+
+void io_source::finish(io_op* done) noexcept {
+  while (done != nullptr) {
+    io_op* next = done->next;
+    done->next = nullptr;
+    waker w = std::move(done->wake_on_done);
+    // ORDERING: release: publishes `result`; pairs with the acquire in
+    // io_op::is_completed (the resumed task, a waiting cancel()).
+    done->state.store(io_op::completed, std::memory_order_release);
+    w.wake();  // `done` may be gone now
+    done = next;
+  }
+}
+
+void io_source::on_event(std::uint32_t events) noexcept {
+  io_op* done = nullptr;
+  {
+    std::lock_guard<sync::spin_mutex> lock(mu_);
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) run_list(readers_, done);
+    if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) run_list(writers_, done);
+  }
+  finish(done);
+}
+
+void io_source::cancel(io_op& op) noexcept {
+  {
+    std::lock_guard<sync::spin_mutex> lock(mu_);
+    // ORDERING: relaxed: under the lock, which orders it with the event side.
+    if (op.state.load(std::memory_order_relaxed) == io_op::in_flight) {
+      (is_reader(op) ? readers_ : writers_).remove(op);
+      op.wake_on_done = waker{};
+      op.result = -ECANCELED;
+      op.state.store(io_op::completed, std::memory_order_relaxed);
+      return;
+    }
+  }
+  // `completing`: the owner is about to publish it; wait (no blocking call
+  // in between on its side).
+  while (!op.is_completed()) std::this_thread::yield();
+}
+
+void io_source::retire() noexcept {
+  (void)::epoll_ctl(driver_->epoll_fd(), EPOLL_CTL_DEL, fd_, nullptr);
+  io_op* done = nullptr;
+  {
+    std::lock_guard<sync::spin_mutex> lock(mu_);
+    for (op_list* list : {&readers_, &writers_}) {
+      while (io_op* op = list->head) {
+        list->remove(*op);
+        op->result = -ECANCELED;
+        // ORDERING: relaxed: under the lock (see run_list).
+        op->state.store(io_op::completing, std::memory_order_relaxed);
+        op->next = done;
+        done = op;
+      }
+    }
+  }
+  finish(done);
+  // The reference on the runtime kept the driver alive until now; after the
+  // hand-over the driver may free `this` at any moment.
+  scheduler* const runtime = runtime_;
+  driver_->retire(this);
+  runtime->release();
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,101 @@
+// io_source — a socket's registration with a worker's epoll (the epoll
+// backend's half of io_op.hpp).
+//
+// Design
+// ------
+// One io_source per socket, made when a task first starts an operation on
+// it, registered edge-triggered (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+// with the epoll of the worker that task runs on, data.ptr = the source.
+// Two FIFO lists of waiting ops: readers (read, recv, recvmsg, accept) and
+// writers (write, send, sendmsg, connect).
+//
+// Starting an op (start(), the task's thread): under the source's lock, if
+// no op of its direction waits, try the syscall non-blocking; anything but
+// EAGAIN completes it at once. Otherwise link the op and suspend. Because the
+// try and the link happen under the lock that the event side takes too, an
+// edge that arrives after the EAGAIN finds the op linked: no lost wake-up,
+// and no readiness bits to keep in step with the kernel.
+//
+// An event (on_event(), the epoll owner's thread): under the lock, perform
+// the waiting ops of the ready direction(s) in order until one gets EAGAIN;
+// each finished op is unlinked and marked `completing`. After the lock is
+// released each is marked `completed` (release) and its task woken.
+//
+// Cancelling (cancel(), any thread, the op's coroutine is being destroyed):
+// under the lock, a linked op is unlinked; an op the owner is finishing
+// (`completing`) is waited for — a few instructions, no blocking call.
+//
+// Teardown (retire(), io_handle::close): EPOLL_CTL_DEL, then every op still
+// linked completes with -ECANCELED, then the fd is closed and the source is
+// handed to its driver, which frees it at the start of its next wait — an
+// epoll_wait that collected the source's event before the DEL has finished
+// by then (same thread), and a later one cannot return it.
+//
+// Lifetime: the source holds a reference on its runtime (the scheduler) until
+// it is retired, so its driver outlives it even when a socket outlives the
+// runtime object; a retired source is freed by the driver, at its next wait
+// or when the driver is destroyed.
+#pragma once
+
+#include <weft/detail/io_op.hpp>
+#include <weft/detail/sync_shim.hpp>
+#include <weft/detail/task_header.hpp>
+
+#include <cstdint>
+
+namespace weft::detail {
+
+class epoll_driver;
+
+class io_source {
+ public:
+  /// Registers `fd` with `driver`'s epoll. Throws std::system_error.
+  io_source(int fd, epoll_driver& driver, scheduler& runtime);
+  io_source(const io_source&) = delete;
+  io_source& operator=(const io_source&) = delete;
+
+  /// The task's thread: try `op`, or link it (see the header). Returns false
+  /// if it completed at once; true after linking (the waker is stored).
+  bool start(io_op& op, std::coroutine_handle<> h);
+  /// The epoll owner's thread: the fd reported `events`.
+  void on_event(std::uint32_t events) noexcept;
+  /// Any thread: `op`'s coroutine is going away.
+  void cancel(io_op& op) noexcept;
+  /// io_handle::close: deregister, cancel what waits, close the fd, hand
+  /// the source to the driver to free. `this` is gone after.
+  void retire() noexcept;
+
+  [[nodiscard]] epoll_driver& driver() const noexcept { return *driver_; }
+
+  // Freed by the driver (epoll_driver::free_retired).
+  static void destroy(io_source* s) noexcept;
+  io_source* retired_next_ = nullptr;
+
+ private:
+  ~io_source();
+  struct op_list {
+    io_op* head = nullptr;
+    io_op* tail = nullptr;
+    void push(io_op& op) noexcept;
+    void remove(io_op& op) noexcept;
+  };
+  static bool is_reader(const io_op& op) noexcept;
+  /// Run the ops of `list` until one would block; finished ones are moved to
+  /// `done` (linked through next).
+  static void run_list(op_list& list, io_op*& done) noexcept;
+  static void finish(io_op* done) noexcept;
+
+  int fd_;
+  epoll_driver* driver_;
+  scheduler* runtime_;
+  sync::spin_mutex mu_;
+  op_list readers_;
+  op_list writers_;
+};
+
+/// One non-blocking attempt of `op` (epoll backend and the fast path).
+/// `first`: the op's first attempt (connect issues connect(2); later
+/// attempts read its outcome). Returns the result or -EAGAIN.
+std::int32_t io_perform(io_op& op, bool first) noexcept;
+
+}  // namespace weft::detail

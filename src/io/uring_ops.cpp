@@ -1,0 +1,211 @@
+// uring_ops — I/O operations on a worker's ring: start, complete, cancel,
+// quiesce. The protocol is described in uring_driver.hpp and io_op.hpp.
+#include "io/uring_driver.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+namespace weft::detail {
+namespace {
+
+// "Use the file position" for read/write on io_uring (io_uring_prep_read(3)).
+constexpr std::uint64_t current_position = ~std::uint64_t{0};
+
+void prep(io_uring_sqe* sqe, io_op& op) {
+  const std::uint64_t off = op.has_offset ? op.offset : current_position;
+  switch (op.code) {
+    case io_opcode::read:
+      io_uring_prep_read(sqe, op.fd, op.buf, op.len, off);
+      break;
+    case io_opcode::write:
+      io_uring_prep_write(sqe, op.fd, op.buf, op.len, off);
+      break;
+    case io_opcode::readv:
+      io_uring_prep_readv(sqe, op.fd, static_cast<const iovec*>(op.buf), op.len, off);
+      break;
+    case io_opcode::writev:
+      io_uring_prep_writev(sqe, op.fd, static_cast<const iovec*>(op.buf), op.len, off);
+      break;
+    case io_opcode::recv:
+      io_uring_prep_recv(sqe, op.fd, op.buf, op.len, op.flags);
+      break;
+    case io_opcode::send:
+      io_uring_prep_send(sqe, op.fd, op.buf, op.len, op.flags | MSG_NOSIGNAL);
+      break;
+    case io_opcode::recvmsg:
+      io_uring_prep_recvmsg(sqe, op.fd, static_cast<msghdr*>(op.buf),
+                            static_cast<unsigned>(op.flags));
+      break;
+    case io_opcode::sendmsg:
+      io_uring_prep_sendmsg(sqe, op.fd, static_cast<const msghdr*>(op.buf),
+                            static_cast<unsigned>(op.flags | MSG_NOSIGNAL));
+      break;
+    case io_opcode::accept:
+      io_uring_prep_accept(sqe, op.fd, static_cast<sockaddr*>(op.addr), op.addrlen,
+                           SOCK_CLOEXEC | SOCK_NONBLOCK);
+      break;
+    case io_opcode::connect:
+      io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.addr), op.addr_size);
+      break;
+    case io_opcode::fsync:
+      io_uring_prep_fsync(sqe, op.fd, static_cast<unsigned>(op.flags));
+      break;
+    case io_opcode::openat:
+      io_uring_prep_openat(sqe, AT_FDCWD, static_cast<const char*>(op.buf), op.flags, op.mode);
+      break;
+    case io_opcode::statx:
+      io_uring_prep_statx(sqe, op.fd, static_cast<const char*>(op.addr), op.flags, op.mode,
+                          static_cast<struct statx*>(op.buf));
+      break;
+    case io_opcode::unlinkat:
+      io_uring_prep_unlinkat(sqe, AT_FDCWD, static_cast<const char*>(op.buf), op.flags);
+      break;
+    case io_opcode::renameat:
+      io_uring_prep_renameat(sqe, AT_FDCWD, static_cast<const char*>(op.buf), AT_FDCWD,
+                             static_cast<const char*>(op.addr), static_cast<unsigned>(op.flags));
+      break;
+    case io_opcode::mkdirat:
+      io_uring_prep_mkdirat(sqe, AT_FDCWD, static_cast<const char*>(op.buf), op.mode);
+      break;
+    case io_opcode::poll:
+      io_uring_prep_poll_add(sqe, op.fd, static_cast<unsigned>(op.flags));
+      break;
+  }
+}
+
+void unlink_cancel(io_op*& head, io_op& op) noexcept {
+  if (op.prev != nullptr) {
+    op.prev->next = op.next;
+  } else {
+    head = op.next;
+  }
+  if (op.next != nullptr) op.next->prev = op.prev;
+  op.next = op.prev = nullptr;
+  op.queued = false;
+}
+
+}  // namespace
+
+void uring_driver::start_op(io_op& op) {
+  io_uring_sqe* sqe = acquire_sqe();
+  prep(sqe, op);
+  io_uring_sqe_set_data(sqe, &op);
+  op.driver = this;
+  // ORDERING: relaxed: the op is not visible to any other thread yet; the
+  // task's suspension (begin_suspend's release) publishes it to a canceller.
+  op.state.store(io_op::in_flight, std::memory_order_relaxed);
+  ++in_flight_;
+}
+
+void uring_driver::complete_op(const io_completion& c) noexcept {
+  auto* op = reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(c.user_data));
+  op->result = c.result;
+  waker w = std::move(op->wake_on_done);
+  std::uint32_t expected = io_op::in_flight;
+  // ORDERING: acq_rel on success: release publishes `result` to whoever
+  // acquires `completed` (the resumed task, a canceller); acquire on
+  // failure pairs with cancel_op_remote's CAS to cancel_queued.
+  if (!op->state.compare_exchange_strong(expected, io_op::completed, std::memory_order_acq_rel,
+                                         std::memory_order_acquire)) {
+    // cancel_queued: it may still be on the cancel list.
+    std::lock_guard<sync::spin_mutex> lock(cancel_mu_);
+    if (op->queued) unlink_cancel(cancel_list_, *op);
+    // ORDERING: release: as above.
+    op->state.store(io_op::completed, std::memory_order_release);
+  }
+  --in_flight_;
+  w.wake();  // the op may be gone now; `w` holds the task's header
+}
+
+bool uring_driver::cancel_op_local(io_op& op) noexcept {
+  io_uring_sqe* sqe = nullptr;
+  try {
+    sqe = acquire_sqe();  // may complete ops (it reaps when the SQ is full)
+  } catch (...) {
+    std::fputs("weft: io_uring refused a cancel request; cannot continue safely\n", stderr);
+    std::abort();
+  }
+  if (op.is_completed()) {
+    io_uring_prep_nop(sqe);
+  } else {
+    io_uring_prep_cancel(sqe, &op, 0);
+  }
+  io_uring_sqe_set_data64(sqe, cancel_tag);
+  return op.is_completed();
+}
+
+bool uring_driver::cancel_op_remote(io_op& op) noexcept {
+  {
+    std::lock_guard<sync::spin_mutex> lock(cancel_mu_);
+    std::uint32_t expected = io_op::in_flight;
+    // ORDERING: acq_rel: acquire on failure sees `completed` and the result;
+    // the lock orders the link against complete_op's unlink.
+    if (!op.state.compare_exchange_strong(expected, io_op::cancel_queued,
+                                          std::memory_order_acq_rel, std::memory_order_acquire)) {
+      return expected == io_op::completed;  // already queued: still pending
+    }
+    op.prev = nullptr;
+    op.next = cancel_list_;
+    if (cancel_list_ != nullptr) cancel_list_->prev = &op;
+    cancel_list_ = &op;
+    op.queued = true;
+  }
+  // ORDERING: release: pairs with the owner's acquire exchange in
+  // process_remote_cancels (the list itself is under the lock).
+  cancel_requested_.store(true, std::memory_order_release);
+  unpark();
+  return false;
+}
+
+void uring_driver::process_remote_cancels() {
+  // ORDERING: acquire: pairs with cancel_op_remote's release store.
+  if (!cancel_requested_.exchange(false, std::memory_order_acquire)) return;
+  for (;;) {
+    // The SQE first: getting one may reap completions, which unlink ops from
+    // the list; an op still on it afterwards has not completed.
+    io_uring_sqe* sqe = acquire_sqe();
+    std::lock_guard<sync::spin_mutex> lock(cancel_mu_);
+    io_op* op = cancel_list_;
+    if (op == nullptr) {
+      io_uring_prep_nop(sqe);
+      io_uring_sqe_set_data64(sqe, cancel_tag);
+      return;
+    }
+    unlink_cancel(cancel_list_, *op);  // stays cancel_queued until its CQE
+    io_uring_prep_cancel(sqe, op, 0);
+    io_uring_sqe_set_data64(sqe, cancel_tag);
+  }
+}
+
+bool uring_driver::poll() {
+  ensure_enabled();
+  process_remote_cancels();
+  return poll_nonblocking();
+}
+
+void uring_driver::quiesce() noexcept {
+  try {
+    if (!enabled_ && in_flight_ == 0) return;  // never used by its owner
+    process_remote_cancels();
+    if (in_flight_ == 0) return;
+    io_uring_sqe* sqe = acquire_sqe();
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, cancel_tag);
+    while (in_flight_ > 0) {
+      __kernel_timespec ts{};
+      ts.tv_nsec = 100'000'000;  // re-check: an op the kernel could not cancel finishes on its own
+      (void)wait_once(&ts);
+      process_remote_cancels();
+    }
+  } catch (...) {
+    std::fputs("weft: io_uring failed while cancelling operations at shutdown\n", stderr);
+    std::abort();
+  }
+}
+
+}  // namespace weft::detail

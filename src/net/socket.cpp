@@ -1,0 +1,69 @@
+// Sockets: options and the byte-stream operations shared by TCP and Unix
+// stream sockets (weft/net/socket.hpp).
+#include <weft/error.hpp>
+#include <weft/net/socket.hpp>
+
+#include <cerrno>
+
+namespace weft::net {
+
+namespace {
+std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+}  // namespace
+
+result<void> socket_base::set_option(int level, int name, int value) noexcept {
+  if (::setsockopt(h_.fd, level, name, &value, sizeof value) < 0) return last_error();
+  return {};
+}
+
+result<int> socket_base::get_option(int level, int name) const noexcept {
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (::getsockopt(h_.fd, level, name, &value, &len) < 0) return last_error();
+  return value;
+}
+
+detail::msg_awaiter<std::size_t> stream_socket::write_vectored(
+    std::span<const std::span<const std::byte>> bufs) {
+  auto a = detail::make_op<detail::msg_awaiter<std::size_t>>(
+      h_, weft::detail::io_opcode::sendmsg, nullptr, 0);
+  if (bufs.size() > a.iov.size()) {
+    // Fails at once, with no system call: an fd of -1 gives EBADF, so say
+    // what is wrong instead.
+    a.op().code = weft::detail::io_opcode::sendmsg;
+    a.iov_count = 0;
+    a.op().fd = -1;
+    return a;
+  }
+  for (std::size_t i = 0; i < bufs.size(); ++i) {
+    a.iov[i] = iovec{const_cast<std::byte*>(bufs[i].data()), bufs[i].size()};
+  }
+  a.iov_count = bufs.size();
+  return a;
+}
+
+task<result<void>> stream_socket::read_exact(std::span<std::byte> buf) {
+  while (!buf.empty()) {
+    result<std::size_t> n = co_await read(buf);
+    if (!n) co_return n.error();
+    if (*n == 0) co_return make_error_code(errc::end_of_stream);
+    buf = buf.subspan(*n);
+  }
+  co_return result<void>{};
+}
+
+task<result<void>> stream_socket::write_all(std::span<const std::byte> buf) {
+  while (!buf.empty()) {
+    result<std::size_t> n = co_await write(buf);
+    if (!n) co_return n.error();
+    buf = buf.subspan(*n);
+  }
+  co_return result<void>{};
+}
+
+result<void> stream_socket::shutdown(int how) noexcept {
+  if (::shutdown(h_.fd, how) < 0) return last_error();
+  return {};
+}
+
+}  // namespace weft::net
