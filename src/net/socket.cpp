@@ -11,6 +11,20 @@ namespace {
 std::error_code last_error() noexcept { return {errno, std::system_category()}; }
 }  // namespace
 
+result<int> detail::open_socket(int family, int type) noexcept {
+  const int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return last_error();
+  return fd;
+}
+
+task<result<void>> detail::connect_socket(weft::detail::io_handle& h,
+                                          const sockaddr_storage& addr, socklen_t len) {
+  auto a = make_op<io_void_awaiter>(h, weft::detail::io_opcode::connect, nullptr, 0);
+  a.op().addr = const_cast<sockaddr_storage*>(&addr);
+  a.op().addr_size = len;
+  co_return co_await std::move(a);
+}
+
 result<void> socket_base::set_option(int level, int name, int value) noexcept {
   if (::setsockopt(h_.fd, level, name, &value, sizeof value) < 0) return last_error();
   return {};

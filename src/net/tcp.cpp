@@ -14,12 +14,6 @@ namespace {
 
 std::error_code last_error() noexcept { return {errno, std::system_category()}; }
 
-result<int> open_socket(int family, int type) noexcept {
-  const int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return last_error();
-  return fd;
-}
-
 template <class F>
 result<socket_address> name_of(int fd, F getname) noexcept {
   sockaddr_storage ss{};
@@ -30,23 +24,13 @@ result<socket_address> name_of(int fd, F getname) noexcept {
 
 }  // namespace
 
-result<tcp_stream> detail::accept_awaiter::await_resume() noexcept {
-  const std::int32_t r = io_awaiter::await_resume();
-  if (r < 0) return weft::detail::io_error(r);
-  return tcp_stream(r);
-}
-
 task<result<tcp_stream>> tcp_stream::connect(socket_address addr) {
-  result<int> fd = open_socket(addr.family(), SOCK_STREAM);
+  result<int> fd = detail::open_socket(addr.family(), SOCK_STREAM);
   if (!fd) co_return fd.error();
   tcp_stream s(*fd);
   sockaddr_storage ss{};
   const socklen_t len = addr.to_sockaddr(ss);
-  auto a = detail::make_op<detail::io_void_awaiter>(s.h_, weft::detail::io_opcode::connect,
-                                                    nullptr, 0);
-  a.op().addr = &ss;
-  a.op().addr_size = len;
-  result<void> r = co_await std::move(a);
+  result<void> r = co_await detail::connect_socket(s.h_, ss, len);
   if (!r) co_return r.error();
   co_return std::move(s);
 }
@@ -94,7 +78,7 @@ result<socket_address> tcp_stream::peer_address() const noexcept {
 }
 
 result<tcp_listener> tcp_listener::bind(socket_address addr, tcp_listen_options options) {
-  result<int> fd = open_socket(addr.family(), SOCK_STREAM);
+  result<int> fd = detail::open_socket(addr.family(), SOCK_STREAM);
   if (!fd) return fd.error();
   tcp_listener l(*fd);
   if (options.reuse_address) {

@@ -3,6 +3,8 @@
 #include <weft/runtime.hpp>
 #include <weft/time.hpp>
 
+#include "support/backends.hpp"
+
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -26,30 +28,8 @@ using weft::net::socket_address;
 using weft::net::tcp_listener;
 using weft::net::tcp_stream;
 
-using params = std::tuple<weft::runtime_flavor, weft::io_backend_choice>;
-
-class Tcp : public ::testing::TestWithParam<params> {
- protected:
-  weft::runtime rt = weft::runtime_builder{}
-                         .flavor(std::get<0>(GetParam()))
-                         .io_backend(std::get<1>(GetParam()))
-                         .build();
-};
-
-std::string param_name(const ::testing::TestParamInfo<params>& info) {
-  std::string s = std::get<0>(info.param) == weft::runtime_flavor::multi_thread ? "multi_thread"
-                                                                                : "current_thread";
-  s += std::get<1>(info.param) == weft::io_backend_choice::epoll ? "_epoll" : "_io_uring";
-  return s;
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    Backends, Tcp,
-    ::testing::Combine(::testing::Values(weft::runtime_flavor::multi_thread,
-                                         weft::runtime_flavor::current_thread),
-                       ::testing::Values(weft::io_backend_choice::io_uring,
-                                         weft::io_backend_choice::epoll)),
-    param_name);
+class Tcp : public weft_test::on_each_backend {};
+INSTANTIATE_TEST_SUITE_P(Backends, Tcp, weft_test::each_backend(), weft_test::backend_name);
 
 socket_address loopback_any_port() { return {weft::net::ip_address::v4_loopback(), 0}; }
 

@@ -99,6 +99,35 @@ class msg_awaiter : public io_result_awaiter<T> {
   std::size_t iov_count = 0;
 };
 
+/// accept: the peer's address lands in the awaiter; the result is a Stream
+/// adopting the new descriptor.
+template <class Stream>
+class accept_awaiter : public weft::detail::io_awaiter {
+ public:
+  bool await_suspend(std::coroutine_handle<> h) {
+    addr_len_ = sizeof addr_;
+    op().addr = &addr_;
+    op().addrlen = &addr_len_;
+    return io_awaiter::await_suspend(h);
+  }
+  result<Stream> await_resume() noexcept {
+    const std::int32_t r = io_awaiter::await_resume();
+    if (r < 0) return weft::detail::io_error(r);
+    return Stream(r);
+  }
+
+ private:
+  sockaddr_storage addr_{};
+  socklen_t addr_len_ = sizeof(sockaddr_storage);
+};
+
+/// connect(2) on `h` to the address in `addr` (which must outlive the await).
+task<result<void>> connect_socket(weft::detail::io_handle& h, const sockaddr_storage& addr,
+                                  socklen_t len);
+
+/// A new non-blocking, close-on-exec socket.
+result<int> open_socket(int family, int type) noexcept;
+
 }  // namespace detail
 
 /// A socket descriptor owned by a weft socket object. Move-only; the

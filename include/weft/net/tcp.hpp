@@ -26,23 +26,6 @@ namespace weft::net {
 
 class tcp_stream;
 
-namespace detail {
-/// accept: the peer's address lands in the awaiter, the result is a stream.
-class accept_awaiter : public weft::detail::io_awaiter {
- public:
-  bool await_suspend(std::coroutine_handle<> h) {
-    addr_len_ = sizeof addr_;
-    op().addr = &addr_;
-    op().addrlen = &addr_len_;
-    return io_awaiter::await_suspend(h);
-  }
-  result<tcp_stream> await_resume() noexcept;
-
- private:
-  sockaddr_storage addr_{};
-  socklen_t addr_len_ = sizeof(sockaddr_storage);
-};
-}  // namespace detail
 
 /// A connected TCP socket.
 class tcp_stream : public stream_socket {
@@ -94,8 +77,8 @@ class tcp_listener : public socket_base {
   static result<tcp_listener> bind(socket_address addr, tcp_listen_options options = {});
 
   /// The next connection. Errors such as EMFILE leave the listener usable.
-  detail::accept_awaiter accept() {
-    return detail::make_op<detail::accept_awaiter>(h_, weft::detail::io_opcode::accept, nullptr,
+  detail::accept_awaiter<tcp_stream> accept() {
+    return detail::make_op<detail::accept_awaiter<tcp_stream>>(h_, weft::detail::io_opcode::accept, nullptr,
                                                    0);
   }
 

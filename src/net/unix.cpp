@@ -1,0 +1,61 @@
+// Unix-domain stream sockets (weft/net/unix.hpp).
+#include <weft/net/unix.hpp>
+
+#include <cerrno>
+
+namespace weft::net {
+
+namespace {
+std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+
+template <class F>
+result<unix_address> name_of(int fd, F getname) noexcept {
+  sockaddr_un sa{};
+  socklen_t len = sizeof sa;
+  if (getname(fd, reinterpret_cast<sockaddr*>(&sa), &len) < 0) return last_error();
+  return unix_address::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len);
+}
+}  // namespace
+
+task<result<unix_stream>> unix_stream::connect(unix_address addr) {
+  result<int> fd = detail::open_socket(AF_UNIX, SOCK_STREAM);
+  if (!fd) co_return fd.error();
+  unix_stream s(*fd);
+  sockaddr_storage ss{};
+  const socklen_t len = addr.to_sockaddr(reinterpret_cast<sockaddr_un&>(ss));
+  result<void> r = co_await detail::connect_socket(s.h_, ss, len);
+  if (!r) co_return r.error();
+  co_return std::move(s);
+}
+
+result<std::pair<unix_stream, unix_stream>> unix_stream::pair() noexcept {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) {
+    return last_error();
+  }
+  return std::pair<unix_stream, unix_stream>{unix_stream(fds[0]), unix_stream(fds[1])};
+}
+
+result<unix_address> unix_stream::local_address() const noexcept {
+  return name_of(native_handle(), ::getsockname);
+}
+result<unix_address> unix_stream::peer_address() const noexcept {
+  return name_of(native_handle(), ::getpeername);
+}
+
+result<unix_listener> unix_listener::bind(const unix_address& addr, int backlog) {
+  result<int> fd = detail::open_socket(AF_UNIX, SOCK_STREAM);
+  if (!fd) return fd.error();
+  unix_listener l(*fd);
+  sockaddr_un sa{};
+  const socklen_t len = addr.to_sockaddr(sa);
+  if (::bind(l.native_handle(), reinterpret_cast<sockaddr*>(&sa), len) < 0) return last_error();
+  if (::listen(l.native_handle(), backlog) < 0) return last_error();
+  return l;
+}
+
+result<unix_address> unix_listener::local_address() const noexcept {
+  return name_of(native_handle(), ::getsockname);
+}
+
+}  // namespace weft::net
