@@ -5,6 +5,11 @@
 #include <weft/error.hpp>
 #include <weft/join_handle.hpp>
 #include <weft/main.hpp>
+#include <weft/net/address.hpp>
+#include <weft/net/resolve.hpp>
+#include <weft/net/tcp.hpp>
+#include <weft/net/udp.hpp>
+#include <weft/net/unix.hpp>
 #include <weft/result.hpp>
 #include <weft/runtime.hpp>
 #include <weft/task.hpp>

@@ -1,0 +1,271 @@
+// cancellation — the shared state behind cancellation_source/token, the
+// cancelled() awaiter, and the std::stop_token bridges.
+//
+// The protocol (list under one mutex per state, callbacks run unlocked with
+// the running node recorded, withdrawal waits for a run on another thread) is
+// described in include/weft/cancellation.hpp. Who touches what here:
+//   - head_/tail_/count_/the nodes' links, running_, canceller_, waiting_ and
+//     stop_source_ (the member, not the std state behind it): only under mu_;
+//   - cancelled_: written once, under mu_; read anywhere (atomic);
+//   - refs_: any holder (atomic);
+//   - parent_link_.parent: written before the state is shared, then read only
+//     by the thread dropping the last reference.
+#include <weft/cancellation.hpp>
+
+#include <stop_token>
+#include <thread>
+#include <utility>
+
+namespace weft::detail {
+
+namespace {
+
+/// from_stop_token's state: a cancellation_state that also holds the
+/// std::stop_callback cancelling it. One allocation for both. Destroying it
+/// destroys the stop_callback first, which waits for a request_stop running
+/// the bridge on another thread; the bridge finds the count at zero and does
+/// nothing (cancel_if_alive).
+class stop_bridged_state final : public cancellation_state {
+ public:
+  explicit stop_bridged_state(std::stop_token st)
+      : watched_(st), callback_(std::move(st), bridge{this}) {}
+
+  // Cancelled exactly when `watched_` is requested (nothing else can cancel
+  // this state), so the round trip needs no std::stop_source of our own.
+  std::stop_token stop_token() override { return watched_; }
+
+ private:
+  struct bridge {
+    stop_bridged_state* state;
+    void operator()() const noexcept { state->cancel_if_alive(); }
+  };
+  const std::stop_token watched_;
+  std::stop_callback<bridge> callback_;
+};
+
+}  // namespace
+
+cancellation_state::parent_link::parent_link(cancellation_state* c) noexcept
+    : cancellation_node(&cancel_from_parent, /*run_locked=*/false), child(c) {}
+
+cancellation_state* cancellation_state::create() {
+  return new cancellation_state();
+}
+
+cancellation_state* cancellation_state::create_child(cancellation_state* parent) {
+  cancellation_state* c = create();
+  if (parent == nullptr) return c;
+  parent->ref();  // the child's, dropped when the child goes
+  c->parent_link_.parent = parent;
+  if (parent->link(c->parent_link_)) return c;
+  // The parent is cancelled already: so is the child, and it needs no link.
+  c->parent_link_.parent = nullptr;
+  parent->unref();  // not the last: the caller holds one
+  // ORDERING: relaxed: `c` is not shared yet; handing it to the caller
+  // publishes it.
+  c->cancelled_.store(true, std::memory_order_relaxed);
+  return c;
+}
+
+cancellation_state* cancellation_state::create_from_stop_token(std::stop_token st) {
+  if (!st.stop_possible()) return nullptr;  // can never be requested
+  return new stop_bridged_state(std::move(st));
+}
+
+void cancellation_state::unref() noexcept {
+  // Iterative, so dropping the last reference to a deep chain of children
+  // does not recurse.
+  cancellation_state* s = this;
+  // ORDERING: acq_rel: the release half publishes this holder's writes to the
+  // thread that frees; the acquire half, on the thread that takes the count
+  // to zero, sees every other holder's writes before the state is destroyed.
+  while (s != nullptr && s->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    cancellation_state* parent = s->parent_link_.parent;
+    // Withdraw from the parent first: it may be running our link right now
+    // (then this waits for it, and the link finds our count at zero).
+    if (parent != nullptr) parent->withdraw(s->parent_link_);
+    delete s;
+    s = parent;  // drop the reference the child held
+  }
+}
+
+void cancellation_state::cancel_if_alive() noexcept {
+  // ORDERING: relaxed (load and CAS): as ref(); the memory is kept alive by
+  // the caller's node (linked or running), and a zero count means it is being
+  // destroyed — we must not bring it back.
+  std::size_t n = refs_.load(std::memory_order_relaxed);
+  do {
+    if (n == 0) return;
+  } while (
+      !refs_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed, std::memory_order_relaxed));
+  cancel();
+  unref();
+}
+
+void cancellation_state::cancel_from_parent(cancellation_node& n) noexcept {
+  static_cast<parent_link&>(n).child->cancel_if_alive();
+}
+
+bool cancellation_state::cancel() noexcept {
+  sync::unique_lock<sync::mutex> lock(mu_);
+  // ORDERING: relaxed: the flag is only written under mu_, which we hold.
+  if (cancelled_.load(std::memory_order_relaxed)) return false;
+  // ORDERING: release: pairs with the acquire load in is_cancelled(); a
+  // reader that sees the flag sees what this thread wrote before cancel().
+  cancelled_.store(true, std::memory_order_release);
+  canceller_ = std::this_thread::get_id();
+  // A reference of our own for the loop: a callback may drop the last other
+  // one (destroy its registration and the last source).
+  ref();
+  while (head_ != nullptr) {
+    cancellation_node* n = head_;
+    unlink_locked(*n);
+    if (n->run_locked_) {
+      n->run_(*n);  // a wake: short, touches no cancellation state
+      continue;
+    }
+    running_ = n;
+    lock.unlock();
+    n->run_(*n);  // `n` may be gone when this returns: never touch it again
+    lock.lock();
+    running_ = nullptr;
+    if (waiting_ != 0) running_done_.notify_all();
+  }
+  canceller_ = std::thread::id{};
+  // stop_source_ is only assigned while it has no state, under mu_; once it
+  // has one it is only read, so it may be used after unlocking.
+  const bool has_stop_source = stop_source_.stop_possible();
+  lock.unlock();
+  if (has_stop_source) stop_source_.request_stop();
+  unref();  // may free *this
+  return true;
+}
+
+bool cancellation_state::link(cancellation_node& n) noexcept {
+  sync::lock_guard<sync::mutex> lock(mu_);
+  // ORDERING: relaxed: written only under mu_, which we hold.
+  if (cancelled_.load(std::memory_order_relaxed)) return false;
+  n.prev_ = tail_;
+  n.next_ = nullptr;
+  if (tail_ != nullptr) {
+    tail_->next_ = &n;
+  } else {
+    head_ = &n;
+  }
+  tail_ = &n;
+  n.linked_ = true;
+  ++count_;
+  return true;
+}
+
+void cancellation_state::unlink_locked(cancellation_node& n) noexcept {
+  if (n.prev_ != nullptr) {
+    n.prev_->next_ = n.next_;
+  } else {
+    head_ = n.next_;
+  }
+  if (n.next_ != nullptr) {
+    n.next_->prev_ = n.prev_;
+  } else {
+    tail_ = n.prev_;
+  }
+  n.prev_ = nullptr;
+  n.next_ = nullptr;
+  n.linked_ = false;
+  --count_;
+}
+
+void cancellation_state::withdraw(cancellation_node& n) noexcept {
+  sync::unique_lock<sync::mutex> lock(mu_);
+  if (n.linked_) {
+    unlink_locked(n);
+    return;
+  }
+  // Not linked: it ran, is running, or never was registered. Only a run on
+  // another thread needs waiting for; a run on this thread is our caller
+  // (the callback withdrawing itself), and the loop will not touch `n` again.
+  if (running_ != &n || canceller_ == std::this_thread::get_id()) return;
+  ++waiting_;
+  running_done_.wait(lock, [&] { return running_ != &n; });
+  --waiting_;
+}
+
+std::stop_token cancellation_state::stop_token() {
+  sync::lock_guard<sync::mutex> lock(mu_);
+  if (!stop_source_.stop_possible()) {
+    stop_source_ = std::stop_source{};
+    // ORDERING: relaxed: written only under mu_, which we hold. If cancel()
+    // ran already it saw no std::stop_source, so the request is ours to make.
+    if (cancelled_.load(std::memory_order_relaxed)) stop_source_.request_stop();
+  }
+  return stop_source_.get_token();
+}
+
+std::size_t cancellation_state::registrations() noexcept {
+  sync::lock_guard<sync::mutex> lock(mu_);
+  return count_;
+}
+
+std::size_t cancellation_registrations(const cancellation_token& t) noexcept {
+  return t.state() == nullptr ? 0 : t.state()->registrations();
+}
+
+}  // namespace weft::detail
+
+namespace weft {
+
+cancelled_awaiter::cancelled_awaiter(detail::cancellation_state* s) noexcept
+    : cancellation_node(&wake, /*run_locked=*/true), state_(s) {
+  if (state_ != nullptr) state_->ref();
+}
+
+cancelled_awaiter::~cancelled_awaiter() {
+  if (state_ == nullptr) return;
+  // Destroyed while waiting (weft::timeout, shutdown): unlink. A locked run
+  // is over once we hold the mutex, so this never waits.
+  if (registered_) state_->withdraw(*this);
+  state_->unref();
+}
+
+bool cancelled_awaiter::await_ready() noexcept {
+  if (state_ == nullptr || !state_->is_cancelled()) return false;
+  // Ready: go on unless this step's budget is spent.
+  yield_ = !detail::consume_budget();
+  return !yield_;
+}
+
+bool cancelled_awaiter::await_suspend(std::coroutine_handle<> h) {
+  if (yield_) {
+    detail::suspend_current_and_reschedule(h);  // budget spent: let others run
+    return true;
+  }
+  waker w = suspend_current(h);
+  // Never cancelled: wait until the coroutine is destroyed. Dropping the
+  // waker leaves nothing that could resume it.
+  if (state_ == nullptr) return true;
+  waker_ = std::move(w);  // before linking: a cancel may run the node at once
+  registered_ = true;
+  if (state_->link(*this)) return true;
+  // Cancelled since await_ready: drop the waker and go on.
+  registered_ = false;
+  waker_ = waker{};
+  return false;
+}
+
+void cancelled_awaiter::wake(cancellation_node& n) noexcept {
+  // Under the state's mutex (run_locked): the awaiter cannot be destroyed
+  // meanwhile (its withdraw waits for the mutex). The task resumes later, on
+  // its own runner, never inside this call.
+  waker w = std::move(static_cast<cancelled_awaiter&>(n).waker_);
+  w.wake();
+}
+
+std::stop_token to_stop_token(const cancellation_token& t) {
+  return t.state() == nullptr ? std::stop_token{} : t.state()->stop_token();
+}
+
+cancellation_token from_stop_token(std::stop_token st) {
+  return cancellation_token{detail::cancellation_state::create_from_stop_token(std::move(st))};
+}
+
+}  // namespace weft
