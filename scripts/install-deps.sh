@@ -3,7 +3,9 @@
 # Usage: scripts/install-deps.sh [extra-package ...]   (run as root, or with sudo available)
 set -euo pipefail
 
-packages=(cmake ninja-build g++ clang libgtest-dev libgmock-dev libbenchmark-dev pkg-config liburing-dev "$@")
+# curl and wrk drive the HTTP example in its test and in the demo.
+packages=(cmake ninja-build g++ clang libgtest-dev libgmock-dev libbenchmark-dev pkg-config liburing-dev
+          curl wrk "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,7 @@
 
 #include <weft/detail/branch_set.hpp>
 #include <weft/detail/context.hpp>
+#include <weft/detail/race.hpp>
 #include <weft/detail/runtime_api.hpp>
 #include <weft/detail/task_cell.hpp>
 #include <weft/detail/timer_entry.hpp>
@@ -128,31 +129,6 @@ inline cell<void> make_deadline_branch(steady_clock::time_point deadline) {
   co_await sleep_until(deadline);
 }
 
-template <class R, class A>
-task<result<R>> timeout_driver(steady_clock::time_point deadline, A a) {
-  // The branches are made here, not by the caller, so a driver that is never
-  // awaited owns nothing but `a`.
-  branch_set_owner<2> set({check_created(make_ref_await_cell<R, A>(a)).header,
-                           make_deadline_branch(deadline).header});
-  for (;;) {
-    set.run_ready();
-    if (set.is_finished(0)) {
-      if constexpr (std::is_void_v<R>) {
-        cell_promise<void>::of_unchecked(set.branch(0)).take();
-        co_return result<void>{};
-      } else {
-        co_return result<R>{cell_promise<R>::of_unchecked(set.branch(0)).take()};
-      }
-    }
-    if (set.is_finished(1)) {
-      // The deadline won: cancel the operation and wait until it is gone (an
-      // I/O branch lingers until the kernel gives its buffer back).
-      while (!set.cancel_unfinished()) co_await set.wait();
-      co_return result<R>{make_error_code(errc::timed_out)};
-    }
-    co_await set.wait();
-  }
-}
 }  // namespace detail
 
 /// Await `a`, but give up at `deadline`.
@@ -172,7 +148,8 @@ template <class A>
   requires detail::awaitable<A>
 task<result<detail::await_result_t<A>>> timeout_at(steady_clock::time_point deadline, A&& a) {
   using R = detail::await_result_t<A>;
-  return detail::timeout_driver<R, A>(deadline, static_cast<A&&>(a));
+  return detail::race_driver<R, A>([deadline] { return detail::make_deadline_branch(deadline); },
+                                   errc::timed_out, static_cast<A&&>(a));
 }
 
 template <class Rep, class Period, class A>

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <weft/block_on.hpp>
+#include <weft/cancellation.hpp>
 #include <weft/error.hpp>
+#include <weft/fs.hpp>
 #include <weft/join_handle.hpp>
 #include <weft/main.hpp>
 #include <weft/net/address.hpp>
@@ -12,6 +14,8 @@
 #include <weft/net/unix.hpp>
 #include <weft/result.hpp>
 #include <weft/runtime.hpp>
+#include <weft/signals.hpp>
 #include <weft/task.hpp>
 #include <weft/time.hpp>
 #include <weft/waker.hpp>
+#include <weft/with_cancellation.hpp>

@@ -253,9 +253,11 @@ bool cancelled_awaiter::await_suspend(std::coroutine_handle<> h) {
 }
 
 void cancelled_awaiter::wake(cancellation_node& n) noexcept {
-  // Under the state's mutex (run_locked): the awaiter cannot be destroyed
-  // meanwhile (its withdraw waits for the mutex). The task resumes later, on
-  // its own runner, never inside this call.
+  // Under the state's mutex (run_locked), so a destructor racing this run
+  // waits for it. The cancel loop unlinked the node first and never touches
+  // it after this returns: once woken, the task may resume on another thread
+  // and free the awaiter at once (await_resume cleared registered_, so its
+  // destructor takes no lock). The wake itself never runs the task inline.
   waker w = std::move(static_cast<cancelled_awaiter&>(n).waker_);
   w.wake();
 }

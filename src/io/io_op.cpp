@@ -34,6 +34,19 @@ io_source* source_for(io_op& op, worker_io& io) {
   return s;
 }
 
+// A send on a socket usually finds room in the socket buffer: try it as a
+// non-blocking system call first (as a readiness runtime would) and go
+// through the ring only if it would block. True if the op completed (sent,
+// partly sent, or failed).
+bool try_send_inline(io_op& op) noexcept {
+  const std::int32_t r = io_perform(op, /*first=*/true);
+  if (r == -EAGAIN) return false;
+  op.result = r;
+  // ORDERING: relaxed: the op never left this thread.
+  op.state.store(io_op::completed, std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace
 
 bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
@@ -50,6 +63,13 @@ bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
                 "weft::spawn, WEFT_MAIN), not under the standalone weft::block_on");
   }
   if (io->uring != nullptr) {
+    if (op.code == io_opcode::send && op.handle != nullptr && try_send_inline(op)) {
+      // Sent at once into a socket with room: no ring round trip. A task whose
+      // sends always go through still yields now and then (the budget).
+      if (consume_budget()) return false;
+      suspend_current_and_reschedule(h);
+      return true;
+    }
     io->uring->start_op(op);  // may throw: before the task is marked suspended
     op.on_uring = true;
     op.wake_on_done = suspend_current(h);

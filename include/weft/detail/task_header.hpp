@@ -283,13 +283,13 @@ class task_header {
   /// already complete: the waker was not stored, the caller keeps it.
   [[nodiscard]] bool set_join_waker(raw_waker w) noexcept {
     assert(!(load_state() & join_waker));  // INVARIANT: one registration at a time
-    join_waker_ = w;
+    set_join_waker_fields(w);
     // ORDERING: acq_rel: release publishes join_waker_ to the completing
     // thread (its fetch_or acquires).
     std::uint64_t cur = state_.load(std::memory_order_acquire);
     for (;;) {
       if ((cur & complete) != 0) {
-        join_waker_ = {};
+        set_join_waker_fields({});
         return false;
       }
       if (state_.compare_exchange_weak(cur, cur | join_waker, std::memory_order_acq_rel,
@@ -308,8 +308,8 @@ class task_header {
       if ((cur & complete) != 0) return false;
       if (state_.compare_exchange_weak(cur, cur & ~join_waker, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
-        out = join_waker_;
-        join_waker_ = {};
+        out = join_waker_fields();
+        set_join_waker_fields({});
         return true;
       }
     }
@@ -329,8 +329,8 @@ class task_header {
       if (state_.compare_exchange_weak(cur, next, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
         if (take_waker) {
-          out = join_waker_;
-          join_waker_ = {};
+          out = join_waker_fields();
+          set_join_waker_fields({});
         }
         if (refs_of(cur) == 1) cell_release(this);
         return;
@@ -341,12 +341,14 @@ class task_header {
   /// SAFETY: only after transition_to_complete/cancelled returned a state with
   /// JOIN_WAKER set; the join side no longer touches join_waker_.
   raw_waker take_join_waker_unchecked() noexcept {
-    raw_waker w = join_waker_;
-    join_waker_ = {};
+    raw_waker w = join_waker_fields();
+    set_join_waker_fields({});
     return w;
   }
 
   // ---- fields ----------------------------------------------------------------
+  // Laid out so the header is 80 bytes: five pointers, the cancel hook, the
+  // small fields packed into 16 bytes, the state word, the joiner's task.
   // Intrusive link for run queues. Owned by whoever holds the task queued.
   task_header* queue_next_ = nullptr;
   // Owned-task list links; guarded by the list's lock.
@@ -356,23 +358,33 @@ class task_header {
   scheduler* scheduler_ = nullptr;
   // Where the next step resumes (the cell's own coroutine, or an inner one).
   std::coroutine_handle<> resume_at_;
-  std::uint32_t frame_size_ = 0;   // bytes of the coroutine frame
-  std::uint16_t owned_shard_ = 0;  // owned-task list shard
-  bool finished_ = false;          // body reached final_suspend (running thread)
-  bool suspended_ = false;         // begin_suspend called in this step (running thread)
-  bool frame_destroyed_ = false;   // frame destroyed while references remain
-  bool releasing_ = false;         // last reference dropped: free the block
   // Cancellation of a suspended cell that cannot be destroyed at once: the
   // leaf's hook for the current suspension (set by the running thread, read
   // by the canceller while the cell is not running) and whether a cancel is
   // under way (set and read by the one owner that cancels, e.g. a branch set's
   // owner, whose steps are ordered).
   cancel_hook* cancel_hook_ = nullptr;
+  std::uint32_t frame_size_ = 0;   // bytes of the coroutine frame
+  std::uint16_t owned_shard_ = 0;  // owned-task list shard
+  bool finished_ = false;          // body reached final_suspend (running thread)
+  bool suspended_ = false;         // begin_suspend called in this step (running thread)
+  bool frame_destroyed_ = false;   // frame destroyed while references remain
+  bool releasing_ = false;         // last reference dropped: free the block
   bool cancel_pending_ = false;
 
  private:
+  raw_waker join_waker_fields() const noexcept { return {join_waker_task_, join_waker_epoch_}; }
+  void set_join_waker_fields(raw_waker w) noexcept {
+    join_waker_task_ = w.task;
+    join_waker_epoch_ = w.epoch;
+  }
+
+  std::uint32_t join_waker_epoch_ = 0;  // with join_waker_task_: the joiner's waker
   sync::atomic<std::uint64_t> state_;
-  raw_waker join_waker_;
+  task_header* join_waker_task_ = nullptr;
 };
+
+static_assert(sizeof(void*) != 8 || sizeof(task_header) == 80,
+              "task_header is laid out to be 80 bytes on 64-bit targets");
 
 }  // namespace weft::detail

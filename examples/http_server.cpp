@@ -1,0 +1,455 @@
+// http_server — an HTTP/1.1 static file server on weft.
+//
+//   http_server --port P --root DIR [--threads N]     (N 0: one worker per core)
+//
+// Serves the files under DIR on 127.0.0.1:P and prints "listening on
+// 127.0.0.1:P" once it accepts. HTTP/1.1 with keep-alive (and pipelining),
+// GET and HEAD, "/" and "dir/" map to index.html, Content-Type from the file
+// extension, Content-Length, Date; 400, 404, 405, 431 and 501 answers for
+// what it does not serve. Files up to 1 MiB are kept in memory for one second
+// after they are read, so a hot file is not read from disk on every request.
+// An idle keep-alive connection is closed after 30 s. Ctrl-C (SIGINT) or
+// SIGTERM stops it: no new connections, the runtime shuts down (open
+// connections are closed), exit status 0.
+#include <weft/net/tcp.hpp>
+#include <weft/runtime.hpp>
+#include <weft/signals.hpp>
+#include <weft/with_cancellation.hpp>
+#include <weft/time.hpp>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <unordered_map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t max_header_bytes = 16 * 1024;
+constexpr std::size_t max_cached_file = 1 << 20;
+constexpr auto idle_timeout = 30s;
+
+std::string g_root;
+
+// ---- files ------------------------------------------------------------------
+
+struct file_body {
+  int error = 0;  // errno of the failed open/read, 0 when ok
+  std::shared_ptr<const std::string> bytes;
+};
+
+// Read a whole file on the blocking pool (regular-file reads must not block a
+// worker).
+file_body read_whole_file(const std::string& path) {
+  file_body out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    out.error = errno;
+    return out;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    out.error = S_ISDIR(st.st_mode) ? EISDIR : ENOENT;
+    ::close(fd);
+    return out;
+  }
+  auto data = std::make_shared<std::string>(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < data->size()) {
+    const ssize_t n = ::pread(fd, data->data() + got, data->size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  data->resize(got);
+  ::close(fd);
+  out.bytes = std::move(data);
+  return out;
+}
+
+// Small files, kept for a second after they are read, per worker thread (no
+// lock on the hot path). A cached file also keeps its rendered 200 response
+// (headers + body), re-rendered when the Date second changes.
+struct cached_file {
+  file_body body;
+  std::chrono::steady_clock::time_point loaded;
+  // The keep-alive 200 response (headers and body), shared so a send in
+  // progress keeps it alive while the cache moves on.
+  std::shared_ptr<const std::string> response;
+  std::time_t rendered_at = 0;  // the Date second it was rendered in
+};
+
+thread_local std::unordered_map<std::string, cached_file> t_cache;
+
+weft::task<cached_file*> load(std::string path) {
+  const auto now = std::chrono::steady_clock::now();
+  if (auto it = t_cache.find(path); it != t_cache.end()) {
+    if (now - it->second.loaded <= 1s) co_return &it->second;
+    t_cache.erase(it);
+  }
+  file_body body = co_await weft::spawn_blocking(read_whole_file, path);
+  // We may be on another worker now (the task can move): use its cache.
+  if (t_cache.size() > 1024) t_cache.clear();  // bounded: a crude but safe cap
+  cached_file& e = t_cache[path];
+  e.body = std::move(body);
+  e.loaded = now;
+  e.response.reset();
+  e.rendered_at = 0;
+  co_return &e;
+}
+
+// ---- HTTP -------------------------------------------------------------------
+
+std::string_view content_type(std::string_view path) {
+  static constexpr std::pair<std::string_view, std::string_view> types[] = {
+      {".html", "text/html; charset=utf-8"}, {".htm", "text/html; charset=utf-8"},
+      {".css", "text/css"},                  {".js", "text/javascript"},
+      {".json", "application/json"},         {".txt", "text/plain; charset=utf-8"},
+      {".png", "image/png"},                 {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},               {".gif", "image/gif"},
+      {".svg", "image/svg+xml"},             {".ico", "image/x-icon"},
+      {".wasm", "application/wasm"},         {".pdf", "application/pdf"},
+  };
+  for (const auto& [ext, type] : types) {
+    if (path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext) return type;
+  }
+  return "application/octet-stream";
+}
+
+// The Date header, formatted once per second per thread.
+std::string_view http_date() {
+  thread_local std::time_t last = 0;
+  thread_local std::array<char, 64> buf{};
+  const std::time_t now = std::time(nullptr);
+  if (now != last) {
+    last = now;
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    std::strftime(buf.data(), buf.size(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  }
+  return buf.data();
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+struct request {
+  std::string_view method;
+  std::string_view target;
+  bool http11 = true;
+  bool keep_alive = true;
+  std::size_t content_length = 0;
+  bool chunked = false;
+};
+
+// Parse the head (request line and headers, without the final CRLF CRLF).
+std::optional<request> parse_head(std::string_view head) {
+  request r;
+  const std::size_t line_end = head.find("\r\n");
+  std::string_view line = head.substr(0, line_end);
+  const std::size_t s1 = line.find(' ');
+  const std::size_t s2 = line.rfind(' ');
+  if (s1 == std::string_view::npos || s2 == s1) return std::nullopt;
+  r.method = line.substr(0, s1);
+  r.target = line.substr(s1 + 1, s2 - s1 - 1);
+  const std::string_view version = line.substr(s2 + 1);
+  if (version == "HTTP/1.1") {
+    r.http11 = true;
+  } else if (version == "HTTP/1.0") {
+    r.http11 = false;
+    r.keep_alive = false;
+  } else {
+    return std::nullopt;
+  }
+  std::size_t pos = line_end == std::string_view::npos ? head.size() : line_end + 2;
+  while (pos < head.size()) {
+    std::size_t end = head.find("\r\n", pos);
+    if (end == std::string_view::npos) end = head.size();
+    const std::string_view field = head.substr(pos, end - pos);
+    pos = end + 2;
+    const std::size_t colon = field.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    const std::string_view name = field.substr(0, colon);
+    std::string_view value = field.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (iequals(name, "connection")) {
+      if (iequals(value, "close")) r.keep_alive = false;
+      if (iequals(value, "keep-alive")) r.keep_alive = true;
+    } else if (iequals(name, "content-length")) {
+      r.content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
+    } else if (iequals(name, "transfer-encoding")) {
+      r.chunked = true;
+    }
+  }
+  return r;
+}
+
+// "/a%20b/?q" → "/a b/"; nullopt for a path that is not absolute, holds a
+// NUL, a bad escape or a ".." segment.
+std::optional<std::string> decode_path(std::string_view target) {
+  target = target.substr(0, target.find_first_of("?#"));
+  if (target.empty() || target.front() != '/') return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    char c = target[i];
+    if (c == '%') {
+      if (i + 2 >= target.size()) return std::nullopt;  // needs two hex digits
+      const std::string hex(target.substr(i + 1, 2));
+      char* end = nullptr;
+      const long v = std::strtol(hex.c_str(), &end, 16);
+      if (end != hex.c_str() + 2) return std::nullopt;
+      c = static_cast<char>(v);
+      i += 2;
+    }
+    if (c == '\0') return std::nullopt;
+    out += c;
+  }
+  for (std::size_t pos = 0; (pos = out.find("..", pos)) != std::string::npos; pos += 2) {
+    const bool starts = pos == 0 || out[pos - 1] == '/';
+    const bool ends = pos + 2 == out.size() || out[pos + 2] == '/';
+    if (starts && ends) return std::nullopt;
+  }
+  if (out.back() == '/') out += "index.html";
+  return out;
+}
+
+std::string head_of(int status, std::string_view reason, std::string_view type,
+                    std::size_t length, bool keep_alive, std::string_view extra = {}) {
+  std::string h;
+  h.reserve(160);
+  h += "HTTP/1.1 ";
+  h += std::to_string(status);
+  h += ' ';
+  h += reason;
+  h += "\r\nServer: weft\r\nDate: ";
+  h += http_date();
+  h += "\r\nContent-Type: ";
+  h += type;
+  h += "\r\nContent-Length: ";
+  h += std::to_string(length);
+  h += "\r\n";
+  if (!keep_alive) h += "Connection: close\r\n";
+  h += extra;
+  h += "\r\n";
+  return h;
+}
+
+weft::task<bool> send_all(weft::net::tcp_stream& s, std::string_view bytes) {
+  auto data = std::as_bytes(std::span(bytes.data(), bytes.size()));
+  auto n = co_await s.write(data);  // usually all of it
+  if (!n) co_return false;
+  if (*n == data.size()) co_return true;
+  co_return static_cast<bool>(co_await s.write_all(data.subspan(*n)));
+}
+
+weft::task<bool> send(weft::net::tcp_stream& s, std::string_view head, std::string_view body) {
+  // One write for a small response; header and body as two buffers otherwise.
+  if (body.size() <= 16 * 1024) {
+    std::string all;
+    all.reserve(head.size() + body.size());
+    all += head;
+    all += body;
+    co_return static_cast<bool>(co_await s.write_all(std::as_bytes(std::span(all.data(), all.size()))));
+  }
+  if (!co_await s.write_all(std::as_bytes(std::span(head.data(), head.size())))) co_return false;
+  co_return static_cast<bool>(co_await s.write_all(std::as_bytes(std::span(body.data(), body.size()))));
+}
+
+weft::task<bool> error_response(weft::net::tcp_stream& s, int status, std::string_view reason,
+                                bool keep_alive, std::string_view extra = {}) {
+  const std::string body = std::to_string(status) + " " + std::string(reason) + "\n";
+  co_return co_await send(s, head_of(status, reason, "text/plain; charset=utf-8", body.size(),
+                                     keep_alive, extra),
+                          body);
+}
+
+// Closes a connection that has been idle for idle_timeout: a task per
+// connection that wakes every idle_timeout/3 (a timer per read would cost
+// more than the request). It shuts the socket down, which ends the pending
+// read; the lock makes sure it never touches an fd the connection has
+// already closed (and the kernel may have reused).
+struct idle_watch {
+  std::mutex mu;
+  bool closed = false;
+  int fd = -1;
+  std::atomic<std::int64_t> last_active{0};  // steady_clock ticks
+  void touch() noexcept {
+    // ORDERING: relaxed: a coarse timestamp; the watchdog tolerates staleness.
+    last_active.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                      std::memory_order_relaxed);
+  }
+};
+
+weft::task<void> watch_idle(std::shared_ptr<idle_watch> w) {
+  for (;;) {
+    co_await weft::sleep(idle_timeout / 3);
+    std::lock_guard<std::mutex> lock(w->mu);
+    if (w->closed) co_return;
+    // ORDERING: relaxed: see touch().
+    const std::chrono::steady_clock::duration idle =
+        std::chrono::steady_clock::now().time_since_epoch() -
+        std::chrono::steady_clock::duration(w->last_active.load(std::memory_order_relaxed));
+    if (idle > idle_timeout) {
+      ::shutdown(w->fd, SHUT_RDWR);
+      co_return;
+    }
+  }
+}
+
+weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& watch);
+
+weft::task<void> serve(weft::net::tcp_stream s) {
+  (void)s.set_nodelay(true);
+  auto watch = std::make_shared<idle_watch>();
+  watch->fd = s.native_handle();
+  watch->touch();
+  (void)weft::spawn(watch_idle, watch);
+  co_await serve_connection(s, *watch);
+  std::lock_guard<std::mutex> lock(watch->mu);
+  watch->closed = true;
+  s.close();
+}
+
+weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& watch) {
+  std::string buf;
+  std::array<char, 8192> chunk{};
+  for (;;) {
+    // Read until a whole head is buffered.
+    std::size_t head_end;
+    while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
+      if (buf.size() > max_header_bytes) {
+        (void)co_await error_response(s, 431, "Request Header Fields Too Large", false);
+        co_return;
+      }
+      auto n = co_await s.read(std::as_writable_bytes(std::span(chunk)));
+      if (!n || *n == 0) co_return;  // error, closed, or shut down as idle
+      buf.append(chunk.data(), *n);
+      watch.touch();
+    }
+    const std::optional<request> req = parse_head(std::string_view(buf).substr(0, head_end));
+    if (!req) {
+      (void)co_await error_response(s, 400, "Bad Request", false);
+      co_return;
+    }
+    if (req->chunked) {
+      (void)co_await error_response(s, 501, "Not Implemented", false);
+      co_return;
+    }
+    // Skip a request body (GET and HEAD should not have one).
+    std::size_t consumed = head_end + 4;
+    while (buf.size() < consumed + req->content_length) {
+      auto n = co_await s.read(std::as_writable_bytes(std::span(chunk)));
+      if (!n || *n == 0) co_return;
+      buf.append(chunk.data(), *n);
+    }
+    consumed += req->content_length;
+    const bool keep = req->keep_alive;
+    const bool head_only = req->method == "HEAD";
+    bool ok = true;
+    if (req->method != "GET" && !head_only) {
+      ok = co_await error_response(s, 405, "Method Not Allowed", keep, "Allow: GET, HEAD\r\n");
+    } else if (std::optional<std::string> path = decode_path(req->target); !path) {
+      ok = co_await error_response(s, 400, "Bad Request", keep);
+    } else {
+      cached_file* f = co_await load(g_root + *path);
+      const file_body body = f->body;  // a copy: the cache may change while we send
+      if (body.error == EISDIR) {
+        const std::string location = "Location: " + *path + "/\r\n";
+        ok = co_await error_response(s, 301, "Moved Permanently", keep, location);
+      } else if (body.error != 0) {
+        ok = co_await error_response(s, 404, "Not Found", keep);
+      } else if (keep && !head_only && body.bytes->size() <= max_cached_file) {
+        // The common case: one write of the rendered response.
+        const std::time_t now = std::time(nullptr);
+        if (!f->response || f->rendered_at != now) {
+          std::string r = head_of(200, "OK", content_type(*path), body.bytes->size(), true);
+          r += *body.bytes;
+          f->response = std::make_shared<const std::string>(std::move(r));
+          f->rendered_at = now;
+        }
+        const std::shared_ptr<const std::string> response = f->response;
+        ok = co_await send_all(s, *response);
+      } else {
+        const std::string head = head_of(200, "OK", content_type(*path), body.bytes->size(), keep);
+        ok = co_await send(s, head, head_only ? std::string_view{} : std::string_view(*body.bytes));
+      }
+    }
+    if (!ok || !keep) co_return;
+    buf.erase(0, consumed);  // a pipelined next request may already be here
+  }
+}
+
+weft::task<int> run(std::uint16_t port) {
+  auto listener = weft::net::tcp_listener::bind({weft::net::ip_address::v4_loopback(), port});
+  if (!listener) {
+    std::fprintf(stderr, "http_server: bind 127.0.0.1:%u: %s\n", port,
+                 listener.error().message().c_str());
+    co_return 1;
+  }
+  std::printf("listening on %s\n", listener->local_address().value().to_string().c_str());
+  std::fflush(stdout);
+  // Ctrl-C cancels the shutdown token, which cancels the pending accept.
+  const weft::cancellation_token stop = weft::signals::shutdown_token();
+  for (;;) {
+    auto s = co_await weft::with_cancellation(stop, listener->accept());
+    if (!s) break;      // the token fired
+    if (!*s) continue;  // EMFILE, a connection reset before accept: keep serving
+    (void)weft::spawn(serve, std::move(**s));
+  }
+  std::printf("shutting down\n");
+  co_return 0;
+}
+
+[[noreturn]] void usage(const char* argv0) {
+  std::fprintf(stderr, "usage: %s --port P --root DIR [--threads N]\n", argv0);
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long port = -1;
+  std::size_t threads = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (i + 1 >= argc) usage(argv[0]);
+    if (arg == "--port") {
+      port = std::strtol(argv[++i], nullptr, 10);
+    } else if (arg == "--root") {
+      g_root = argv[++i];
+    } else if (arg == "--threads") {
+      threads = static_cast<std::size_t>(std::strtoul(argv[++i], nullptr, 10));
+    } else {
+      usage(argv[0]);
+    }
+  }
+  if (port < 0 || port > 65535 || g_root.empty()) usage(argv[0]);
+  while (g_root.size() > 1 && g_root.back() == '/') g_root.pop_back();
+  weft::runtime_builder b;
+  if (threads > 0) b.worker_threads(threads);
+  weft::runtime rt = b.thread_name_prefix("http").build();
+  const int code = rt.block_on(run(static_cast<std::uint16_t>(port)));
+  rt.shutdown(std::chrono::milliseconds(500));
+  return code;
+}
