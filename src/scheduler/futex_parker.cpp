@@ -8,6 +8,7 @@
 #include <ctime>
 
 namespace weft::detail {
+#if !defined(WEFT_TSAN)
 namespace {
 
 void futex_wait(sync::atomic<std::uint32_t>* word, std::uint32_t expected,
@@ -32,6 +33,7 @@ void futex_wake_one(sync::atomic<std::uint32_t>* word) {
 
 }  // namespace
 
+
 void futex_parker::park(std::optional<std::chrono::nanoseconds> timeout) {
   token_.park_with(
       timeout, [] {}, [] {},
@@ -44,5 +46,32 @@ void futex_parker::park(std::optional<std::chrono::nanoseconds> timeout) {
 void futex_parker::unpark() noexcept {
   if (token_.notify()) futex_wake_one(&token_.word());
 }
+
+#else  // WEFT_TSAN: see the header
+
+void futex_parker::park(std::optional<std::chrono::nanoseconds> timeout) {
+  token_.park_with(
+      timeout, [] {}, [] {},
+      [this](std::optional<std::chrono::nanoseconds> left) {
+        std::unique_lock<std::mutex> lock(mu_);
+        // ORDERING: acquire: pairs with notify's release (park_token.hpp);
+        // the mutex orders this check against unpark's notify below.
+        if (token_.word().load(std::memory_order_acquire) != park_token::parked) return false;
+        if (left) {
+          cv_.wait_for(lock, *left);
+        } else {
+          cv_.wait(lock);
+        }
+        return false;
+      });
+}
+
+void futex_parker::unpark() noexcept {
+  if (!token_.notify()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_one();
+}
+
+#endif
 
 }  // namespace weft::detail

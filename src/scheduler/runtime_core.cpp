@@ -8,6 +8,7 @@
 #include <weft/error.hpp>
 
 #include <pthread.h>
+#include <csignal>
 
 #include <algorithm>
 #include <cstdio>
@@ -210,6 +211,18 @@ bool runtime_core::on_complete(task_header* t) noexcept {
 // ---- the worker loop -------------------------------------------------------------
 
 void runtime_core::worker_main(worker& w) {
+#if defined(WEFT_TSAN)
+  // TSan runs a signal handler only inside a call it intercepts, and a worker
+  // parks in raw io_uring_enter: a SIGINT/SIGTERM that the kernel hands to a
+  // parked worker would never reach weft's signal driver. Under TSan only,
+  // workers leave those two to other threads (futex_parker.hpp has the other
+  // half: block_on waits in an intercepted call there).
+  sigset_t shutdown_signals;
+  sigemptyset(&shutdown_signals);
+  sigaddset(&shutdown_signals, SIGINT);
+  sigaddset(&shutdown_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+#endif
   worker_scope scope(this, &w);
   if (cfg_.on_thread_start) cfg_.on_thread_start();
   run_loop(w, nullptr);
