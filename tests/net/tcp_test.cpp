@@ -2,6 +2,7 @@
 #include <weft/net/tcp.hpp>
 #include <weft/runtime.hpp>
 #include <weft/time.hpp>
+#include <weft/with_cancellation.hpp>
 
 #include "support/backends.hpp"
 
@@ -290,6 +291,37 @@ TEST_P(Tcp, RuntimeShutdownWithATaskBlockedInAcceptEndsCleanly) {
     (void)co_await c.read(buf);  // never answered
   });
   rt.shutdown(10ms);  // the tasks are destroyed, their operations cancelled first
+}
+
+TEST_P(Tcp, AnAcceptThatSucceedsAsItIsCancelledClosesTheNewConnection) {
+  const std::size_t before = open_fd_count();
+  rt.block_on([]() -> task<void> {
+    tcp_listener l = tcp_listener::bind(loopback_any_port()).value();
+    // The connection waits in the backlog, so the accept succeeds as soon as
+    // it is issued; the cancel is requested in the same tick. On io_uring
+    // both go to the kernel together: the accept completes first, and the
+    // cancelled task's awaiter must close the fd nobody will take.
+    tcp_stream c = (co_await tcp_stream::connect(l.local_address().value())).value();
+    weft::cancellation_source stop;
+    auto canceller = weft::spawn([&stop]() -> task<void> {
+      stop.cancel();
+      co_return;
+    });
+    result<result<tcp_stream>> r = co_await weft::with_cancellation(stop.token(), l.accept());
+    co_await canceller;
+    if (!r) {
+      EXPECT_EQ(r.error(), weft::errc::operation_canceled);
+      // Whether the kernel accepted it or not, the client is not left
+      // connected to nobody: it reads end of stream once the server side is
+      // closed (accepted and closed), or once the listener goes (never
+      // accepted) — close the listener to cover both.
+      l.close();
+      std::array<std::byte, 1> b{};
+      result<std::size_t> n = co_await c.read(b);
+      EXPECT_TRUE(!n || *n == 0);
+    }
+  }());
+  EXPECT_EQ(open_fd_count(), before);
 }
 
 }  // namespace
