@@ -34,17 +34,8 @@ SERVER_CPU=0 CLIENT_CPU=1
 log() { printf '[compare_echo] %s\n' "$*" >&2; }
 
 # --- 1. toolchain from Debian's archive -------------------------------------
-need=()
-for pkg in cargo rustc librust-tokio-dev cmake ninja-build g++ pkg-config liburing-dev libboost1.81-dev wrk util-linux; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if ((${#need[@]})); then
-  log "installing: ${need[*]}"
-  SUDO=""
-  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-  $SUDO apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >&2
-fi
+# scripts/install-deps.sh installs the build and test set plus these.
+"$REPO/scripts/install-deps.sh" cargo rustc librust-tokio-dev libboost1.81-dev util-linux >&2
 
 # --- 2. build ----------------------------------------------------------------
 mkdir -p "$RESULTS"

@@ -26,17 +26,8 @@ mkdir -p "$RESULTS"
 log() { printf '[compare] %s\n' "$*" >&2; }
 
 # --- 1. toolchain from Debian's archive -------------------------------------
-need=()
-for pkg in cargo rustc librust-tokio-dev librust-libc-dev cmake ninja-build g++ libbenchmark-dev; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if ((${#need[@]})); then
-  log "installing: ${need[*]}"
-  SUDO=""
-  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-  $SUDO apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >&2
-fi
+# scripts/install-deps.sh installs the build and test set plus these.
+"$REPO/scripts/install-deps.sh" cargo rustc librust-tokio-dev librust-libc-dev >&2
 
 # Debian's cargo and rustc, whatever else is on PATH (e.g. a rustup toolchain).
 CARGO_BIN=/usr/bin/cargo

@@ -3,13 +3,13 @@
 #include <weft/error.hpp>
 #include <weft/net/socket.hpp>
 
+#include "net/socket_names.hpp"
+
 #include <cerrno>
 
 namespace weft::net {
 
-namespace {
-std::error_code last_error() noexcept { return {errno, std::system_category()}; }
-}  // namespace
+using detail::last_error;
 
 result<int> detail::open_socket(int family, int type) noexcept {
   const int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -3,6 +3,8 @@
 #include <weft/net/tcp.hpp>
 #include <weft/time.hpp>
 
+#include "net/socket_names.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -10,18 +12,12 @@
 
 namespace weft::net {
 
+using detail::last_error;
+
 namespace {
-
-std::error_code last_error() noexcept { return {errno, std::system_category()}; }
-
-template <class F>
-result<socket_address> name_of(int fd, F getname) noexcept {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (getname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return last_error();
-  return socket_address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+result<socket_address> name_of(int fd, int (*getname)(int, sockaddr*, socklen_t*)) noexcept {
+  return detail::name_of<socket_address, sockaddr_storage>(fd, getname);
 }
-
 }  // namespace
 
 task<result<tcp_stream>> tcp_stream::connect(socket_address addr) {

@@ -1,19 +1,17 @@
 // UDP sockets (weft/net/udp.hpp).
 #include <weft/net/udp.hpp>
 
+#include "net/socket_names.hpp"
+
 #include <cerrno>
 
 namespace weft::net {
 
-namespace {
-std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+using detail::last_error;
 
-template <class F>
-result<socket_address> name_of(int fd, F getname) noexcept {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (getname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return last_error();
-  return socket_address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+namespace {
+result<socket_address> name_of(int fd, int (*getname)(int, sockaddr*, socklen_t*)) noexcept {
+  return detail::name_of<socket_address, sockaddr_storage>(fd, getname);
 }
 }  // namespace
 

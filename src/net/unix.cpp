@@ -1,19 +1,17 @@
 // Unix-domain stream sockets (weft/net/unix.hpp).
 #include <weft/net/unix.hpp>
 
+#include "net/socket_names.hpp"
+
 #include <cerrno>
 
 namespace weft::net {
 
-namespace {
-std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+using detail::last_error;
 
-template <class F>
-result<unix_address> name_of(int fd, F getname) noexcept {
-  sockaddr_un sa{};
-  socklen_t len = sizeof sa;
-  if (getname(fd, reinterpret_cast<sockaddr*>(&sa), &len) < 0) return last_error();
-  return unix_address::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len);
+namespace {
+result<unix_address> name_of(int fd, int (*getname)(int, sockaddr*, socklen_t*)) noexcept {
+  return detail::name_of<unix_address, sockaddr_un>(fd, getname);
 }
 }  // namespace
 

@@ -111,11 +111,8 @@ enum class io_opcode : std::uint8_t {
   poll,      // poll for `flags` events (POLLIN/POLLOUT) → revents
 };
 
-/// The operation as the kernel sees it, plus its completion state.
-struct io_op {
-  enum state_t : std::uint32_t { idle, in_flight, cancel_queued, completing, completed };
-
-  // ---- what to do (set before start) ----
+/// What to do: set before the op starts, copied when an awaiter moves.
+struct io_params {
   io_opcode code = io_opcode::read;
   bool has_offset = false;
   int fd = -1;
@@ -128,6 +125,11 @@ struct io_op {
   socklen_t addr_size = 0;  // connect's address length
   unsigned mode = 0;        // openat/mkdirat mode, statx mask
   io_handle* handle = nullptr;  // sockets: the fd and its epoll registration
+};
+
+/// The operation as the kernel sees it, plus its completion state.
+struct io_op : io_params {
+  enum state_t : std::uint32_t { idle, in_flight, cancel_queued, completing, completed };
 
   // ---- completion ----
   std::int32_t result = 0;
@@ -195,18 +197,7 @@ class io_awaiter : private cancel_hook {
     return io_request_cancel(static_cast<io_awaiter*>(self)->op_);
   }
   void copy_params(const io_awaiter& o) noexcept {
-    op_.code = o.op_.code;
-    op_.has_offset = o.op_.has_offset;
-    op_.fd = o.op_.fd;
-    op_.flags = o.op_.flags;
-    op_.len = o.op_.len;
-    op_.offset = o.op_.offset;
-    op_.buf = o.op_.buf;
-    op_.addr = o.op_.addr;
-    op_.addrlen = o.op_.addrlen;
-    op_.addr_size = o.op_.addr_size;
-    op_.mode = o.op_.mode;
-    op_.handle = o.op_.handle;
+    static_cast<io_params&>(op_) = static_cast<const io_params&>(o.op_);
   }
 
   io_op op_;
