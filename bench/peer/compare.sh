@@ -5,6 +5,9 @@
 #
 #   bench/peer/compare.sh [WORKERS] [REPS] [ROUNDS]
 #                         (defaults: 2 workers, 20 reps, 3 rounds)
+#   MODES="sync" bench/peer/compare.sh   runs only some modes (default: all of
+#                         rt sync sleep idle idle_sleep); rows of the others
+#                         print n/a
 #
 # Installs what is missing from Debian's archive (cargo, rustc,
 # librust-tokio-dev, ...), builds tokio_rt_bench with Debian's cargo fully
@@ -17,6 +20,7 @@ set -euo pipefail
 WORKERS=${1:-2}
 REPS=${2:-20}
 ROUNDS=${3:-${ROUNDS:-3}}
+MODES=${MODES:-rt sync sleep idle idle_sleep}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 BUILD="$REPO/build/bench"
@@ -77,8 +81,8 @@ run() {
 rm -f "$RESULTS"/*.r*.tsv "$RESULTS"/*.r*.err
 for ((round = 1; round <= ROUNDS; round++)); do
   if ((round % 2)); then order="tokio weft"; else order="weft tokio"; fi
-  for mode in rt sleep idle idle_sleep; do
-    case $mode in rt) limit=240 ;; sleep) limit=120 ;; *) limit=60 ;; esac
+  for mode in $MODES; do
+    case $mode in rt | sync) limit=240 ;; sleep) limit=120 ;; *) limit=60 ;; esac
     for impl in $order; do run "$impl" "$mode" "$limit" "$round"; done
   done
 done
@@ -167,6 +171,15 @@ awk -F'\t' -v weft_ok="$weft_ok" '
     row("sleep_1m (peak RSS)", "sleep_1m", "rss", 0.5)
     row("idle_task_bytes", "idle_task_bytes", "bytes", "")
     row("idle_task_bytes_sleep", "idle_task_bytes_sleep", "bytes", "")
+    row("ping_pong (1,000 pairs, 2 oneshots each)", "ping_pong", "time", 1.0)
+    row("sync_mpsc: 5 × 1,000 into bounded(100)", "mpsc_bounded_100", "time", 1.0)
+    row("sync_mpsc: 5 × 1,000 into bounded(1e6)", "mpsc_bounded_1e6", "time", 1.0)
+    row("sync_mpsc: 5 × 1,000 into unbounded", "mpsc_unbounded", "time", 1.0)
+    row("sync_mpsc: 5,000 send then receive, bounded", "mpsc_uncontended_bounded", "time", 1.0)
+    row("sync_mpsc: 5,000 send then receive, unbounded", "mpsc_uncontended_unbounded", "time", 1.0)
+    row("sync_mpsc_oneshot: 1,000 request/reply", "mpsc_oneshot_request_reply", "time", 1.0)
+    row("mutex: 5 tasks × 1,000 locks", "mutex_contended", "time", 1.0)
+    row("semaphore(5): 6 tasks × 1,000 acquires", "semaphore_contended", "time", 1.0)
   }
 ' "$RESULTS/all.tsv"
 

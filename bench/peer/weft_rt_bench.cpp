@@ -4,9 +4,10 @@
 // same shape: same task counts, same way of signalling completion, same
 // timing loop, same output format. Keep the two files in step.
 //
-// Usage: weft_rt_bench [rt|sleep|idle|idle_sleep] [WORKERS] [REPS]
+// Usage: weft_rt_bench [rt|sync|sleep|idle|idle_sleep] [WORKERS] [REPS]
 //   rt          (default) the scheduler micro-benchmarks; one line each:
 //               name<TAB>median_ns<TAB>min_ns
+//   sync        channels and locks (weft_sync_bench.cpp), same format
 //   sleep       1,000,000 tasks sleeping 1..=100 ms; prints
 //               sleep_1m<TAB>total_ns<TAB>peak_rss_kib
 //   idle        RSS cost of 100,000 parked tasks; prints
@@ -19,6 +20,8 @@
 // WORKERS defaults to 2, REPS to 20 (after 2 warm-up runs).
 
 #include <weft/weft.hpp>
+
+#include "bench_common.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -39,17 +42,18 @@
 
 namespace {
 
+using weft_bench::clock_type;
+using weft_bench::countdown;
+using weft_bench::measure;
+
 constexpr std::size_t spawn_count = 10'000;
 constexpr std::size_t yield_tasks = 200;
 constexpr std::size_t yields_per_task = 1'000;
 constexpr std::size_t chain_depth = 1'000;
 constexpr std::size_t sleep_tasks = 1'000'000;
 constexpr std::size_t idle_tasks = 100'000;
-constexpr int warmups = 2;
 // Seed of the sleep-duration generator; the Rust twin uses the same value.
 constexpr std::uint64_t sleep_seed = 0x5eed0f3ef72024ULL;
-
-using clock_type = std::chrono::steady_clock;
 
 struct options {
   std::string mode = "rt";
@@ -82,45 +86,12 @@ weft::runtime build_runtime(std::size_t workers) {
   return weft::runtime_builder{}.worker_threads(workers).build();
 }
 
-// Runs `body` `warmups` times untimed, then `reps` times timed, and prints the
-// median and the fastest run in nanoseconds.
-template <class Body>
-void measure(const char* name, int reps, Body&& body) {
-  for (int i = 0; i < warmups; ++i) body();
-  std::vector<std::int64_t> samples;
-  samples.reserve(static_cast<std::size_t>(reps));
-  for (int i = 0; i < reps; ++i) {
-    auto started = clock_type::now();
-    body();
-    samples.push_back(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - started).count());
-  }
-  std::sort(samples.begin(), samples.end());
-  std::size_t n = samples.size();
-  std::int64_t median = n % 2 == 1 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
-  std::printf("%s\t%lld\t%lld\n", name, static_cast<long long>(median),
-              static_cast<long long>(samples[0]));
-  std::fflush(stdout);
-}
-
 weft::task<> join_one(weft::join_handle<void> handle) { co_await std::move(handle); }
 
 weft::task<> join_all(std::vector<weft::join_handle<void>>& handles) {
   for (auto& handle : handles) co_await std::move(handle);
   handles.clear();
 }
-
-// The task that brings `remaining` to zero releases `done` once; the measuring
-// (non-runtime) thread waits on it. The stand-in for tokio's bench pairing of
-// an atomic counter with a std channel.
-struct countdown {
-  std::atomic<std::size_t> remaining{0};
-  std::binary_semaphore done{0};
-
-  void arrive() {
-    if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) done.release();
-  }
-};
 
 // From inside one task, spawn spawn_count no-op tasks; the last one to run
 // signals the waiting (non-runtime) thread.
@@ -133,7 +104,7 @@ std::atomic<std::size_t> idle_started{0};
 
 void spawn_many_local(weft::runtime& rt, int reps) {
   measure("spawn_many_local", reps, [&] {
-    local_spawns_done.remaining.store(spawn_count, std::memory_order_relaxed);
+    local_spawns_done.reset(spawn_count);
     (void)rt.spawn([]() -> weft::task<> {
       for (std::size_t i = 0; i < spawn_count; ++i) {
         (void)weft::spawn([]() -> weft::task<> {
@@ -316,6 +287,9 @@ int main(int argc, char** argv) {
     if (want("spawn_many_remote_busy")) spawn_many_remote_busy(rt, opts.workers, opts.reps);
     if (want("yield_many")) yield_many(rt, opts.reps);
     if (want("chained_spawn")) chained_spawn(rt, opts.reps);
+  } else if (opts.mode == "sync") {
+    auto rt = build_runtime(opts.workers);
+    weft_bench::run_sync_benchmarks(rt, opts.reps);
   } else if (opts.mode == "sleep") {
     sleep_1m(opts.workers);
   } else if (opts.mode == "idle") {
@@ -323,7 +297,7 @@ int main(int argc, char** argv) {
   } else if (opts.mode == "idle_sleep") {
     idle_task_bytes(opts.workers, "idle_task_bytes_sleep");
   } else {
-    std::fprintf(stderr, "unknown mode \"%s\"; expected rt, sleep, idle or idle_sleep\n",
+    std::fprintf(stderr, "unknown mode \"%s\"; expected rt, sync, sleep, idle or idle_sleep\n",
                  opts.mode.c_str());
     return 2;
   }

@@ -34,6 +34,14 @@ enum class errc {
   not_in_task,
   /// read_exact: the peer closed the stream before all the bytes arrived.
   end_of_stream,
+  /// A channel's other side is gone: recv after every sender was dropped and
+  /// the queue drained, or send after the receiver was dropped or closed.
+  channel_closed,
+  /// try_send on a full bounded channel, or try_acquire with too few permits.
+  would_block,
+  /// A broadcast receiver fell behind and messages were overwritten; it
+  /// resumes at the oldest message still held.
+  channel_lagged,
 };
 
 /// The category of weft::errc; name() is "weft".

@@ -3,6 +3,7 @@
 
 #include <weft/block_on.hpp>
 #include <weft/cancellation.hpp>
+#include <weft/channel.hpp>
 #include <weft/error.hpp>
 #include <weft/fs.hpp>
 #include <weft/join_handle.hpp>
@@ -15,7 +16,11 @@
 #include <weft/result.hpp>
 #include <weft/runtime.hpp>
 #include <weft/signals.hpp>
+#include <weft/sync.hpp>
 #include <weft/task.hpp>
+#include <weft/task_result_bundle.hpp>
 #include <weft/time.hpp>
 #include <weft/waker.hpp>
+#include <weft/when_all.hpp>
+#include <weft/when_any.hpp>
 #include <weft/with_cancellation.hpp>

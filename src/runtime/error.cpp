@@ -33,6 +33,14 @@ class weft_category final : public std::error_category {
         return "not inside a weft task or runner";
       case errc::end_of_stream:
         return "the peer closed the stream before all the requested bytes arrived";
+      case errc::channel_closed:
+        return "the channel is closed: the other side was dropped or closed it";
+      case errc::would_block:
+        return "not ready now (channel full or empty, too few permits); await the operation "
+               "instead of trying it";
+      case errc::channel_lagged:
+        return "the receiver fell behind and missed messages; it continues with the oldest one "
+               "still held";
     }
     return "unknown weft error";
   }
@@ -43,6 +51,8 @@ class weft_category final : public std::error_category {
         return std::errc::timed_out;
       case errc::operation_canceled:
         return std::errc::operation_canceled;
+      case errc::would_block:
+        return std::errc::operation_would_block;
       default:
         return {code, *this};
     }

@@ -1,49 +1,66 @@
 // weft/detail/race.hpp — run an operation against a "stop" branch (a
 // deadline, a cancellation token): whichever finishes first decides.
 //
-// Both are branches of one task (branch_set.hpp). If the operation finishes
-// first its value is returned (the stop branch is destroyed: a timer
-// unlinks, a token wait unlinks). If the stop branch finishes first, the
-// operation is cancelled — destroyed at once, or, when the kernel still owns
-// its buffer, once its completion is back — and `lost` is returned. Nothing
-// of the operation runs after the race has returned.
+// This is weft::when_any of two branches (first_finished_driver in
+// branch_drivers.hpp, the same code), with the answer shaped as a result<R>:
+// if the operation finishes first its value is returned (the stop branch is
+// cancelled: a timer unlinks, a token wait unlinks). If the stop branch
+// finishes first, the operation is cancelled — destroyed at once, or, when
+// the kernel still owns its buffer, once its completion is back — and `lost`
+// is returned. Nothing of the operation runs after the race has returned. An
+// exception from the operation propagates (the stop branch is cancelled
+// first).
 #pragma once
 
+#include <weft/detail/branch_drivers.hpp>
 #include <weft/detail/branch_set.hpp>
 #include <weft/detail/task_cell.hpp>
 #include <weft/error.hpp>
 #include <weft/result.hpp>
 #include <weft/task.hpp>
 
+#include <cstddef>
+#include <optional>
 #include <type_traits>
+#include <utility>
 
 namespace weft::detail {
 
-/// `make_stop()` makes the stop branch (a cell<void> parked at start). The
-/// branches are made here, not by the caller, so a race that is never
-/// awaited owns nothing but `a`.
+/// The state of a race (see branch_drivers.hpp). A is the operation's type as
+/// forwarded: an lvalue reference (referred to) or an object type (moved into
+/// its branch).
 template <class R, class A, class MakeStop>
-task<result<R>> race_driver(MakeStop make_stop, errc lost, A a) {
-  branch_set_owner<2> set({check_created(make_ref_await_cell<R, A>(a)).header,
-                           make_stop().header});
-  for (;;) {
-    set.run_ready();
-    if (set.is_finished(0)) {
-      if constexpr (std::is_void_v<R>) {
-        cell_promise<void>::of_unchecked(set.branch(0)).take();
-        co_return result<void>{};
-      } else {
-        co_return result<R>{cell_promise<R>::of_unchecked(set.branch(0)).take()};
-      }
-    }
-    if (set.is_finished(1)) {
-      // The stop branch won: cancel the operation and wait until it is gone
-      // (an I/O branch lingers until the kernel gives its buffer back).
-      while (!set.cancel_unfinished()) co_await set.wait();
-      co_return result<R>{make_error_code(lost)};
-    }
-    co_await set.wait();
+struct race_state {
+  using result_type = result<R>;
+  using value_type = branch_value_t<R>;
+
+  MakeStop make_stop;
+  errc lost;
+  A op;
+  std::optional<value_type> out{};
+
+  [[nodiscard]] std::size_t branch_count() const noexcept { return 2; }
+  void add_branches(branch_set_owner& set) {
+    add_branch<A>(set, static_cast<A&&>(op), store_in<value_type>{&out});
+    set.add(check_created(make_stop()));
   }
+  result_type finish(std::size_t winner) {
+    if (winner == 1) return result_type{make_error_code(lost)};
+    if constexpr (std::is_void_v<R>) {
+      return result_type{};
+    } else {
+      return result_type{std::move(*out)};
+    }
+  }
+};
+
+/// `make_stop()` makes the stop branch (a cell<void> parked at start). The
+/// branches are made when the race is first awaited, not here, so a race
+/// that is never awaited owns nothing but `a`.
+template <class R, class A, class MakeStop>
+task<result<R>> race_driver(MakeStop make_stop, errc lost, A&& a) {
+  return first_finished_driver(
+      race_state<R, A, MakeStop>{std::move(make_stop), lost, static_cast<A&&>(a)});
 }
 
 }  // namespace weft::detail

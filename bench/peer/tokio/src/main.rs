@@ -4,9 +4,10 @@
 //! same shape: same task counts, same way of signalling completion, same
 //! timing loop, same output format. Keep the two files in step.
 //!
-//! Usage: tokio_rt_bench [rt|sleep|idle|idle_sleep] [WORKERS] [REPS]
+//! Usage: tokio_rt_bench [rt|sync|sleep|idle|idle_sleep] [WORKERS] [REPS]
 //!   rt          (default) the scheduler micro-benchmarks; one line each:
 //!               name<TAB>median_ns<TAB>min_ns
+//!   sync        channels and locks (src/sync_bench.rs), same format
 //!   sleep       1,000,000 tasks sleeping 1..=100 ms; prints
 //!               sleep_1m<TAB>total_ns<TAB>peak_rss_kib
 //!   idle        RSS cost of 100,000 parked tasks waiting on a Notify; prints
@@ -22,6 +23,8 @@ use std::time::{Duration, Instant};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+
+mod sync_bench;
 
 const SPAWN_COUNT: usize = 10_000;
 const YIELD_TASKS: usize = 200;
@@ -68,7 +71,7 @@ fn build_runtime(workers: usize) -> Runtime {
 
 /// Runs `body` WARMUPS times untimed, then `reps` times timed, and prints the
 /// median and the fastest run in nanoseconds.
-fn measure<F: FnMut()>(name: &str, reps: usize, mut body: F) {
+pub(crate) fn measure<F: FnMut()>(name: &str, reps: usize, mut body: F) {
     for _ in 0..WARMUPS {
         body();
     }
@@ -88,13 +91,19 @@ fn measure<F: FnMut()>(name: &str, reps: usize, mut body: F) {
 /// sends one message on the channel, which the measuring thread waits for.
 /// Leaked so that tasks can borrow it for 'static without a reference count
 /// per task (the C++ twin captures a plain reference).
-struct Countdown {
+pub(crate) struct Countdown {
     remaining: AtomicUsize,
     done: std::sync::Mutex<mpsc::SyncSender<()>>,
 }
 
 impl Countdown {
-    fn arrive(&self) {
+    pub(crate) fn leak(done: mpsc::SyncSender<()>) -> &'static Countdown {
+        Box::leak(Box::new(Countdown { remaining: AtomicUsize::new(0), done: std::sync::Mutex::new(done) }))
+    }
+    pub(crate) fn reset(&self, n: usize) {
+        self.remaining.store(n, Ordering::Relaxed);
+    }
+    pub(crate) fn arrive(&self) {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.done.lock().unwrap().send(()).unwrap();
         }
@@ -105,10 +114,9 @@ impl Countdown {
 /// signals the waiting (non-runtime) thread.
 fn spawn_many_local(rt: &Runtime, reps: usize) {
     let (tx, rx) = mpsc::sync_channel(1);
-    let countdown: &'static Countdown =
-        Box::leak(Box::new(Countdown { remaining: AtomicUsize::new(0), done: std::sync::Mutex::new(tx) }));
+    let countdown: &'static Countdown = Countdown::leak(tx);
     measure("spawn_many_local", reps, || {
-        countdown.remaining.store(SPAWN_COUNT, Ordering::Relaxed);
+        countdown.reset(SPAWN_COUNT);
         rt.spawn(async move {
             for _ in 0..SPAWN_COUNT {
                 tokio::spawn(async move {
@@ -318,11 +326,12 @@ fn main() {
             yield_many(&rt, opts.reps);
             chained_spawn(&rt, opts.reps);
         }
+        "sync" => sync_bench::run(&build_runtime(opts.workers), opts.reps),
         "sleep" => sleep_1m(opts.workers),
         "idle" => idle_task_bytes(opts.workers, false),
         "idle_sleep" => idle_task_bytes(opts.workers, true),
         other => {
-            eprintln!("unknown mode {other:?}; expected rt, sleep, idle or idle_sleep");
+            eprintln!("unknown mode {other:?}; expected rt, sync, sleep, idle or idle_sleep");
             std::process::exit(2);
         }
     }

@@ -1,0 +1,440 @@
+// weft/channel/broadcast.hpp — multi-producer, multi-consumer broadcast:
+// every receiver sees every value sent after it subscribed.
+//
+//   auto [tx, rx] = weft::broadcast::channel<event>(64);
+//   auto rx2 = tx.subscribe();                 // sees values sent from now on
+//   tx.send(event{...});                       // result<size_t>: receivers reached
+//   for (;;) {
+//     weft::result<event> e = co_await rx.recv();
+//     if (e) handle(*e);
+//     else if (e.error() == weft::errc::channel_lagged) note(rx.lagged_by());
+//     else break;                              // channel_closed
+//   }
+//
+// - The channel keeps the last `capacity` values. A receiver that falls
+//   further behind gets errc::channel_lagged once; rx.lagged_by() then says
+//   how many values it missed, and its next recv returns the oldest value
+//   still held.
+// - recv returns channel_closed once every sender is gone and the receiver
+//   has received everything still held for it.
+// - tx.send fails with channel_closed (the value is dropped) when no
+//   receiver exists.
+// - T must be copyable: each receiver gets its own copy. Senders and
+//   receivers are copyable; a copied receiver continues from the same
+//   position independently.
+//
+// Design
+// ------
+// One shared state, reference counted by the handles: a ring of `capacity`
+// slots, each holding an optional<T>, written in position order; position p
+// lives in slot p % capacity. `tail_` is the position of the next send. A
+// receiver is just a position. One adaptive spin_mutex guards the ring, the
+// counts and the waiter list. Receivers copy the value under the lock (T's
+// copy constructor must not use this channel); values a send evicts are
+// destroyed after the lock is released.
+//
+// A receiver waits only when it has seen everything (position == tail_).
+// Its awaiter records that position; a send wakes every waiter whose
+// position is below the new tail (in rounds of 32, releasing the lock
+// between rounds). Waiters are linked in position order, so waking stops at
+// the first newer one: an awaiter is only ever woken when its recv is
+// ready, and it performs the read when it resumes.
+#pragma once
+
+#include <weft/detail/context.hpp>
+#include <weft/detail/sync_shim.hpp>
+#include <weft/detail/waiter_list.hpp>
+#include <weft/channel/send_result.hpp>
+#include <weft/error.hpp>
+#include <weft/result.hpp>
+#include <weft/waker.hpp>
+
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace weft::chan_detail {
+
+struct broadcast_node : weft::detail::waiter_node {
+  std::uint64_t pos = 0;   // the receiver's position when it linked
+  bool suspended = false;  // suspended and not resumed (own task only)
+};
+
+template <class T>
+class broadcast_state {
+  using sync_mutex = weft::detail::sync::spin_mutex;
+  using guard = weft::detail::sync::lock_guard<sync_mutex>;
+
+ public:
+  explicit broadcast_state(std::size_t capacity)
+      : ring_(std::make_unique<std::optional<T>[]>(capacity)), capacity_(capacity) {}
+
+  void ref() noexcept {
+    // ORDERING: relaxed: made from a live reference (as shared_ptr).
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void unref() noexcept {
+    // ORDERING: acq_rel: release publishes this holder's writes to the
+    // thread that frees; acquire on the last one sees them all.
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  void add_sender() noexcept {
+    {
+      guard g(mu_);
+      ++senders_;
+    }
+    ref();
+  }
+  void drop_sender() noexcept {
+    bool last;
+    {
+      guard g(mu_);
+      last = --senders_ == 0;
+    }
+    if (last) wake_ready();  // every waiter: nothing will arrive
+    unref();
+  }
+
+  /// A receiver at the tail (subscribe) or at `pos` (a copy).
+  std::uint64_t add_receiver(const std::uint64_t* pos) noexcept {
+    std::uint64_t p;
+    {
+      guard g(mu_);
+      ++receivers_;
+      p = pos != nullptr ? *pos : tail_;
+    }
+    ref();
+    return p;
+  }
+  void drop_receiver() noexcept {
+    {
+      guard g(mu_);
+      --receivers_;
+    }
+    unref();
+  }
+
+  result<std::size_t> send(T&& v) {
+    std::optional<T> evicted;  // destroyed after the lock is released
+    std::size_t reached;
+    {
+      guard g(mu_);
+      if (receivers_ == 0) return make_error_code(errc::channel_closed);
+      std::optional<T>& slot = ring_[tail_ % capacity_];
+      if (slot.has_value()) evicted.emplace(std::move(*slot));
+      slot.emplace(std::move(v));
+      ++tail_;
+      reached = receivers_;
+      if (waiters_.empty()) return reached;
+    }
+    wake_ready();
+    return reached;
+  }
+
+  [[nodiscard]] std::size_t receiver_count() noexcept {
+    guard g(mu_);
+    return receivers_;
+  }
+
+  enum class poll_result { value, lagged, closed, empty };
+
+  /// mu_ held. Read at `pos`: a value (copied into `out`, pos advanced), a
+  /// lag (pos moved to the oldest value held, `missed` set), closed, or empty.
+  poll_result poll_locked(std::uint64_t& pos, std::optional<result<T>>& out,
+                          std::uint64_t& missed) {
+    if (pos < tail_) {
+      const std::uint64_t oldest = tail_ > capacity_ ? tail_ - capacity_ : 0;
+      if (pos < oldest) {
+        missed = oldest - pos;
+        pos = oldest;
+        out.emplace(make_error_code(errc::channel_lagged));
+        return poll_result::lagged;
+      }
+      out.emplace(*ring_[pos % capacity_]);  // copy; may throw (then nothing moved)
+      ++pos;
+      return poll_result::value;
+    }
+    if (senders_ == 0) {
+      out.emplace(make_error_code(errc::channel_closed));
+      return poll_result::closed;
+    }
+    return poll_result::empty;
+  }
+
+  result<T> try_recv(std::uint64_t& pos, std::uint64_t& missed) {
+    std::optional<result<T>> out;
+    guard g(mu_);
+    if (poll_locked(pos, out, missed) == poll_result::empty) {
+      return make_error_code(errc::would_block);
+    }
+    return std::move(*out);
+  }
+
+  /// The awaiter's await_suspend. True: suspended (waiting, or yielding for
+  /// the budget, in which case it reads at resume).
+  bool start_recv(broadcast_node& n, std::uint64_t& pos, std::optional<result<T>>& out,
+                  std::uint64_t& missed, std::coroutine_handle<> h) {
+    {
+      guard g(mu_);
+      // The budget first: a ready read stays ready (the ring only moves
+      // forward), so a yielding awaiter reads when it resumes.
+      if (pos < tail_ || senders_ == 0) {
+        if (weft::detail::budget() > 0) {
+          (void)poll_locked(pos, out, missed);
+          (void)weft::detail::consume_budget();
+          return false;
+        }
+      } else {
+        n.wake = weft::suspend_current(h);  // may throw: nothing linked yet
+        n.pos = pos;
+        n.suspended = true;
+        waiters_.push_back(n);
+        return true;
+      }
+    }
+    n.suspended = true;
+    weft::detail::suspend_current_and_reschedule(h);
+    return true;
+  }
+
+  /// At resume after a wait or a yield: the read is ready now.
+  void finish_recv(std::uint64_t& pos, std::optional<result<T>>& out, std::uint64_t& missed) {
+    guard g(mu_);
+    (void)poll_locked(pos, out, missed);
+  }
+
+  void abandon(broadcast_node& n) noexcept {
+    guard g(mu_);
+    if (n.linked) waiters_.remove(n);
+  }
+
+ private:
+  ~broadcast_state() = default;  // through unref()
+
+  // Wake, in rounds of 32, every waiter whose recv is ready: position below
+  // the tail, or no sender left.
+  void wake_ready() noexcept {
+    for (;;) {
+      weft::detail::wake_batch b;
+      guard g(mu_);
+      while (!b.full() && !waiters_.empty()) {
+        auto& n = static_cast<broadcast_node&>(*waiters_.front());
+        if (n.pos >= tail_ && senders_ != 0) return;  // this and later ones are newer
+        waiters_.remove(n);
+        b.take(n);
+      }
+      if (waiters_.empty()) return;
+    }
+  }
+
+  sync_mutex mu_;
+  // Guarded by mu_:
+  std::unique_ptr<std::optional<T>[]> ring_;
+  std::uint64_t tail_ = 0;  // position of the next send
+  std::size_t senders_ = 1;
+  std::size_t receivers_ = 1;
+  weft::detail::waiter_list waiters_;  // broadcast_node, in position order
+  // Immutable:
+  const std::size_t capacity_;
+  weft::detail::sync::atomic<std::size_t> refs_{2};
+};
+
+}  // namespace weft::chan_detail
+
+namespace weft::broadcast {
+
+template <class T>
+class sender;
+template <class T>
+class receiver;
+template <class T>
+std::pair<sender<T>, receiver<T>> channel(std::size_t capacity);
+
+/// `co_await rx.recv()`.
+///
+/// - completes with: result<T>: a copy of the next value for this receiver
+///   (at once if there is one); errc::channel_lagged once if values it had
+///   not received were overwritten (rx.lagged_by() says how many; the next
+///   recv returns the oldest value still held); errc::channel_closed when
+///   every sender is gone and it has received everything still held.
+/// - cancellation (destroying the awaiting coroutine): before it suspended,
+///   or while waiting (it is unlinked), or after it was woken but before the
+///   task resumed: the receiver's position is unchanged, so the value is
+///   received by its next recv — nothing lost, nothing duplicated. (The
+///   read happens only when the awaiter completes or resumes.)
+/// - resumes on: the awaiting task's runtime, never inline on the sender's
+///   thread.
+/// - runtime shutdown: as cancellation.
+/// - allocation: none (the awaiter is the wait-list node).
+/// - budget: a ready recv counts against the cooperative budget; when it is
+///   spent the awaiter yields and reads on resume.
+/// The receiver must outlive the awaiter.
+template <class T>
+class [[nodiscard]] recv_awaiter : private chan_detail::broadcast_node {
+ public:
+  explicit recv_awaiter(receiver<T>& rx) noexcept : rx_(&rx) {}
+  recv_awaiter(recv_awaiter&& o) noexcept : rx_(o.rx_) {}
+  recv_awaiter& operator=(recv_awaiter&&) = delete;
+  ~recv_awaiter() {
+    if (this->suspended) rx_->st_->abandon(*this);
+  }
+
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> h) {
+    return rx_->st_->start_recv(*this, rx_->pos_, out_, rx_->lagged_, h);
+  }
+  result<T> await_resume() {
+    if (this->suspended) {
+      this->suspended = false;
+      rx_->st_->finish_recv(rx_->pos_, out_, rx_->lagged_);
+    }
+    return std::move(*out_);
+  }
+
+ private:
+  receiver<T>* rx_;
+  std::optional<result<T>> out_;
+};
+
+/// The sending half. Copyable; the channel closes for receivers when the
+/// last copy is gone. Any thread.
+template <class T>
+class sender {
+  using state = chan_detail::broadcast_state<T>;
+
+ public:
+  sender(const sender& o) noexcept : st_(o.st_) {
+    if (st_ != nullptr) st_->add_sender();
+  }
+  sender(sender&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
+  sender& operator=(const sender& o) noexcept {
+    sender(o).swap(*this);
+    return *this;
+  }
+  sender& operator=(sender&& o) noexcept {
+    sender(std::move(o)).swap(*this);
+    return *this;
+  }
+  ~sender() {
+    if (st_ != nullptr) st_->drop_sender();
+  }
+  void swap(sender& o) noexcept { std::swap(st_, o.st_); }
+
+  /// Send to every current receiver: the number of receivers, or
+  /// channel_closed (value dropped) when there is none. Overwrites the
+  /// oldest value when `capacity` are held. Never blocks, any thread; wakes
+  /// the waiting receivers. No allocation (the slot exists).
+  result<std::size_t> send(T value) const { return checked()->send(std::move(value)); }
+
+  /// A new receiver that sees the values sent after this call.
+  [[nodiscard]] receiver<T> subscribe() const {
+    state* st = checked();
+    const std::uint64_t pos = st->add_receiver(nullptr);
+    return receiver<T>{st, pos};
+  }
+
+  /// The number of live receivers.
+  [[nodiscard]] std::size_t receiver_count() const {
+    return checked()->receiver_count();
+  }
+
+ private:
+  friend std::pair<sender<T>, receiver<T>> channel<T>(std::size_t);
+  explicit sender(state* st) noexcept : st_(st) {}
+  state* checked() const {
+    if (st_ == nullptr) {
+      weft::detail::throw_channel_misuse(
+          "weft::broadcast::sender: used after it was moved from; use the sender it was moved "
+          "to, or a copy");
+    }
+    return st_;
+  }
+  state* st_;
+};
+
+/// The receiving half. Copyable (the copy continues from the same position)
+/// and movable. Use each receiver from one task at a time.
+template <class T>
+class receiver {
+  using state = chan_detail::broadcast_state<T>;
+
+ public:
+  receiver(const receiver& o) noexcept : st_(o.st_), lagged_(o.lagged_) {
+    if (st_ != nullptr) pos_ = st_->add_receiver(&o.pos_);
+  }
+  receiver(receiver&& o) noexcept
+      : st_(std::exchange(o.st_, nullptr)), pos_(o.pos_), lagged_(o.lagged_) {}
+  receiver& operator=(const receiver& o) noexcept {
+    receiver(o).swap(*this);
+    return *this;
+  }
+  receiver& operator=(receiver&& o) noexcept {
+    receiver(std::move(o)).swap(*this);
+    return *this;
+  }
+  ~receiver() {
+    if (st_ != nullptr) st_->drop_receiver();
+  }
+  void swap(receiver& o) noexcept {
+    std::swap(st_, o.st_);
+    std::swap(pos_, o.pos_);
+    std::swap(lagged_, o.lagged_);
+  }
+
+  /// Receive the next value (see recv_awaiter). Throws std::logic_error on a
+  /// moved-from receiver.
+  recv_awaiter<T> recv() {
+    checked();
+    return recv_awaiter<T>{*this};
+  }
+
+  /// Receive without waiting: as recv, or would_block when there is nothing
+  /// new yet.
+  result<T> try_recv() { return checked()->try_recv(pos_, lagged_); }
+
+  /// How many values were missed at the last channel_lagged (0 before any).
+  [[nodiscard]] std::uint64_t lagged_by() const noexcept { return lagged_; }
+
+  /// False for a moved-from receiver.
+  [[nodiscard]] bool valid() const noexcept { return st_ != nullptr; }
+
+ private:
+  friend class recv_awaiter<T>;
+  friend class sender<T>;
+  friend std::pair<sender<T>, receiver<T>> channel<T>(std::size_t);
+  receiver(state* st, std::uint64_t pos) noexcept : st_(st), pos_(pos) {}
+  state* checked() const {
+    if (st_ == nullptr) {
+      weft::detail::throw_channel_misuse(
+          "weft::broadcast::receiver: used after it was moved from; receive through the "
+          "receiver it was moved to");
+    }
+    return st_;
+  }
+
+  state* st_;
+  std::uint64_t pos_ = 0;     // the position of the next value for this receiver
+  std::uint64_t lagged_ = 0;  // missed at the last lag
+};
+
+/// A broadcast channel holding the last `capacity` values (>= 1; 0 throws
+/// std::invalid_argument). One allocation for the state and one for the
+/// ring of `capacity` slots (made up front; no allocation per send).
+template <class T>
+std::pair<sender<T>, receiver<T>> channel(std::size_t capacity) {
+  static_assert(std::is_copy_constructible_v<T>,
+                "weft::broadcast: T must be copyable (every receiver gets a copy)");
+  if (capacity == 0) {
+    throw std::invalid_argument("weft::broadcast::channel: capacity must be at least 1");
+  }
+  auto* st = new chan_detail::broadcast_state<T>(capacity);
+  return {sender<T>{st}, receiver<T>{st, 0}};
+}
+
+}  // namespace weft::broadcast

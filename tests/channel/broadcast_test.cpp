@@ -1,0 +1,277 @@
+// weft::broadcast: fan-out, subscribe, exact lag reporting, closing,
+// waking many waiters, and cancellation, on both runtime flavours.
+#include <weft/cancellation.hpp>
+#include <weft/channel.hpp>
+#include <weft/runtime.hpp>
+#include <weft/time.hpp>
+#include <weft/with_cancellation.hpp>
+
+#include "channel_support.hpp"
+#include "support/flavors.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using chan_test::manual_coro;
+using chan_test::wait_until;
+using weft::cancellation_source;
+using weft::result;
+using weft::task;
+
+class Broadcast : public weft_test::on_each_flavor {
+ protected:
+  bool current_thread() const { return GetParam() == weft::runtime_flavor::current_thread; }
+};
+INSTANTIATE_TEST_SUITE_P(Flavors, Broadcast, weft_test::each_flavor(), weft_test::flavor_name);
+
+TEST(BroadcastApi, ZeroCapacityIsRejected) {
+  EXPECT_THROW((void)weft::broadcast::channel<int>(0), std::invalid_argument);
+}
+
+TEST(BroadcastApi, MovedFromHandlesThrowLogicError) {
+  auto ch = weft::broadcast::channel<int>(2);
+  auto tx = std::move(ch.first);
+  auto rx = std::move(ch.second);
+  EXPECT_THROW((void)ch.first.send(1), std::logic_error);
+  EXPECT_THROW((void)ch.second.recv(), std::logic_error);
+  EXPECT_THROW((void)ch.second.try_recv(), std::logic_error);
+}
+
+TEST_P(Broadcast, EveryReceiverGetsEveryValueInOrder) {
+  rt.block_on([]() -> task<void> {
+    auto ch = weft::broadcast::channel<std::string>(8);
+    auto rx2 = ch.first.subscribe();
+    auto rx3 = ch.second;  // a copy, from the same position
+    EXPECT_EQ(ch.first.receiver_count(), 3u);
+    EXPECT_EQ(ch.first.send("a").value(), 3u);
+    EXPECT_EQ(ch.first.send("b").value(), 3u);
+    for (auto* rx : {&ch.second, &rx2, &rx3}) {
+      EXPECT_EQ((co_await rx->recv()).value(), "a");
+      EXPECT_EQ((co_await rx->recv()).value(), "b");
+      EXPECT_EQ(rx->try_recv().error(), weft::errc::would_block);
+    }
+  }());
+}
+
+TEST_P(Broadcast, SubscribeSeesOnlyValuesSentAfterIt) {
+  auto ch = weft::broadcast::channel<int>(8);
+  EXPECT_EQ(ch.first.send(1).value(), 1u);
+  auto late = ch.first.subscribe();
+  EXPECT_EQ(ch.first.send(2).value(), 2u);
+  EXPECT_EQ(late.try_recv().value(), 2);
+  EXPECT_EQ(ch.second.try_recv().value(), 1);
+  EXPECT_EQ(ch.second.try_recv().value(), 2);
+}
+
+TEST_P(Broadcast, ALaggingReceiverGetsLaggedOnceWithTheExactCountThenTheOldestHeld) {
+  rt.block_on([]() -> task<void> {
+    auto ch = weft::broadcast::channel<int>(4);
+    auto fast = ch.first.subscribe();
+    for (int i = 0; i < 10; ++i) {
+      EXPECT_TRUE(ch.first.send(i).has_value());
+      EXPECT_EQ(fast.try_recv().value(), i);  // keeps up: never lags
+    }
+    EXPECT_EQ(ch.second.lagged_by(), 0u);
+    result<int> r = co_await ch.second.recv();
+    EXPECT_EQ(r.error(), weft::errc::channel_lagged);
+    EXPECT_EQ(ch.second.lagged_by(), 6u);  // 0..5 overwritten; 6..9 held
+    for (int i = 6; i < 10; ++i) EXPECT_EQ((co_await ch.second.recv()).value(), i);
+    EXPECT_EQ(ch.second.try_recv().error(), weft::errc::would_block);
+    EXPECT_EQ(fast.lagged_by(), 0u);
+    // Lagging again counts afresh.
+    for (int i = 10; i < 15; ++i) EXPECT_TRUE(ch.first.send(i).has_value());
+    EXPECT_EQ(ch.second.try_recv().error(), weft::errc::channel_lagged);
+    EXPECT_EQ(ch.second.lagged_by(), 1u);
+    EXPECT_EQ(ch.second.try_recv().value(), 11);
+  }());
+}
+
+TEST_P(Broadcast, SendWithoutReceiversFailsWithClosed) {
+  auto ch = weft::broadcast::channel<int>(2);
+  { auto gone = std::move(ch.second); }
+  EXPECT_EQ(ch.first.send(1).error(), weft::errc::channel_closed);
+  auto rx = ch.first.subscribe();
+  EXPECT_EQ(ch.first.send(2).value(), 1u);
+  EXPECT_EQ(rx.try_recv().value(), 2);
+}
+
+TEST_P(Broadcast, ReceiversDrainThenSeeClosedWhenEverySenderIsGone) {
+  rt.block_on([]() -> task<void> {
+    auto ch = weft::broadcast::channel<int>(4);
+    auto rx = std::move(ch.second);
+    {
+      auto tx = std::move(ch.first);
+      auto tx2 = tx;
+      EXPECT_TRUE(tx.send(1).has_value());
+      EXPECT_TRUE(tx2.send(2).has_value());
+    }
+    EXPECT_EQ((co_await rx.recv()).value(), 1);
+    EXPECT_EQ((co_await rx.recv()).value(), 2);
+    EXPECT_EQ((co_await rx.recv()).error(), weft::errc::channel_closed);
+    EXPECT_EQ(rx.try_recv().error(), weft::errc::channel_closed);
+  }());
+}
+
+TEST_P(Broadcast, ASendWakesEveryWaitingReceiverAcrossRounds) {
+  rt.block_on([]() -> task<void> {
+    constexpr int receivers = 100;  // more than one wake round of 32
+    auto ch = weft::broadcast::channel<int>(2);
+    std::atomic<int> started{0};
+    std::vector<weft::join_handle<int>> hs;
+    for (int i = 0; i < receivers; ++i) {
+      hs.push_back(weft::spawn([rx = ch.first.subscribe(), &started]() mutable -> task<int> {
+        started.fetch_add(1);
+        co_return (co_await rx.recv()).value();
+      }));
+    }
+    co_await wait_until([&] { return started.load() == receivers; });
+    EXPECT_EQ(ch.first.send(42).value(), static_cast<std::size_t>(receivers + 1));
+    for (auto& h : hs) EXPECT_EQ(co_await h, 42);
+  }());
+}
+
+TEST_P(Broadcast, DroppingTheLastSenderWakesEveryWaitingReceiverWithClosed) {
+  rt.block_on([]() -> task<void> {
+    auto ch = weft::broadcast::channel<int>(2);
+    std::atomic<int> started{0};
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < 40; ++i) {
+      hs.push_back(weft::spawn([rx = ch.second, &started]() mutable -> task<void> {
+        started.fetch_add(1);
+        EXPECT_EQ((co_await rx.recv()).error(), weft::errc::channel_closed);
+      }));
+    }
+    co_await wait_until([&] { return started.load() == 40; });
+    { auto gone = std::move(ch.first); }
+    for (auto& h : hs) co_await h;
+  }());
+}
+
+TEST_P(Broadcast, ManySendersFromPlainThreadsReachAFastReceiver) {
+  rt.block_on([]() -> task<void> {
+    constexpr int threads = 4;
+    constexpr int each = 500;
+    auto ch = weft::broadcast::channel<int>(threads * each);  // nobody lags
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t) {
+      ts.emplace_back([tx = ch.first, t] {
+        for (int i = 0; i < each; ++i) (void)tx.send(t * each + i);
+      });
+    }
+    { auto gone = std::move(ch.first); }
+    std::int64_t sum = 0;
+    int count = 0;
+    while (result<int> r = co_await ch.second.recv()) {
+      sum += *r;
+      ++count;
+    }
+    for (auto& th : ts) th.join();
+    constexpr std::int64_t n = threads * each;
+    EXPECT_EQ(count, n);
+    EXPECT_EQ(sum, n * (n - 1) / 2);
+  }());
+}
+
+// ---- cancellation --------------------------------------------------------------
+
+TEST_P(Broadcast, RecvWithAnAlreadyCancelledTokenConsumesNothing) {
+  rt.block_on([]() -> task<void> {
+    auto ch = weft::broadcast::channel<int>(2);
+    EXPECT_TRUE(ch.first.send(1).has_value());
+    cancellation_source src;
+    src.cancel();
+    auto r = co_await weft::with_cancellation(src.token(), ch.second.recv());
+    EXPECT_EQ(r.error(), weft::errc::operation_canceled);
+    EXPECT_EQ(ch.second.try_recv().value(), 1);
+  }());
+}
+
+TEST_P(Broadcast, RecvCancelledWhileWaitingIsUnlinked) {
+  rt.block_on([]() -> task<void> {
+    auto ch = weft::broadcast::channel<int>(2);
+    auto r = co_await weft::timeout(1ms, ch.second.recv());
+    EXPECT_EQ(r.error(), weft::errc::timed_out);
+    cancellation_source src;
+    auto canceller = weft::spawn([src]() mutable -> task<void> {
+      co_await weft::yield_now();
+      src.cancel();
+    });
+    auto r2 = co_await weft::with_cancellation(src.token(), ch.second.recv());
+    EXPECT_EQ(r2.error(), weft::errc::operation_canceled);
+    co_await canceller;
+    EXPECT_EQ(ch.first.send(3).value(), 1u);
+    EXPECT_EQ((co_await ch.second.recv()).value(), 3);
+  }());
+}
+
+TEST_P(Broadcast, RecvCancelledAfterItWasWokenReceivesTheValueNextTime) {
+  rt.block_on([this]() -> task<void> {
+    auto ch = weft::broadcast::channel<int>(2);
+    auto& rx = ch.second;
+    cancellation_source src;
+    std::atomic<bool> started{false};
+    auto waiter = weft::spawn([&]() -> task<result<result<int>>> {
+      started = true;
+      co_return co_await weft::with_cancellation(src.token(), rx.recv());
+    });
+    co_await wait_until([&] { return started.load(); });
+    co_await weft::yield_now();
+    src.cancel();
+    EXPECT_TRUE(ch.first.send(5).has_value());
+    result<result<int>> r = co_await waiter;
+    if (current_thread()) {
+      EXPECT_EQ(r.error(), weft::errc::operation_canceled);
+    }
+    if (r) {
+      EXPECT_EQ(r->value(), 5);
+    } else {
+      EXPECT_EQ(rx.try_recv().value(), 5);
+    }
+    EXPECT_EQ(rx.try_recv().error(), weft::errc::would_block);
+  }());
+}
+
+TEST_P(Broadcast, RecvDestroyedAfterItWasWokenReceivesTheValueNextTime) {
+  rt.block_on([]() -> task<void> {
+    auto ch = weft::broadcast::channel<int>(2);
+    auto& rx = ch.second;
+    auto body = [](weft::broadcast::receiver<int>& r) -> manual_coro { (void)co_await r.recv(); };
+    manual_coro waiter = body(rx);
+    waiter.start();
+    co_await weft::yield_now();
+    EXPECT_TRUE(ch.first.send(5).has_value());  // wakes the (stale) waiter
+    waiter.destroy();
+    EXPECT_EQ(rx.try_recv().value(), 5);
+  }());
+}
+
+TEST_P(Broadcast, ALoopOnAnAlwaysReadyReceiverLetsOtherTasksRun) {
+  if (!current_thread()) GTEST_SKIP() << "on one thread only the budget can let the other task run";
+  rt.block_on([]() -> task<void> {
+    auto ch = weft::broadcast::channel<int>(10'000);
+    for (int i = 0; i < 10'000; ++i) EXPECT_TRUE(ch.first.send(i).has_value());
+    std::atomic<bool> other_ran{false};
+    auto other = weft::spawn([&]() -> task<void> {
+      other_ran = true;
+      co_return;
+    });
+    int received = 0;
+    while (!other_ran.load()) EXPECT_EQ((co_await ch.second.recv()).value(), received++);
+    EXPECT_LE(received, 2 * weft::detail::initial_budget);
+    EXPECT_EQ((co_await ch.second.recv()).value(), received);  // nothing skipped
+    co_await other;
+  }());
+}
+
+}  // namespace
