@@ -1,10 +1,13 @@
-// A tour of weft's core: spawn and join, sleep, timeout, spawn_blocking, and a
-// live measurement of spawn throughput on this machine.
+// A tour of weft's core: spawn and join, sleep, timeout, spawn_blocking, a
+// live measurement of spawn throughput on this machine, a bounded channel
+// raced against a deadline, and a task_result_bundle whose first failure
+// cancels the rest.
 #include <weft/weft.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -23,6 +26,52 @@ weft::task<int> fib(int n) {
   auto a = weft::spawn(fib, n - 1);
   int b = co_await fib(n - 2);
   co_return co_await a + b;
+}
+
+weft::task<> produce(weft::mpsc::sender<int> tx, int count) {
+  for (int i = 1; i <= count; ++i) (void)co_await tx.send(i);  // waits while the channel is full
+}
+
+// 6. A bounded channel with back-pressure, and when_any racing a receive
+// against a sleep: the loser is cancelled and gone before when_any returns.
+weft::task<> channels_and_select() {
+  auto [tx, rx] = weft::mpsc::channel<int>(8);
+  const auto t0 = sclock::now();
+  (void)weft::spawn(produce, std::move(tx), 100'000);
+  long long sum = 0;
+  for (;;) {
+    weft::result<int> v = co_await rx.recv();
+    if (!v) break;  // every sender gone and the queue drained: channel_closed
+    sum += *v;
+  }
+  const double ms = ms_since(t0);
+  // Nobody sends on `idle`: the sleep wins and the pending receive is withdrawn.
+  auto [idle_tx, idle_rx] = weft::mpsc::channel<int>(1);
+  auto won = co_await weft::when_any(idle_rx.recv(), weft::sleep(5ms));
+  std::printf("6. channel: 100000 values through bounded(8), sum %lld, %.1f ms; "
+              "when_any(recv on a silent channel, sleep 5 ms) -> %s won\n",
+              sum, ms, won.index == 1 ? "the sleep" : "the receive");
+}
+
+weft::task<int> may_fail(int i) {
+  if (i == 7) throw std::runtime_error("task 7 failed");
+  co_await weft::sleep(10s);  // the others would wait 10 s: the failure cancels them
+  co_return i;
+}
+
+// 7. task_result_bundle: the first failure cancels the other tasks through
+// the bundle's token, and join_all returns once all of them have ended.
+weft::task<> bundle_first_failure() {
+  weft::task_result_bundle<int> bundle;
+  for (int i = 0; i < 100; ++i) bundle.spawn(may_fail, i);
+  const auto t0 = sclock::now();
+  try {
+    (void)co_await bundle.join_all();
+  } catch (const std::exception& e) {
+    std::printf("7. task_result_bundle: 100 tasks, join_all -> \"%s\", the other 99 cancelled "
+                "and ended in %.1f ms\n",
+                e.what(), ms_since(t0));
+  }
 }
 
 weft::task<> tour() {
@@ -78,6 +127,9 @@ weft::task<> tour() {
   const double ms = ms_since(t0);
   std::printf("5. spawn throughput: %d spawned and joined in %.1f ms = %.2f M tasks/s\n", n, ms,
               n / ms / 1000.0);
+
+  co_await channels_and_select();
+  co_await bundle_first_failure();
 }
 
 }  // namespace

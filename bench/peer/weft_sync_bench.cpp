@@ -151,8 +151,10 @@ weft::task<> request_round(weft::mpsc::sender<reply_sender>& tx) {
 }
 
 void request_reply(weft::runtime& rt, int reps) {
-  auto [tx, rx] = weft::mpsc::channel<reply_sender>(10);
-  weft::join_handle<void> server = rt.spawn(reply_server, std::move(rx));
+  // Not a structured binding: clang 14 cannot capture one in the lambda below.
+  auto channel = weft::mpsc::channel<reply_sender>(10);
+  weft::mpsc::sender<reply_sender> tx = std::move(channel.first);
+  weft::join_handle<void> server = rt.spawn(reply_server, std::move(channel.second));
   measure("mpsc_oneshot_request_reply", reps, [&] { rt.block_on(request_round(tx)); });
   { auto closing = std::move(tx); }  // the server sees the channel closed
   rt.block_on(std::move(server));

@@ -3,23 +3,20 @@
 // wake_batch is declared before the lock).
 #include <weft/sync/event.hpp>
 
-#include "sync/misuse.hpp"
+#include "sync/wait_queue.hpp"
 
 #include <utility>
 
 namespace weft {
 
 std::size_t detail::waiter_count(const event& e) noexcept {
-  detail::sync::lock_guard<detail::sync::spin_mutex> lock(e.mu_);
-  return e.waiters_.size();
+  return detail::count_waiters(e.mu_, e.waiters_);
 }
 
 event::~event() {
-  detail::sync::lock_guard<detail::sync::spin_mutex> lock(mu_);
-  if (!waiters_.empty()) {
-    detail::sync_misuse("weft::event destroyed while tasks wait for it (their queue nodes would "
-                        "dangle)");
-  }
+  detail::check_no_waiters(mu_, waiters_,
+                           "weft::event destroyed while tasks wait for it (their queue nodes would "
+                           "dangle)");
 }
 
 bool event::is_set() const noexcept {
@@ -48,17 +45,8 @@ void event::set_locked(lock_type& lk, detail::wake_batch& batch) noexcept {
   // Wake the waiters that queued before this set(), in rounds. New ones can
   // queue meanwhile only after a reset(); they carry a larger generation.
   const std::uint64_t limit = generation_++;
-  while (detail::waiter_node* f = waiters_.front()) {
-    auto& w = static_cast<detail::event_waiter&>(*f);
-    if (w.generation > limit) break;
-    waiters_.remove(w);
-    batch.take(w);
-    if (batch.full()) {
-      lk.unlock();
-      batch.wake_all();
-      lk.lock();
-    }
-  }
+  detail::release_in_rounds<detail::event_waiter>(
+      lk, waiters_, batch, [limit](detail::event_waiter& w) { return w.generation <= limit; });
 }
 
 void event::set() noexcept {
@@ -79,13 +67,7 @@ bool event::try_consume() noexcept {
     // ORDERING: acquire: pairs with set_locked's release store (see there).
     return set_.load(std::memory_order_acquire);
   }
-  // ORDERING: relaxed: a hint that spares the lock; decided again under mu_.
-  if (!set_.load(std::memory_order_relaxed)) return false;
-  detail::sync::lock_guard<detail::sync::spin_mutex> lock(mu_);
-  // ORDERING: relaxed (both): under mu_, which orders every write.
-  if (!set_.load(std::memory_order_relaxed)) return false;
-  set_.store(false, std::memory_order_relaxed);
-  return true;
+  return detail::take_stored(mu_, set_);  // automatic: consume the set state
 }
 
 bool event::try_consume_or_enqueue(detail::event_waiter& w, waker& wk) noexcept {
@@ -96,8 +78,7 @@ bool event::try_consume_or_enqueue(detail::event_waiter& w, waker& wk) noexcept 
     return true;
   }
   w.generation = generation_;
-  w.wake = std::move(wk);
-  waiters_.push_back(w);
+  detail::enqueue(waiters_, w, wk);
   return false;
 }
 
@@ -105,46 +86,29 @@ void event::withdraw(detail::event_waiter& w) noexcept {
   detail::wake_batch batch;
   waker dropped;  // our own waker, dropped after the lock
   lock_type lk(mu_);
-  if (w.linked) {
-    waiters_.remove(w);
-    dropped = std::move(w.wake);
-    return;
-  }
+  if (detail::unlink_if_queued(waiters_, w, dropped)) return;
   // Released but never resumed. Automatic: that set() is passed on.
   if (mode_ == event_mode::automatic) set_locked(lk, batch);
 }
 
 event_wait_awaiter::~event_wait_awaiter() {
-  if (state_ == state::held) {
-    // Completed at once but destroyed while yielding for the budget: an
-    // automatic event's consumed state goes back.
-    if (e_->mode() == event_mode::automatic) e_->set();
-  } else if (state_ == state::queued) {
-    e_->withdraw(node_);
-  }
+  op_.cancel(
+      // Completed at once but destroyed while yielding for the budget: an
+      // automatic event's consumed state goes back.
+      [this] {
+        if (e_->mode() == event_mode::automatic) e_->set();
+      },
+      [this](detail::event_waiter& w) { e_->withdraw(w); });
 }
 
 bool event_wait_awaiter::await_ready() noexcept {
-  if (!e_->try_consume()) return false;
-  state_ = state::held;
-  yield_ = !detail::consume_budget();
-  return !yield_;
+  return op_.ready([this]() noexcept { return e_->try_consume(); });
 }
 
 bool event_wait_awaiter::await_suspend(std::coroutine_handle<> h) {
-  if (yield_) {
-    detail::suspend_current_and_reschedule(h);  // budget spent: let others run
-    return true;
-  }
-  waker w = suspend_current(h);
-  if (!e_->try_consume_or_enqueue(node_, w)) {
-    state_ = state::queued;
-    return true;
-  }
-  state_ = state::held;
-  if (detail::consume_budget()) return false;
-  w.wake();  // budget spent; we are RUNNING, so this re-queues us after the step
-  return true;
+  return op_.suspend(h, [this](detail::event_waiter& w, waker& wk) noexcept {
+    return e_->try_consume_or_enqueue(w, wk);
+  });
 }
 
 }  // namespace weft

@@ -2,7 +2,7 @@
 // count changes only under mu_; wakes happen after it is released.
 #include <weft/sync/latch.hpp>
 
-#include "sync/misuse.hpp"
+#include "sync/wait_queue.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -21,18 +21,15 @@ std::ptrdiff_t checked_count(std::ptrdiff_t count) {
 }  // namespace
 
 std::size_t detail::waiter_count(const latch& l) noexcept {
-  detail::sync::lock_guard<detail::sync::spin_mutex> lock(l.mu_);
-  return l.waiters_.size();
+  return detail::count_waiters(l.mu_, l.waiters_);
 }
 
 latch::latch(std::ptrdiff_t count) : count_(checked_count(count)) {}
 
 latch::~latch() {
-  detail::sync::lock_guard<detail::sync::spin_mutex> lock(mu_);
-  if (!waiters_.empty()) {
-    detail::sync_misuse("weft::latch destroyed while tasks wait for it (their queue nodes would "
-                        "dangle)");
-  }
+  detail::check_no_waiters(mu_, waiters_,
+                           "weft::latch destroyed while tasks wait for it (their queue nodes would "
+                           "dangle)");
 }
 
 void latch::count_down(std::ptrdiff_t n) {
@@ -56,14 +53,8 @@ void latch::count_down(std::ptrdiff_t n) {
   if (c - n != 0) return;
   // Zero: release everyone. Nobody can queue any more (they see zero under
   // mu_), so the rounds just drain the list.
-  while (detail::waiter_node* f = waiters_.pop_front()) {
-    batch.take(*f);
-    if (batch.full()) {
-      lk.unlock();
-      batch.wake_all();
-      lk.lock();
-    }
-  }
+  detail::release_in_rounds<detail::waiter_node>(lk, waiters_, batch,
+                                                 [](detail::waiter_node&) { return true; });
 }
 
 bool latch::try_wait() const noexcept {
@@ -76,21 +67,20 @@ bool latch::ready_or_enqueue(detail::waiter_node& w, waker& wk) noexcept {
   // ORDERING: relaxed: under mu_, which orders every write (and the lock
   // acquisition makes the counters' writes visible).
   if (count_.load(std::memory_order_relaxed) == 0) return true;
-  w.wake = std::move(wk);
-  waiters_.push_back(w);
+  detail::enqueue(waiters_, w, wk);
   return false;
 }
 
 void latch::withdraw(detail::waiter_node& w) noexcept {
   waker dropped;  // our own waker, dropped after the lock
   detail::sync::lock_guard<detail::sync::spin_mutex> lock(mu_);
-  if (!w.linked) return;  // released already: nothing to give back
-  waiters_.remove(w);
-  dropped = std::move(w.wake);
+  // Released already: nothing to give back.
+  (void)detail::unlink_if_queued(waiters_, w, dropped);
 }
 
 latch_wait_awaiter::~latch_wait_awaiter() {
-  if (queued_) l_->withdraw(node_);
+  op_.cancel([] {},  // completed at once: nothing to give back (a latch only opens)
+             [this](detail::waiter_node& w) { l_->withdraw(w); });
 }
 
 bool latch_wait_awaiter::await_ready() {
@@ -98,24 +88,13 @@ bool latch_wait_awaiter::await_ready() {
     l_->count_down(arrive_);  // may throw: then nothing was counted
     arrive_ = 0;
   }
-  if (!l_->try_wait()) return false;
-  yield_ = !detail::consume_budget();
-  return !yield_;
+  return op_.ready([this]() noexcept { return l_->try_wait(); });
 }
 
 bool latch_wait_awaiter::await_suspend(std::coroutine_handle<> h) {
-  if (yield_) {
-    detail::suspend_current_and_reschedule(h);  // budget spent: let others run
-    return true;
-  }
-  waker w = suspend_current(h);
-  if (!l_->ready_or_enqueue(node_, w)) {
-    queued_ = true;
-    return true;
-  }
-  if (detail::consume_budget()) return false;
-  w.wake();  // budget spent; we are RUNNING, so this re-queues us after the step
-  return true;
+  return op_.suspend(h, [this](detail::waiter_node& w, waker& wk) noexcept {
+    return l_->ready_or_enqueue(w, wk);
+  });
 }
 
 }  // namespace weft

@@ -3,23 +3,21 @@
 // (the wake_batch is declared before the lock).
 #include <weft/sync/notify.hpp>
 
-#include "sync/misuse.hpp"
+#include "sync/wait_queue.hpp"
 
 #include <utility>
 
 namespace weft {
 
 std::size_t detail::waiter_count(const notify& n) noexcept {
-  detail::sync::lock_guard<detail::sync::spin_mutex> lock(n.mu_);
-  return n.waiters_.size();
+  return detail::count_waiters(n.mu_, n.waiters_);
 }
 
 notify::~notify() {
-  detail::sync::lock_guard<detail::sync::spin_mutex> lock(mu_);
-  if (!waiters_.empty()) {
-    detail::sync_misuse("weft::notify destroyed while tasks wait for it (their queue nodes would "
-                        "dangle)");
-  }
+  detail::check_no_waiters(
+      mu_, waiters_,
+      "weft::notify destroyed while tasks wait for it (their queue nodes would "
+      "dangle)");
 }
 
 void notify::notify_one_locked(detail::wake_batch& batch) noexcept {
@@ -47,30 +45,17 @@ void notify::notify_all() noexcept {
   // are at the head (the list is in queueing order). Later ones, appended
   // while a round was woken unlocked, are left for the next notification.
   const std::uint64_t limit = generation_++;
-  while (detail::waiter_node* f = waiters_.front()) {
-    auto& w = static_cast<detail::notify_waiter&>(*f);
-    if (w.generation > limit) break;
-    waiters_.remove(w);
-    w.by_one = false;
-    batch.take(w);
-    if (batch.full()) {
-      lk.unlock();
-      batch.wake_all();
-      lk.lock();
-    }
-  }
+  detail::release_in_rounds<detail::notify_waiter>(lk, waiters_, batch,
+                                                   [limit](detail::notify_waiter& w) {
+                                                     if (w.generation > limit) return false;
+                                                     w.by_one = false;
+                                                     return true;
+                                                   });
 }
 
 bool notify::take_permit() noexcept {
-  // ORDERING: relaxed: only a hint that spares the lock when no permit is
-  // stored; the decision is made again under mu_ (here or in
-  // take_permit_or_enqueue), so a stale value costs a retry, never a wake-up.
-  if (!permit_.load(std::memory_order_relaxed)) return false;
-  detail::sync::lock_guard<detail::sync::spin_mutex> lock(mu_);
-  // ORDERING: relaxed (both): under mu_, which orders every write.
-  if (!permit_.load(std::memory_order_relaxed)) return false;
-  permit_.store(false, std::memory_order_relaxed);
-  return true;
+  // Decided again under mu_ in take_permit_or_enqueue when it finds none.
+  return detail::take_stored(mu_, permit_);
 }
 
 bool notify::take_permit_or_enqueue(detail::notify_waiter& w, waker& wk) noexcept {
@@ -82,8 +67,7 @@ bool notify::take_permit_or_enqueue(detail::notify_waiter& w, waker& wk) noexcep
   }
   w.generation = generation_;
   w.by_one = false;
-  w.wake = std::move(wk);
-  waiters_.push_back(w);
+  detail::enqueue(waiters_, w, wk);
   return false;
 }
 
@@ -91,44 +75,25 @@ void notify::withdraw(detail::notify_waiter& w) noexcept {
   detail::wake_batch batch;
   waker dropped;  // our own waker, dropped after the lock
   lock_type lk(mu_);
-  if (w.linked) {
-    waiters_.remove(w);
-    dropped = std::move(w.wake);
-    return;
-  }
+  if (detail::unlink_if_queued(waiters_, w, dropped)) return;
   // Notified but never resumed: a notify_one is passed on, not lost.
   if (w.by_one) notify_one_locked(batch);
 }
 
 notified_awaiter::~notified_awaiter() {
-  if (state_ == state::held) {
-    n_->notify_one();  // consumed the permit, never resumed: give it back
-  } else if (state_ == state::queued) {
-    n_->withdraw(node_);
-  }
+  op_.cancel(
+      // consumed the permit, never resumed: give it back
+      [this] { n_->notify_one(); }, [this](detail::notify_waiter& w) { n_->withdraw(w); });
 }
 
 bool notified_awaiter::await_ready() noexcept {
-  if (!n_->take_permit()) return false;
-  state_ = state::held;
-  yield_ = !detail::consume_budget();
-  return !yield_;
+  return op_.ready([this]() noexcept { return n_->take_permit(); });
 }
 
 bool notified_awaiter::await_suspend(std::coroutine_handle<> h) {
-  if (yield_) {
-    detail::suspend_current_and_reschedule(h);  // budget spent: let others run
-    return true;
-  }
-  waker w = suspend_current(h);
-  if (!n_->take_permit_or_enqueue(node_, w)) {
-    state_ = state::queued;
-    return true;
-  }
-  state_ = state::held;
-  if (detail::consume_budget()) return false;
-  w.wake();  // budget spent; we are RUNNING, so this re-queues us after the step
-  return true;
+  return op_.suspend(h, [this](detail::notify_waiter& w, waker& wk) noexcept {
+    return n_->take_permit_or_enqueue(w, wk);
+  });
 }
 
 }  // namespace weft

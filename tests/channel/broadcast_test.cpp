@@ -29,10 +29,7 @@ using weft::cancellation_source;
 using weft::result;
 using weft::task;
 
-class Broadcast : public weft_test::on_each_flavor {
- protected:
-  bool current_thread() const { return GetParam() == weft::runtime_flavor::current_thread; }
-};
+class Broadcast : public chan_test::on_each_flavor {};
 INSTANTIATE_TEST_SUITE_P(Flavors, Broadcast, weft_test::each_flavor(), weft_test::flavor_name);
 
 TEST(BroadcastApi, ZeroCapacityIsRejected) {
@@ -163,23 +160,8 @@ TEST_P(Broadcast, ManySendersFromPlainThreadsReachAFastReceiver) {
     constexpr int threads = 4;
     constexpr int each = 500;
     auto ch = weft::broadcast::channel<int>(threads * each);  // nobody lags
-    std::vector<std::thread> ts;
-    for (int t = 0; t < threads; ++t) {
-      ts.emplace_back([tx = ch.first, t] {
-        for (int i = 0; i < each; ++i) (void)tx.send(t * each + i);
-      });
-    }
-    { auto gone = std::move(ch.first); }
-    std::int64_t sum = 0;
-    int count = 0;
-    while (result<int> r = co_await ch.second.recv()) {
-      sum += *r;
-      ++count;
-    }
-    for (auto& th : ts) th.join();
-    constexpr std::int64_t n = threads * each;
-    EXPECT_EQ(count, n);
-    EXPECT_EQ(sum, n * (n - 1) / 2);
+    co_await chan_test::expect_plain_thread_sends_arrive(std::move(ch.first), ch.second, threads,
+                                                         each);
   }());
 }
 
@@ -219,17 +201,8 @@ TEST_P(Broadcast, RecvCancelledAfterItWasWokenReceivesTheValueNextTime) {
   rt.block_on([this]() -> task<void> {
     auto ch = weft::broadcast::channel<int>(2);
     auto& rx = ch.second;
-    cancellation_source src;
-    std::atomic<bool> started{false};
-    auto waiter = weft::spawn([&]() -> task<result<result<int>>> {
-      started = true;
-      co_return co_await weft::with_cancellation(src.token(), rx.recv());
-    });
-    co_await wait_until([&] { return started.load(); });
-    co_await weft::yield_now();
-    src.cancel();
-    EXPECT_TRUE(ch.first.send(5).has_value());
-    result<result<int>> r = co_await waiter;
+    result<result<int>> r = co_await chan_test::cancel_as_it_completes<result<int>>(
+        [&] { return rx.recv(); }, [&] { EXPECT_TRUE(ch.first.send(5).has_value()); });
     if (current_thread()) {
       EXPECT_EQ(r.error(), weft::errc::operation_canceled);
     }

@@ -31,10 +31,7 @@ using weft::result;
 using weft::send_result;
 using weft::task;
 
-class MpscCancel : public weft_test::on_each_flavor {
- protected:
-  bool current_thread() const { return GetParam() == weft::runtime_flavor::current_thread; }
-};
+class MpscCancel : public chan_test::on_each_flavor {};
 INSTANTIATE_TEST_SUITE_P(Flavors, MpscCancel, weft_test::each_flavor(), weft_test::flavor_name);
 
 // ---- recv -------------------------------------------------------------------
@@ -83,21 +80,15 @@ TEST_P(MpscCancel, RecvCancelledAfterTheValueWasHandedOverPutsItBackAtTheFront) 
   rt.block_on([this]() -> task<void> {
     auto ch = weft::mpsc::unbounded_channel<int>();
     auto& rx = ch.second;
-    cancellation_source src;
-    std::atomic<bool> started{false};
-    auto waiter = weft::spawn([&]() -> task<result<result<int>>> {
-      started = true;
-      co_return co_await weft::with_cancellation(src.token(), rx.recv());
-    });
-    co_await wait_until([&] { return started.load(); });
-    co_await weft::yield_now();  // on one thread: the waiter is suspended in recv now
     // In one step: the token fires first, then the value is handed to the
     // waiting recv. The race sees its stop branch finish first and destroys
     // the recv, which must give the value back.
-    src.cancel();
-    EXPECT_TRUE(ch.first.send(1).has_value());
-    EXPECT_TRUE(ch.first.send(2).has_value());
-    result<result<int>> r = co_await waiter;
+    result<result<int>> r = co_await chan_test::cancel_as_it_completes<result<int>>(
+        [&] { return rx.recv(); },
+        [&] {
+          EXPECT_TRUE(ch.first.send(1).has_value());
+          EXPECT_TRUE(ch.first.send(2).has_value());
+        });
     if (current_thread()) {
       EXPECT_EQ(r.error(), weft::errc::operation_canceled);
     }

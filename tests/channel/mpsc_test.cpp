@@ -25,10 +25,7 @@ using weft::result;
 using weft::send_result;
 using weft::task;
 
-class Mpsc : public weft_test::on_each_flavor {
- protected:
-  bool current_thread() const { return GetParam() == weft::runtime_flavor::current_thread; }
-};
+class Mpsc : public chan_test::on_each_flavor {};
 INSTANTIATE_TEST_SUITE_P(Flavors, Mpsc, weft_test::each_flavor(), weft_test::flavor_name);
 
 TEST(MpscApi, ZeroCapacityIsRejectedWithAMessage) {
@@ -319,23 +316,8 @@ TEST_P(Mpsc, UnboundedSendsFromPlainThreadsWakeTheReceiver) {
     constexpr int threads = 4;
     constexpr int each = 2000;
     auto ch = weft::mpsc::unbounded_channel<int>();
-    std::vector<std::thread> ts;
-    for (int t = 0; t < threads; ++t) {
-      ts.emplace_back([tx = ch.first, t] {
-        for (int i = 0; i < each; ++i) (void)tx.send(t * each + i);
-      });
-    }
-    { auto gone = std::move(ch.first); }
-    std::int64_t sum = 0;
-    int count = 0;
-    while (result<int> r = co_await ch.second.recv()) {
-      sum += *r;
-      ++count;
-    }
-    for (auto& th : ts) th.join();
-    const std::int64_t n = threads * each;
-    EXPECT_EQ(count, n);
-    EXPECT_EQ(sum, n * (n - 1) / 2);
+    co_await chan_test::expect_plain_thread_sends_arrive(std::move(ch.first), ch.second, threads,
+                                                         each);
   }());
 }
 

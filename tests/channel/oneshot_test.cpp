@@ -30,10 +30,7 @@ using weft::result;
 using weft::send_result;
 using weft::task;
 
-class Oneshot : public weft_test::on_each_flavor {
- protected:
-  bool current_thread() const { return GetParam() == weft::runtime_flavor::current_thread; }
-};
+class Oneshot : public chan_test::on_each_flavor {};
 INSTANTIATE_TEST_SUITE_P(Flavors, Oneshot, weft_test::each_flavor(), weft_test::flavor_name);
 
 TEST_P(Oneshot, ReceiverGetsAValueSentBeforeItAwaits) {
@@ -227,17 +224,9 @@ TEST_P(Oneshot, AwaitCancelledAfterTheValueArrivedLeavesItForTheNextAwait) {
   rt.block_on([this]() -> task<void> {
     auto ch = weft::oneshot::channel<int>();
     auto& rx = ch.second;
-    cancellation_source src;
-    std::atomic<bool> started{false};
-    auto waiter = weft::spawn([&]() -> task<result<result<int>>> {
-      started = true;
-      co_return co_await weft::with_cancellation(src.token(), rx);
-    });
-    co_await wait_until([&] { return started.load(); });
-    co_await weft::yield_now();
-    src.cancel();                              // the stop branch is ready first...
-    EXPECT_TRUE(ch.first.send(9).has_value());  // ...then the value arrives
-    result<result<int>> r = co_await waiter;
+    // The stop branch is ready first, then the value arrives.
+    result<result<int>> r = co_await chan_test::cancel_as_it_completes<result<int>>(
+        [&] { return rx.recv(); }, [&] { EXPECT_TRUE(ch.first.send(9).has_value()); });
     if (current_thread()) {
       EXPECT_EQ(r.error(), weft::errc::operation_canceled);
     }

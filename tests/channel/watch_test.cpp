@@ -28,10 +28,7 @@ using weft::cancellation_source;
 using weft::result;
 using weft::task;
 
-class Watch : public weft_test::on_each_flavor {
- protected:
-  bool current_thread() const { return GetParam() == weft::runtime_flavor::current_thread; }
-};
+class Watch : public chan_test::on_each_flavor {};
 INSTANTIATE_TEST_SUITE_P(Flavors, Watch, weft_test::each_flavor(), weft_test::flavor_name);
 
 TEST(WatchApi, TheInitialValueCountsAsSeen) {
@@ -200,17 +197,8 @@ TEST_P(Watch, ChangedCancelledAfterItWasWokenReportsTheChangeNextTime) {
   rt.block_on([this]() -> task<void> {
     auto ch = weft::watch::channel<int>(0);
     auto& rx = ch.second;
-    cancellation_source src;
-    std::atomic<bool> started{false};
-    auto waiter = weft::spawn([&]() -> task<result<result<void>>> {
-      started = true;
-      co_return co_await weft::with_cancellation(src.token(), rx.changed());
-    });
-    co_await wait_until([&] { return started.load(); });
-    co_await weft::yield_now();
-    src.cancel();
-    EXPECT_TRUE(ch.first.send(4).has_value());
-    result<result<void>> r = co_await waiter;
+    result<result<void>> r = co_await chan_test::cancel_as_it_completes<result<void>>(
+        [&] { return rx.changed(); }, [&] { EXPECT_TRUE(ch.first.send(4).has_value()); });
     if (current_thread()) {
       EXPECT_EQ(r.error(), weft::errc::operation_canceled);
     }

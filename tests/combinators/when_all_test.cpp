@@ -14,6 +14,7 @@
 #include <weft/when_any.hpp>
 #include <weft/with_cancellation.hpp>
 
+#include "combinator_support.hpp"
 #include "support/backends.hpp"
 #include "support/flavors.hpp"
 #include "support/lifetime.hpp"
@@ -37,37 +38,23 @@
 namespace {
 
 using namespace std::chrono_literals;
+using comb_test::expect_byte_arrives;
+using comb_test::loopback;
+using comb_test::losers_gone;
+using comb_test::paused_runtime;
+using comb_test::probe;
+using comb_test::reads;
+using comb_test::sleeps_an_hour;
 using weft::cancellation_source;
 using weft::cancellation_token;
 using weft::task;
-using weft::net::socket_address;
 using weft::net::tcp_listener;
 using weft::net::tcp_stream;
-
-struct probe {
-  weft_test::counters frames;
-  std::atomic<int> resumed{0};
-};
-
-task<int> sleeps_an_hour(probe& p) {
-  weft_test::tracked frame{p.frames};
-  co_await weft::sleep(1h);
-  p.resumed.fetch_add(1);
-  co_return -1;
-}
 
 task<> waits_for_token(probe& p, cancellation_token token) {
   weft_test::tracked frame{p.frames};
   co_await token.cancelled();
   p.resumed.fetch_add(1);
-}
-
-task<int> reads(probe& p, tcp_stream& s) {
-  weft_test::tracked frame{p.frames};
-  std::array<std::byte, 16> buf{};
-  auto r = co_await s.read(buf);
-  p.resumed.fetch_add(1);
-  co_return r.has_value() ? static_cast<int>(*r) : -4;
 }
 
 task<int> yields_then_returns(int yields, int v) {
@@ -78,13 +65,6 @@ task<int> yields_then_returns(int yields, int v) {
 task<int> yields_then_throws() {
   co_await weft::yield_now();
   throw std::runtime_error("branch failed");
-}
-
-weft::runtime paused_runtime() {
-  return weft::runtime_builder{}
-      .flavor(weft::runtime_flavor::current_thread)
-      .start_paused(true)
-      .build();
 }
 
 class WhenAll : public weft_test::on_each_flavor {};
@@ -221,8 +201,7 @@ TEST_P(WhenAll, OneThrowsTheOthersAreCancelledAndDestroyedBeforeTheRethrow) {
     } catch (const std::runtime_error& e) {
       caught = true;
       EXPECT_EQ(std::string(e.what()), "branch failed");
-      EXPECT_EQ(p.frames.destroyed.load(), 3);
-      EXPECT_EQ(p.frames.alive.load(), 0);
+      EXPECT_TRUE(losers_gone(p, 3));
     }
     EXPECT_TRUE(caught);
     never.cancel();
@@ -237,8 +216,7 @@ TEST_P(WhenAll, OneThrowingInARangeCancelsTheRest) {
     std::vector<task<int>> ops;
     for (int i = 0; i < 100; ++i) ops.push_back(i == 50 ? yields_then_throws() : sleeps_an_hour(p));
     EXPECT_THROW((void)co_await weft::when_all(std::move(ops)), std::runtime_error);
-    EXPECT_EQ(p.frames.destroyed.load(), 99);
-    EXPECT_EQ(p.frames.alive.load(), 0);
+    EXPECT_TRUE(losers_gone(p, 99));
   }());
 }
 
@@ -253,8 +231,7 @@ TEST_P(WhenAll, WhenAnyNestedInsideWhenAllEachPickTheirWinner) {
     EXPECT_EQ(b.index, 0u);
     EXPECT_EQ(b.get<0>(), 2);
     EXPECT_EQ(c, 3);
-    EXPECT_EQ(p.frames.destroyed.load(), 2);
-    EXPECT_EQ(p.frames.alive.load(), 0);
+    EXPECT_TRUE(losers_gone(p, 2));
   }());
 }
 
@@ -277,8 +254,7 @@ TEST_P(WhenAll, CancellingTheAwaitingTaskCancelsEveryBranch) {
         stop.token(), weft::when_all(sleeps_an_hour(p), waits_for_token(p, never.token()),
                                      nested(p), canceller(stop)));
     EXPECT_EQ(r.error(), weft::errc::operation_canceled);
-    EXPECT_EQ(p.frames.destroyed.load(), 4);
-    EXPECT_EQ(p.frames.alive.load(), 0);
+    EXPECT_TRUE(losers_gone(p, 4));
   }());
 }
 
@@ -316,7 +292,6 @@ TEST(WhenAllPausedTime, ATimeoutAroundWhenAllCancelsEveryBranchAtTheDeadline) {
 
 // ---- I/O: both backends ------------------------------------------------------
 
-const socket_address loopback{weft::net::ip_address::v4_loopback(), 0};
 
 class WhenAllIo : public weft_test::on_each_backend {};
 INSTANTIATE_TEST_SUITE_P(Backends, WhenAllIo, weft_test::each_backend(),
@@ -331,10 +306,7 @@ TEST_P(WhenAllIo, AFailureCancelsAPendingReadAndLeavesTheStreamUsable) {
     EXPECT_THROW((void)co_await weft::when_all(reads(p, s), yields_then_throws()),
                  std::runtime_error);
     EXPECT_EQ(p.frames.destroyed.load(), 1);
-    const std::array<std::byte, 1> one{std::byte{3}};
-    (co_await c.write_all(one)).value();
-    std::array<std::byte, 16> buf{};
-    EXPECT_EQ((co_await s.read(buf)).value(), 1u);
+    co_await expect_byte_arrives(c, s, std::byte{3});
     EXPECT_EQ(p.resumed.load(), 0);
   }());
 }

@@ -15,6 +15,7 @@
 #include <weft/when_any.hpp>
 #include <weft/with_cancellation.hpp>
 
+#include "combinator_support.hpp"
 #include "support/backends.hpp"
 #include "support/flavors.hpp"
 #include "support/lifetime.hpp"
@@ -34,27 +35,19 @@
 namespace {
 
 using namespace std::chrono_literals;
+using comb_test::expect_byte_arrives;
+using comb_test::loopback;
+using comb_test::losers_gone;
+using comb_test::paused_runtime;
+using comb_test::probe;
+using comb_test::reads;
+using comb_test::sleeps_an_hour;
 using weft::cancellation_source;
 using weft::cancellation_token;
 using weft::join_handle;
 using weft::task;
-using weft::net::socket_address;
 using weft::net::tcp_listener;
 using weft::net::tcp_stream;
-
-// What the losers record: frames alive/destroyed (a tracked local in each
-// loser coroutine) and how many resumed past their await (must stay 0).
-struct probe {
-  weft_test::counters frames;
-  std::atomic<int> resumed{0};
-};
-
-task<int> sleeps_an_hour(probe& p) {
-  weft_test::tracked frame{p.frames};
-  co_await weft::sleep(1h);
-  p.resumed.fetch_add(1);
-  co_return -1;
-}
 
 task<int> waits_for_token(probe& p, cancellation_token token) {
   weft_test::tracked frame{p.frames};
@@ -77,14 +70,6 @@ task<int> nested_timeout(probe& p) {
   co_return r.has_value() ? *r : -3;
 }
 
-task<int> reads(probe& p, tcp_stream& s) {
-  weft_test::tracked frame{p.frames};
-  std::array<std::byte, 16> buf{};
-  auto r = co_await s.read(buf);
-  p.resumed.fetch_add(1);
-  co_return r.has_value() ? static_cast<int>(*r) : -4;
-}
-
 task<int> after_a_yield(int v) {
   co_await weft::yield_now();
   co_return v;
@@ -95,17 +80,9 @@ task<int> waits_for_release(cancellation_token release) {
   co_return 5;
 }
 
-const socket_address loopback{weft::net::ip_address::v4_loopback(), 0};
 
 class WhenAny : public weft_test::on_each_flavor {};
 INSTANTIATE_TEST_SUITE_P(Flavors, WhenAny, weft_test::each_flavor(), weft_test::flavor_name);
-
-weft::runtime paused_runtime() {
-  return weft::runtime_builder{}
-      .flavor(weft::runtime_flavor::current_thread)
-      .start_paused(true)
-      .build();
-}
 
 TEST_P(WhenAny, LosersOfEveryKindAreDestroyedBeforeItReturnsAndNeverResume) {
   probe p;
@@ -118,8 +95,7 @@ TEST_P(WhenAny, LosersOfEveryKindAreDestroyedBeforeItReturnsAndNeverResume) {
     EXPECT_EQ(r.get<4>(), 42);
     // Five loser frames (the nested timeout has two), each destroyed once,
     // all before when_any returned.
-    EXPECT_EQ(p.frames.destroyed.load(), 5);
-    EXPECT_EQ(p.frames.alive.load(), 0);
+    EXPECT_TRUE(losers_gone(p, 5));
     // What the losers waited for happens now; nothing of them runs.
     never_yet.cancel();
     release.cancel();
@@ -194,8 +170,7 @@ TEST_P(WhenAny, AMovedInRangeHasItsLosersDestroyedBeforeItReturns) {
     auto r = co_await weft::when_any(std::move(ops));
     EXPECT_EQ(r.first, 0u);
     EXPECT_EQ(r.second, 10);
-    EXPECT_EQ(p.frames.destroyed.load(), 3);
-    EXPECT_EQ(p.frames.alive.load(), 0);
+    EXPECT_TRUE(losers_gone(p, 3));
   }());
 }
 
@@ -234,8 +209,7 @@ TEST_P(WhenAny, AWinnerThatThrowsHasItsLosersDestroyedBeforeTheRethrow) {
       caught = true;
       EXPECT_EQ(std::string(e.what()), "winner failed");
       // The losers were gone before the exception reached us.
-      EXPECT_EQ(p.frames.destroyed.load(), 2);
-      EXPECT_EQ(p.frames.alive.load(), 0);
+      EXPECT_TRUE(losers_gone(p, 2));
     }
     EXPECT_TRUE(caught);
     never.cancel();
@@ -296,8 +270,7 @@ TEST_P(WhenAny, AsTheOperationOfATimeoutItIsCancelledWhole) {
     auto r = co_await weft::timeout(
         1ms, weft::when_any(sleeps_an_hour(p), waits_for_token(p, never.token())));
     EXPECT_EQ(r.error(), weft::errc::timed_out);
-    EXPECT_EQ(p.frames.destroyed.load(), 2);
-    EXPECT_EQ(p.frames.alive.load(), 0);
+    EXPECT_TRUE(losers_gone(p, 2));
   }());
 }
 
@@ -335,14 +308,9 @@ TEST_P(WhenAnyIo, AReadThatNeverGetsDataLosesAndIsGoneBeforeItReturns) {
     EXPECT_EQ(r.get<2>(), 8);
     // The read was cancelled (in the kernel, on io_uring) and its frame
     // destroyed before when_any returned.
-    EXPECT_EQ(p.frames.destroyed.load(), 2);
-    EXPECT_EQ(p.frames.alive.load(), 0);
+    EXPECT_TRUE(losers_gone(p, 2));
     // Data that arrives now is not consumed by the cancelled read.
-    const std::array<std::byte, 1> one{std::byte{42}};
-    (co_await c.write_all(one)).value();
-    std::array<std::byte, 16> buf{};
-    EXPECT_EQ((co_await s.read(buf)).value(), 1u);
-    EXPECT_EQ(buf[0], std::byte{42});
+    co_await expect_byte_arrives(c, s, std::byte{42});
     EXPECT_EQ(p.resumed.load(), 0);
   }());
 }
@@ -371,13 +339,9 @@ TEST_P(WhenAnyIo, CancellingTheAwaitingTaskCancelsEveryBranchDown) {
                                      waits_for_token(p, never.token()), nested_timeout(p),
                                      cancels_after_a_yield(p, stop)));
     EXPECT_EQ(r.error(), weft::errc::operation_canceled);
-    EXPECT_EQ(p.frames.destroyed.load(), 6);
-    EXPECT_EQ(p.frames.alive.load(), 0);
+    EXPECT_TRUE(losers_gone(p, 6));
     never.cancel();
-    const std::array<std::byte, 1> one{std::byte{7}};
-    (co_await c.write_all(one)).value();
-    std::array<std::byte, 16> buf{};
-    EXPECT_EQ((co_await s.read(buf)).value(), 1u);
+    co_await expect_byte_arrives(c, s, std::byte{7});
     EXPECT_EQ(p.resumed.load(), 0);
   }());
 }

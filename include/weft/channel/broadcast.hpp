@@ -44,7 +44,10 @@
 #include <weft/detail/context.hpp>
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/waiter_list.hpp>
+#include <weft/channel/ordered_waiters.hpp>
 #include <weft/channel/send_result.hpp>
+#include <weft/channel/shared_refs.hpp>
+#include <weft/channel/state_handle.hpp>
 #include <weft/error.hpp>
 #include <weft/result.hpp>
 #include <weft/waker.hpp>
@@ -60,13 +63,11 @@
 
 namespace weft::chan_detail {
 
-struct broadcast_node : weft::detail::waiter_node {
-  std::uint64_t pos = 0;   // the receiver's position when it linked
-  bool suspended = false;  // suspended and not resumed (own task only)
-};
+// A recv awaiter: ordered by the receiver's position when it linked.
+using broadcast_node = ordered_node;
 
 template <class T>
-class broadcast_state {
+class broadcast_state : public shared_refs<broadcast_state<T>> {
   using sync_mutex = weft::detail::sync::spin_mutex;
   using guard = weft::detail::sync::lock_guard<sync_mutex>;
 
@@ -74,22 +75,12 @@ class broadcast_state {
   explicit broadcast_state(std::size_t capacity)
       : ring_(std::make_unique<std::optional<T>[]>(capacity)), capacity_(capacity) {}
 
-  void ref() noexcept {
-    // ORDERING: relaxed: made from a live reference (as shared_ptr).
-    refs_.fetch_add(1, std::memory_order_relaxed);
-  }
-  void unref() noexcept {
-    // ORDERING: acq_rel: release publishes this holder's writes to the
-    // thread that frees; acquire on the last one sees them all.
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
-
   void add_sender() noexcept {
     {
       guard g(mu_);
       ++senders_;
     }
-    ref();
+    this->ref();
   }
   void drop_sender() noexcept {
     bool last;
@@ -98,7 +89,7 @@ class broadcast_state {
       last = --senders_ == 0;
     }
     if (last) wake_ready();  // every waiter: nothing will arrive
-    unref();
+    this->unref();
   }
 
   /// A receiver at the tail (subscribe) or at `pos` (a copy).
@@ -109,7 +100,7 @@ class broadcast_state {
       ++receivers_;
       p = pos != nullptr ? *pos : tail_;
     }
-    ref();
+    this->ref();
     return p;
   }
   void drop_receiver() noexcept {
@@ -117,7 +108,7 @@ class broadcast_state {
       guard g(mu_);
       --receivers_;
     }
-    unref();
+    this->unref();
   }
 
   result<std::size_t> send(T&& v) {
@@ -191,15 +182,11 @@ class broadcast_state {
           return false;
         }
       } else {
-        n.wake = weft::suspend_current(h);  // may throw: nothing linked yet
-        n.pos = pos;
-        n.suspended = true;
-        waiters_.push_back(n);
+        waiters_.link(n, pos, h);
         return true;
       }
     }
-    n.suspended = true;
-    weft::detail::suspend_current_and_reschedule(h);
+    ordered_waiters::yield(n, h);
     return true;
   }
 
@@ -211,26 +198,17 @@ class broadcast_state {
 
   void abandon(broadcast_node& n) noexcept {
     guard g(mu_);
-    if (n.linked) waiters_.remove(n);
+    waiters_.remove_if_linked(n);
   }
 
  private:
+  friend class shared_refs<broadcast_state>;
   ~broadcast_state() = default;  // through unref()
 
   // Wake, in rounds of 32, every waiter whose recv is ready: position below
   // the tail, or no sender left.
   void wake_ready() noexcept {
-    for (;;) {
-      weft::detail::wake_batch b;
-      guard g(mu_);
-      while (!b.full() && !waiters_.empty()) {
-        auto& n = static_cast<broadcast_node&>(*waiters_.front());
-        if (n.pos >= tail_ && senders_ != 0) return;  // this and later ones are newer
-        waiters_.remove(n);
-        b.take(n);
-      }
-      if (waiters_.empty()) return;
-    }
+    waiters_.wake_ready(mu_, [this] { return wake_bound{tail_, senders_ == 0}; });
   }
 
   sync_mutex mu_;
@@ -239,10 +217,9 @@ class broadcast_state {
   std::uint64_t tail_ = 0;  // position of the next send
   std::size_t senders_ = 1;
   std::size_t receivers_ = 1;
-  weft::detail::waiter_list waiters_;  // broadcast_node, in position order
+  ordered_waiters waiters_;  // broadcast_node, in position order
   // Immutable:
   const std::size_t capacity_;
-  weft::detail::sync::atomic<std::size_t> refs_{2};
 };
 
 }  // namespace weft::chan_detail
@@ -309,22 +286,12 @@ class sender {
   using state = chan_detail::broadcast_state<T>;
 
  public:
-  sender(const sender& o) noexcept : st_(o.st_) {
-    if (st_ != nullptr) st_->add_sender();
-  }
-  sender(sender&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
-  sender& operator=(const sender& o) noexcept {
-    sender(o).swap(*this);
-    return *this;
-  }
-  sender& operator=(sender&& o) noexcept {
-    sender(std::move(o)).swap(*this);
-    return *this;
-  }
-  ~sender() {
-    if (st_ != nullptr) st_->drop_sender();
-  }
-  void swap(sender& o) noexcept { std::swap(st_, o.st_); }
+  sender(const sender& o) noexcept = default;
+  sender(sender&& o) noexcept = default;
+  sender& operator=(const sender& o) noexcept = default;
+  sender& operator=(sender&& o) noexcept = default;
+  ~sender() = default;
+  void swap(sender& o) noexcept { st_.swap(o.st_); }
 
   /// Send to every current receiver: the number of receivers, or
   /// channel_closed (value dropped) when there is none. Overwrites the
@@ -348,14 +315,11 @@ class sender {
   friend std::pair<sender<T>, receiver<T>> channel<T>(std::size_t);
   explicit sender(state* st) noexcept : st_(st) {}
   state* checked() const {
-    if (st_ == nullptr) {
-      weft::detail::throw_channel_misuse(
-          "weft::broadcast::sender: used after it was moved from; use the sender it was moved "
-          "to, or a copy");
-    }
-    return st_;
+    return st_.checked(
+        "weft::broadcast::sender: used after it was moved from; use the sender it was moved "
+        "to, or a copy");
   }
-  state* st_;
+  chan_detail::shared_state<state, &state::add_sender, &state::drop_sender> st_;
 };
 
 /// The receiving half. Copyable (the copy continues from the same position)
@@ -365,11 +329,12 @@ class receiver {
   using state = chan_detail::broadcast_state<T>;
 
  public:
-  receiver(const receiver& o) noexcept : st_(o.st_), lagged_(o.lagged_) {
-    if (st_ != nullptr) pos_ = st_->add_receiver(&o.pos_);
+  // The copy continues from o's position: add_receiver(&o.pos_) makes the
+  // hold that st_ adopts.
+  receiver(const receiver& o) noexcept : st_(o.st_.get()), lagged_(o.lagged_) {
+    if (st_.get() != nullptr) pos_ = st_->add_receiver(&o.pos_);
   }
-  receiver(receiver&& o) noexcept
-      : st_(std::exchange(o.st_, nullptr)), pos_(o.pos_), lagged_(o.lagged_) {}
+  receiver(receiver&& o) noexcept = default;
   receiver& operator=(const receiver& o) noexcept {
     receiver(o).swap(*this);
     return *this;
@@ -378,11 +343,9 @@ class receiver {
     receiver(std::move(o)).swap(*this);
     return *this;
   }
-  ~receiver() {
-    if (st_ != nullptr) st_->drop_receiver();
-  }
+  ~receiver() = default;
   void swap(receiver& o) noexcept {
-    std::swap(st_, o.st_);
+    st_.swap(o.st_);
     std::swap(pos_, o.pos_);
     std::swap(lagged_, o.lagged_);
   }
@@ -402,7 +365,7 @@ class receiver {
   [[nodiscard]] std::uint64_t lagged_by() const noexcept { return lagged_; }
 
   /// False for a moved-from receiver.
-  [[nodiscard]] bool valid() const noexcept { return st_ != nullptr; }
+  [[nodiscard]] bool valid() const noexcept { return st_.get() != nullptr; }
 
  private:
   friend class recv_awaiter<T>;
@@ -410,15 +373,12 @@ class receiver {
   friend std::pair<sender<T>, receiver<T>> channel<T>(std::size_t);
   receiver(state* st, std::uint64_t pos) noexcept : st_(st), pos_(pos) {}
   state* checked() const {
-    if (st_ == nullptr) {
-      weft::detail::throw_channel_misuse(
-          "weft::broadcast::receiver: used after it was moved from; receive through the "
-          "receiver it was moved to");
-    }
-    return st_;
+    return st_.checked(
+        "weft::broadcast::receiver: used after it was moved from; receive through the "
+        "receiver it was moved to");
   }
 
-  state* st_;
+  chan_detail::unique_state<state, &state::drop_receiver> st_;
   std::uint64_t pos_ = 0;     // the position of the next value for this receiver
   std::uint64_t lagged_ = 0;  // missed at the last lag
 };

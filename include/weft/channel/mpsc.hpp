@@ -54,6 +54,8 @@
 
 #include <weft/channel/block_queue.hpp>
 #include <weft/channel/send_result.hpp>
+#include <weft/channel/shared_refs.hpp>
+#include <weft/channel/state_handle.hpp>
 #include <weft/channel/wake_few.hpp>
 #include <weft/detail/context.hpp>
 #include <weft/detail/sync_shim.hpp>
@@ -102,7 +104,7 @@ struct mpsc_closed_node : waiter_node {
 };
 
 template <class T>
-class mpsc_chan {
+class mpsc_chan : public shared_refs<mpsc_chan<T>> {
  public:
   static constexpr std::size_t unbounded = SIZE_MAX;
 
@@ -114,20 +116,11 @@ class mpsc_chan {
 
   // ---- handles ------------------------------------------------------------
 
-  void ref() noexcept {
-    // ORDERING: relaxed: a new reference is made from a live one (shared_ptr).
-    refs_.fetch_add(1, std::memory_order_relaxed);
-  }
-  void unref() noexcept {
-    // ORDERING: acq_rel: the release half publishes this holder's writes to
-    // the thread that frees; the acquire half (on the last one) sees them all.
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
   void add_sender() noexcept {
     // ORDERING: relaxed: made from a live sender, so the count is > 0 and no
     // "last sender" transition can race with it; tx_gone_ is under mu_.
     senders_.fetch_add(1, std::memory_order_relaxed);
-    ref();
+    this->ref();
   }
   void drop_sender() noexcept {
     // ORDERING: acq_rel: pairs with the other droppers' fetch_sub, so the
@@ -139,7 +132,12 @@ class mpsc_chan {
       }
       finish_receivers();
     }
-    unref();
+    this->unref();
+  }
+  /// The receiver is dropped: close (destroying the buffered values), let go.
+  void drop_receiver() noexcept {
+    close_rx(/*dropping=*/true);
+    this->unref();
   }
 
   [[nodiscard]] bool is_closed() const noexcept {
@@ -336,6 +334,7 @@ class mpsc_chan {
   }
 
  private:
+  friend class shared_refs<mpsc_chan>;
   ~mpsc_chan() = default;  // through unref()
 
   // mu_ held. Room for one more value, and no older send waiting for it.
@@ -402,7 +401,6 @@ class mpsc_chan {
   // Atomics (see their accessors):
   sync::atomic<bool> closed_flag_{false};  // rx_closed_, for lock-free is_closed()
   sync::atomic<std::size_t> senders_{1};
-  sync::atomic<std::size_t> refs_{2};  // senders + the receiver
 };
 
 }  // namespace weft::chan_detail
@@ -552,10 +550,12 @@ class [[nodiscard]] closed_awaiter : private chan_detail::mpsc_closed_node {
 
 namespace mpsc_handles {
 template <class T>
-chan_detail::mpsc_chan<T>* checked(chan_detail::mpsc_chan<T>* ch, const char* what) {
-  if (ch == nullptr) weft::detail::throw_channel_misuse(what);
-  return ch;
-}
+using chan = chan_detail::mpsc_chan<T>;
+/// A sender's hold (copyable: one more sender) and the receiver's (move-only).
+template <class T>
+using sender_ref = chan_detail::shared_state<chan<T>, &chan<T>::add_sender, &chan<T>::drop_sender>;
+template <class T>
+using receiver_ref = chan_detail::unique_state<chan<T>, &chan<T>::drop_receiver>;
 }  // namespace mpsc_handles
 
 /// The sending half of a bounded channel. Copyable: every copy is a sender;
@@ -563,56 +563,46 @@ chan_detail::mpsc_chan<T>* checked(chan_detail::mpsc_chan<T>* ch, const char* wh
 template <class T>
 class sender {
  public:
-  sender(const sender& o) noexcept : ch_(o.ch_) {
-    if (ch_ != nullptr) ch_->add_sender();
-  }
-  sender(sender&& o) noexcept : ch_(std::exchange(o.ch_, nullptr)) {}
-  sender& operator=(const sender& o) noexcept {
-    sender(o).swap(*this);
-    return *this;
-  }
-  sender& operator=(sender&& o) noexcept {
-    sender(std::move(o)).swap(*this);
-    return *this;
-  }
-  ~sender() {
-    if (ch_ != nullptr) ch_->drop_sender();
-  }
-  void swap(sender& o) noexcept { std::swap(ch_, o.ch_); }
+  sender(const sender& o) noexcept = default;
+  sender(sender&& o) noexcept = default;
+  sender& operator=(const sender& o) noexcept = default;
+  sender& operator=(sender&& o) noexcept = default;
+  ~sender() = default;
+  void swap(sender& o) noexcept { ch_.swap(o.ch_); }
 
   /// Wait for room, then send (see send_awaiter). Throws std::logic_error on
   /// a moved-from sender.
   send_awaiter<T> send(T value) const {
-    return send_awaiter<T>{
-        mpsc_handles::checked(ch_, "weft::mpsc::sender::send: this sender was moved from; send "
-                                   "through the sender it was moved to, or a copy"),
-        std::move(value)};
+    return send_awaiter<T>{ch_.checked("weft::mpsc::sender::send: this sender was moved from; send "
+                                       "through the sender it was moved to, or a copy"),
+                           std::move(value)};
   }
 
   /// Send without waiting: would_block when full (or older sends wait),
   /// channel_closed when the receiver is closed or gone; both hand the value
   /// back. Never suspends; callable from any thread.
   send_result<T> try_send(T value) const {
-    return mpsc_handles::checked(ch_, "weft::mpsc::sender::try_send: this sender was moved from")
+    return ch_.checked("weft::mpsc::sender::try_send: this sender was moved from")
         ->try_send(std::move(value));
   }
 
   /// True once the receiver is closed or gone (a moved-from sender: true).
-  [[nodiscard]] bool is_closed() const noexcept { return ch_ == nullptr || ch_->is_closed(); }
+  [[nodiscard]] bool is_closed() const noexcept { return ch_.get() == nullptr || ch_->is_closed(); }
 
   /// Wait until the receiver is closed or gone (see closed_awaiter).
   closed_awaiter<T> closed() const {
-    return closed_awaiter<T>{
-        mpsc_handles::checked(ch_, "weft::mpsc::sender::closed: this sender was moved from")};
+    return closed_awaiter<T>{ch_.checked("weft::mpsc::sender::closed: this sender was moved from")};
   }
 
   /// True if both send into the same channel.
-  [[nodiscard]] bool same_channel(const sender& o) const noexcept { return ch_ == o.ch_; }
+  [[nodiscard]] bool same_channel(const sender& o) const noexcept {
+    return ch_.get() == o.ch_.get();
+  }
 
  private:
   friend std::pair<sender<T>, receiver<T>> channel<T>(std::size_t);
   explicit sender(chan_detail::mpsc_chan<T>* ch) noexcept : ch_(ch) {}
-  chan_detail::mpsc_chan<T>* ch_;
+  mpsc_handles::sender_ref<T> ch_;
 };
 
 /// The sending half of an unbounded channel. Copyable (every copy is a
@@ -620,22 +610,12 @@ class sender {
 template <class T>
 class unbounded_sender {
  public:
-  unbounded_sender(const unbounded_sender& o) noexcept : ch_(o.ch_) {
-    if (ch_ != nullptr) ch_->add_sender();
-  }
-  unbounded_sender(unbounded_sender&& o) noexcept : ch_(std::exchange(o.ch_, nullptr)) {}
-  unbounded_sender& operator=(const unbounded_sender& o) noexcept {
-    unbounded_sender(o).swap(*this);
-    return *this;
-  }
-  unbounded_sender& operator=(unbounded_sender&& o) noexcept {
-    unbounded_sender(std::move(o)).swap(*this);
-    return *this;
-  }
-  ~unbounded_sender() {
-    if (ch_ != nullptr) ch_->drop_sender();
-  }
-  void swap(unbounded_sender& o) noexcept { std::swap(ch_, o.ch_); }
+  unbounded_sender(const unbounded_sender& o) noexcept = default;
+  unbounded_sender(unbounded_sender&& o) noexcept = default;
+  unbounded_sender& operator=(const unbounded_sender& o) noexcept = default;
+  unbounded_sender& operator=(unbounded_sender&& o) noexcept = default;
+  ~unbounded_sender() = default;
+  void swap(unbounded_sender& o) noexcept { ch_.swap(o.ch_); }
 
   /// Send now: success, or channel_closed with the value handed back when
   /// the receiver is closed or gone. Not awaitable, never blocks, any thread
@@ -644,22 +624,23 @@ class unbounded_sender {
   /// (amortised; emptied blocks are recycled). Throws std::logic_error on a
   /// moved-from sender.
   send_result<T> send(T value) const {
-    return mpsc_handles::checked(ch_,
-                                 "weft::mpsc::unbounded_sender::send: this sender was moved from")
+    return ch_.checked("weft::mpsc::unbounded_sender::send: this sender was moved from")
         ->try_send(std::move(value));
   }
 
-  [[nodiscard]] bool is_closed() const noexcept { return ch_ == nullptr || ch_->is_closed(); }
+  [[nodiscard]] bool is_closed() const noexcept { return ch_.get() == nullptr || ch_->is_closed(); }
   closed_awaiter<T> closed() const {
-    return closed_awaiter<T>{mpsc_handles::checked(
-        ch_, "weft::mpsc::unbounded_sender::closed: this sender was moved from")};
+    return closed_awaiter<T>{
+        ch_.checked("weft::mpsc::unbounded_sender::closed: this sender was moved from")};
   }
-  [[nodiscard]] bool same_channel(const unbounded_sender& o) const noexcept { return ch_ == o.ch_; }
+  [[nodiscard]] bool same_channel(const unbounded_sender& o) const noexcept {
+    return ch_.get() == o.ch_.get();
+  }
 
  private:
   friend std::pair<unbounded_sender<T>, receiver<T>> unbounded_channel<T>();
   explicit unbounded_sender(chan_detail::mpsc_chan<T>* ch) noexcept : ch_(ch) {}
-  chan_detail::mpsc_chan<T>* ch_;
+  mpsc_handles::sender_ref<T> ch_;
 };
 
 /// The receiving half (bounded and unbounded channels). Move-only. Use it
@@ -667,53 +648,44 @@ class unbounded_sender {
 template <class T>
 class receiver {
  public:
-  receiver(receiver&& o) noexcept : ch_(std::exchange(o.ch_, nullptr)) {}
-  receiver& operator=(receiver&& o) noexcept {
-    receiver(std::move(o)).swap(*this);
-    return *this;
-  }
+  receiver(receiver&& o) noexcept = default;
+  receiver& operator=(receiver&& o) noexcept = default;
   receiver(const receiver&) = delete;
   receiver& operator=(const receiver&) = delete;
   /// Closes the channel and destroys the values still buffered.
-  ~receiver() {
-    if (ch_ != nullptr) {
-      ch_->close_rx(/*dropping=*/true);
-      ch_->unref();
-    }
-  }
-  void swap(receiver& o) noexcept { std::swap(ch_, o.ch_); }
+  ~receiver() = default;
+  void swap(receiver& o) noexcept { ch_.swap(o.ch_); }
 
   /// Receive the next value (see recv_awaiter). Throws std::logic_error on a
   /// moved-from receiver.
   recv_awaiter<T> recv() {
-    return recv_awaiter<T>{mpsc_handles::checked(
-        ch_, "weft::mpsc::receiver::recv: this receiver was moved from; receive through the "
-             "receiver it was moved to")};
+    return recv_awaiter<T>{
+        ch_.checked("weft::mpsc::receiver::recv: this receiver was moved from; receive through the "
+                    "receiver it was moved to")};
   }
 
   /// Receive without waiting: the oldest value, else would_block, or
   /// channel_closed when nothing more can arrive.
   result<T> try_recv() {
-    return mpsc_handles::checked(ch_, "weft::mpsc::receiver::try_recv: this receiver was moved from")
-        ->try_recv();
+    return ch_.checked("weft::mpsc::receiver::try_recv: this receiver was moved from")->try_recv();
   }
 
   /// Close: sends fail from now on (waiting ones at once) and get their
   /// values back; buffered values can still be received, then recv returns
   /// channel_closed. Idempotent.
   void close() {
-    mpsc_handles::checked(ch_, "weft::mpsc::receiver::close: this receiver was moved from")
+    ch_.checked("weft::mpsc::receiver::close: this receiver was moved from")
         ->close_rx(/*dropping=*/false);
   }
 
   /// False for a moved-from receiver.
-  [[nodiscard]] bool valid() const noexcept { return ch_ != nullptr; }
+  [[nodiscard]] bool valid() const noexcept { return ch_.get() != nullptr; }
 
  private:
   friend std::pair<sender<T>, receiver<T>> channel<T>(std::size_t);
   friend std::pair<unbounded_sender<T>, receiver<T>> unbounded_channel<T>();
   explicit receiver(chan_detail::mpsc_chan<T>* ch) noexcept : ch_(ch) {}
-  chan_detail::mpsc_chan<T>* ch_;
+  mpsc_handles::receiver_ref<T> ch_;
 };
 
 /// A bounded channel holding at most `capacity` values (>= 1; 0 throws

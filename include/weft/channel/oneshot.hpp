@@ -40,6 +40,7 @@
 #pragma once
 
 #include <weft/channel/send_result.hpp>
+#include <weft/channel/state_handle.hpp>
 #include <weft/detail/context.hpp>
 #include <weft/detail/frame_allocator.hpp>
 #include <weft/detail/sync_shim.hpp>
@@ -314,42 +315,37 @@ class [[nodiscard]] recv_awaiter {
 /// The sending half: move-only, one send.
 template <class T>
 class sender {
+  using state = chan_detail::oneshot_state<T>;
+
  public:
-  sender(sender&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
-  sender& operator=(sender&& o) noexcept {
-    sender(std::move(o)).swap(*this);
-    return *this;
-  }
+  sender(sender&& o) noexcept = default;
+  sender& operator=(sender&& o) noexcept = default;
   sender(const sender&) = delete;
   sender& operator=(const sender&) = delete;
   /// Unsent: closes the channel (the receiver gets channel_closed).
-  ~sender() {
-    if (st_ != nullptr) st_->drop_sender();
-  }
-  void swap(sender& o) noexcept { std::swap(st_, o.st_); }
+  ~sender() = default;
+  void swap(sender& o) noexcept { st_.swap(o.st_); }
 
   /// Send the value: success, or channel_closed with the value handed back
   /// if the receiver is closed or gone. Not awaitable, never blocks, any
   /// thread; wakes the receiver if it waits. The sender is spent afterwards
   /// (valid() is false); a second send throws std::logic_error.
   send_result<T> send(T value) {
-    if (st_ == nullptr) {
-      weft::detail::throw_channel_misuse(
-          "weft::oneshot::sender::send: this sender already sent (or was moved from); a oneshot "
-          "carries one value — make a new channel for the next one");
-    }
-    return std::exchange(st_, nullptr)->send(std::move(value));
+    (void)st_.checked(
+        "weft::oneshot::sender::send: this sender already sent (or was moved from); a oneshot "
+        "carries one value — make a new channel for the next one");
+    return st_.release()->send(std::move(value));  // send consumes the hold
   }
 
   /// True once the receiver is closed or gone (a spent sender: true).
-  [[nodiscard]] bool is_closed() const noexcept { return st_ == nullptr || st_->rx_gone(); }
+  [[nodiscard]] bool is_closed() const noexcept { return st_.get() == nullptr || st_->rx_gone(); }
   /// False once sent or moved from.
-  [[nodiscard]] bool valid() const noexcept { return st_ != nullptr; }
+  [[nodiscard]] bool valid() const noexcept { return st_.get() != nullptr; }
 
  private:
   friend std::pair<sender<T>, receiver<T>> channel<T>();
-  explicit sender(chan_detail::oneshot_state<T>* st) noexcept : st_(st) {}
-  chan_detail::oneshot_state<T>* st_;
+  explicit sender(state* st) noexcept : st_(st) {}
+  chan_detail::unique_state<state, &state::drop_sender> st_;
 };
 
 /// The receiving half: move-only, awaitable once.

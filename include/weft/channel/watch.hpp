@@ -36,7 +36,10 @@
 // reader-writer lock yet.)
 #pragma once
 
+#include <weft/channel/ordered_waiters.hpp>
 #include <weft/channel/send_result.hpp>
+#include <weft/channel/shared_refs.hpp>
+#include <weft/channel/state_handle.hpp>
 #include <weft/detail/context.hpp>
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/waiter_list.hpp>
@@ -54,37 +57,31 @@
 
 namespace weft::chan_detail {
 
-struct watch_node : weft::detail::waiter_node {
-  std::uint64_t seen = 0;  // the receiver's version when it linked
-  bool suspended = false;  // suspended and not resumed (own task only)
-};
+// A changed() awaiter: ordered by the receiver's seen version when it linked.
+using watch_node = ordered_node;
 
 template <class T>
-class watch_state {
+class watch_state : public shared_refs<watch_state<T>> {
   using spin = weft::detail::sync::spin_mutex;
   using guard = weft::detail::sync::lock_guard<spin>;
 
  public:
   explicit watch_state(T&& v) : value_(std::move(v)) {}
 
-  void ref() noexcept {
-    // ORDERING: relaxed: made from a live reference (as shared_ptr).
-    refs_.fetch_add(1, std::memory_order_relaxed);
-  }
-  void unref() noexcept {
-    // ORDERING: acq_rel: release publishes this holder's writes to the
-    // thread that frees; acquire on the last one sees them all.
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
   void add_receiver() noexcept {
     // ORDERING: relaxed: only a count; send() reads it as a hint.
     receivers_.fetch_add(1, std::memory_order_relaxed);
-    ref();
+    this->ref();
   }
   void drop_receiver() noexcept {
     // ORDERING: relaxed: as add_receiver.
     receivers_.fetch_sub(1, std::memory_order_relaxed);
-    unref();
+    this->unref();
+  }
+  /// The sender is dropped: close, then let go.
+  void drop_sender() noexcept {
+    close();
+    this->unref();
   }
   [[nodiscard]] std::size_t receiver_count() const noexcept {
     // ORDERING: relaxed: a count, not a synchronisation point.
@@ -132,45 +129,31 @@ class watch_state {
     {
       guard g(mu_);
       if (version() == seen && !closed()) {
-        n.wake = weft::suspend_current(h);  // may throw: nothing linked yet
-        n.seen = seen;
-        n.suspended = true;
-        waiters_.push_back(n);
+        waiters_.link(n, seen, h);
         return true;
       }
     }
     // Ready (a change, or closed): both are permanent, so a yielding awaiter
     // can decide when it resumes.
     if (weft::detail::consume_budget()) return false;
-    n.suspended = true;
-    weft::detail::suspend_current_and_reschedule(h);
+    ordered_waiters::yield(n, h);
     return true;
   }
 
   void abandon(watch_node& n) noexcept {
     guard g(mu_);
-    if (n.linked) waiters_.remove(n);
+    waiters_.remove_if_linked(n);
   }
 
  private:
+  friend class shared_refs<watch_state>;
   ~watch_state() = default;  // through unref()
 
   // Wake, in rounds of 32, every waiter older than the current version (all
   // of them once closed). The list is in version order.
   void wake_ready() noexcept {
-    for (;;) {
-      weft::detail::wake_batch b;
-      guard g(mu_);
-      const std::uint64_t v = version();
-      const bool is_closed = closed();
-      while (!b.full() && !waiters_.empty()) {
-        auto& n = static_cast<watch_node&>(*waiters_.front());
-        if (n.seen >= v && !is_closed) return;
-        waiters_.remove(n);
-        b.take(n);
-      }
-      if (waiters_.empty()) return;
-    }
+    // A waiter's seen version is <= the current one; it is ready when older.
+    waiters_.wake_ready(mu_, [this] { return wake_bound{version(), closed()}; });
   }
 
   std::shared_mutex value_mu_;
@@ -178,9 +161,8 @@ class watch_state {
   weft::detail::sync::atomic<std::uint64_t> version_{0};
   weft::detail::sync::atomic<bool> closed_{false};
   spin mu_;
-  weft::detail::waiter_list waiters_;  // guarded by mu_; watch_node, version order
+  ordered_waiters waiters_;  // guarded by mu_; watch_node, version order
   weft::detail::sync::atomic<std::size_t> receivers_{1};
-  weft::detail::sync::atomic<std::size_t> refs_{2};
 };
 
 }  // namespace weft::chan_detail
@@ -258,20 +240,12 @@ class sender {
   using state = chan_detail::watch_state<T>;
 
  public:
-  sender(sender&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
-  sender& operator=(sender&& o) noexcept {
-    sender(std::move(o)).swap(*this);
-    return *this;
-  }
+  sender(sender&& o) noexcept = default;
+  sender& operator=(sender&& o) noexcept = default;
   sender(const sender&) = delete;
   sender& operator=(const sender&) = delete;
-  ~sender() {
-    if (st_ != nullptr) {
-      st_->close();
-      st_->unref();
-    }
-  }
-  void swap(sender& o) noexcept { std::swap(st_, o.st_); }
+  ~sender() = default;  // closes the channel
+  void swap(sender& o) noexcept { st_.swap(o.st_); }
 
   /// Store `value` (always) and wake the receivers waiting in changed().
   /// channel_closed if no receiver exists. Never suspends, any thread;
@@ -307,20 +281,17 @@ class sender {
   [[nodiscard]] std::size_t receiver_count() const { return checked()->receiver_count(); }
   /// True when no receiver exists (a moved-from sender: true).
   [[nodiscard]] bool is_closed() const noexcept {
-    return st_ == nullptr || st_->receiver_count() == 0;
+    return st_.get() == nullptr || st_->receiver_count() == 0;
   }
 
  private:
   friend std::pair<sender<T>, receiver<T>> channel<T>(T);
   explicit sender(state* st) noexcept : st_(st) {}
   state* checked() const {
-    if (st_ == nullptr) {
-      weft::detail::throw_channel_misuse(
-          "weft::watch::sender: used after it was moved from; use the sender it was moved to");
-    }
-    return st_;
+    return st_.checked(
+        "weft::watch::sender: used after it was moved from; use the sender it was moved to");
   }
-  state* st_;
+  chan_detail::unique_state<state, &state::drop_sender> st_;
 };
 
 /// The receiving half: copyable (the copy has seen what this one saw) and
@@ -330,10 +301,8 @@ class receiver {
   using state = chan_detail::watch_state<T>;
 
  public:
-  receiver(const receiver& o) noexcept : st_(o.st_), seen_(o.seen_) {
-    if (st_ != nullptr) st_->add_receiver();
-  }
-  receiver(receiver&& o) noexcept : st_(std::exchange(o.st_, nullptr)), seen_(o.seen_) {}
+  receiver(const receiver& o) noexcept = default;
+  receiver(receiver&& o) noexcept = default;
   receiver& operator=(const receiver& o) noexcept {
     receiver(o).swap(*this);
     return *this;
@@ -342,11 +311,9 @@ class receiver {
     receiver(std::move(o)).swap(*this);
     return *this;
   }
-  ~receiver() {
-    if (st_ != nullptr) st_->drop_receiver();
-  }
+  ~receiver() = default;
   void swap(receiver& o) noexcept {
-    std::swap(st_, o.st_);
+    st_.swap(o.st_);
     std::swap(seen_, o.seen_);
   }
 
@@ -372,9 +339,9 @@ class receiver {
   void mark_seen() { seen_ = checked()->version(); }
 
   /// True once the sender is gone.
-  [[nodiscard]] bool is_closed() const noexcept { return st_ == nullptr || st_->closed(); }
+  [[nodiscard]] bool is_closed() const noexcept { return st_.get() == nullptr || st_->closed(); }
 
-  [[nodiscard]] bool valid() const noexcept { return st_ != nullptr; }
+  [[nodiscard]] bool valid() const noexcept { return st_.get() != nullptr; }
 
  private:
   friend class changed_awaiter<T>;
@@ -382,15 +349,11 @@ class receiver {
   friend std::pair<sender<T>, receiver<T>> channel<T>(T);
   receiver(state* st, std::uint64_t seen) noexcept : st_(st), seen_(seen) {}
   state* checked() const {
-    if (st_ == nullptr) {
-      weft::detail::throw_channel_misuse(
-          "weft::watch::receiver: used after it was moved from; use the receiver it was moved "
-          "to");
-    }
-    return st_;
+    return st_.checked(
+        "weft::watch::receiver: used after it was moved from; use the receiver it was moved to");
   }
 
-  state* st_;
+  chan_detail::shared_state<state, &state::add_receiver, &state::drop_receiver> st_;
   std::uint64_t seen_ = 0;  // the version this receiver saw last
 };
 

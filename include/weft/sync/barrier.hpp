@@ -18,6 +18,7 @@
 #include <weft/detail/context.hpp>
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/waiter_list.hpp>
+#include <weft/sync/queued_awaiter.hpp>
 #include <weft/waker.hpp>
 
 #include <cassert>
@@ -60,9 +61,7 @@ struct barrier_waiter : waiter_node {
 class [[nodiscard]] barrier_wait_awaiter {
  public:
   explicit barrier_wait_awaiter(barrier& b) noexcept : b_(&b) {}
-  barrier_wait_awaiter(barrier_wait_awaiter&& o) noexcept : b_(o.b_) {
-    assert(!o.queued_);  // INVARIANT: only moved before being awaited
-  }
+  barrier_wait_awaiter(barrier_wait_awaiter&& o) noexcept = default;  // only before being awaited
   barrier_wait_awaiter(const barrier_wait_awaiter&) = delete;
   barrier_wait_awaiter& operator=(const barrier_wait_awaiter&) = delete;
   barrier_wait_awaiter& operator=(barrier_wait_awaiter&&) = delete;
@@ -73,15 +72,13 @@ class [[nodiscard]] barrier_wait_awaiter {
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h);
   bool await_resume() noexcept {
-    assert(!node_.linked);  // INVARIANT: resumed only once its phase completed
-    queued_ = false;
+    op_.resume();  // resumed only once its phase completed
     return leader_;
   }
 
  private:
   barrier* b_;
-  detail::barrier_waiter node_;
-  bool queued_ = false;  // owned by the awaiting task
+  detail::queued_awaiter<detail::barrier_waiter> op_;  // owned by the awaiting task
   bool leader_ = false;
 };
 

@@ -22,6 +22,7 @@
 #include <weft/detail/context.hpp>
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/waiter_list.hpp>
+#include <weft/sync/queued_awaiter.hpp>
 #include <weft/waker.hpp>
 
 #include <cassert>
@@ -68,9 +69,7 @@ struct event_waiter : waiter_node {
 class [[nodiscard]] event_wait_awaiter {
  public:
   explicit event_wait_awaiter(event& e) noexcept : e_(&e) {}
-  event_wait_awaiter(event_wait_awaiter&& o) noexcept : e_(o.e_) {
-    assert(o.state_ == state::idle);  // INVARIANT: only moved before being awaited
-  }
+  event_wait_awaiter(event_wait_awaiter&& o) noexcept = default;  // only before being awaited
   event_wait_awaiter(const event_wait_awaiter&) = delete;
   event_wait_awaiter& operator=(const event_wait_awaiter&) = delete;
   event_wait_awaiter& operator=(event_wait_awaiter&&) = delete;
@@ -78,17 +77,11 @@ class [[nodiscard]] event_wait_awaiter {
 
   bool await_ready() noexcept;
   bool await_suspend(std::coroutine_handle<> h);
-  void await_resume() noexcept {
-    assert(!node_.linked);  // INVARIANT: resumed only once released
-    state_ = state::done;
-  }
+  void await_resume() noexcept { op_.resume(); }  // resumed only once released
 
  private:
-  enum class state : std::uint8_t { idle, held, queued, done };
   event* e_;
-  detail::event_waiter node_;
-  state state_ = state::idle;  // owned by the awaiting task
-  bool yield_ = false;
+  detail::queued_awaiter<detail::event_waiter> op_;  // owned by the awaiting task
 };
 
 class event {

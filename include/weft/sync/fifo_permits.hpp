@@ -22,17 +22,14 @@
 // Free permits accumulate while the head waits for more than are free: they
 // are reserved for it (nobody else can take them, the queue is not empty).
 //
-// The awaiter (permit_acquire) is the queue node. Its states, all owned by the
-// awaiting task's thread:
-//   idle    nothing acquired (never awaited, or already handed out)
-//   held    the permits are ours but not yet given to the caller (acquired
-//           on the ready path, maybe yielding for the budget)
-//   queued  the node was linked; under the lock, linked == still waiting,
-//           unlinked == granted (the permits were subtracted for us)
-//   taken   await_resume gave the permits to a guard
-// Its destructor is the cancellation path: held → release; queued → take the
-// lock, unlink if still linked (then re-grant: the next waiters may fit now),
-// else release the granted permits (they go to the next waiters).
+// The awaiter (permit_acquire) is the queue node; its state machine is
+// detail::queued_awaiter (weft/sync/queued_awaiter.hpp): idle, held (acquired
+// on the ready path, maybe yielding for the budget), queued (under the lock,
+// linked == still waiting, unlinked == granted: the permits were subtracted
+// for us), done (await_resume gave the permits to a guard). Its destructor is
+// the cancellation path: held → release; queued → take the lock, unlink if
+// still linked (then re-grant: the next waiters may fit now), else release
+// the granted permits (they go to the next waiters).
 //
 // Locking: every field of fifo_permits and of a linked node is guarded by
 // mu_. No atomics: the outcome of a wait is published to the woken task by its
@@ -42,6 +39,7 @@
 #include <weft/detail/context.hpp>
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/waiter_list.hpp>
+#include <weft/sync/queued_awaiter.hpp>
 #include <weft/waker.hpp>
 
 #include <cassert>
@@ -49,6 +47,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <utility>
 
 namespace weft::detail {
 
@@ -115,63 +114,43 @@ class fifo_permits {
 /// (with_cancellation and timeout move the awaitable in).
 class permit_acquire {
  public:
-  permit_acquire(fifo_permits& core, std::size_t n) noexcept : core_(&core) { node_.wanted = n; }
-  permit_acquire(permit_acquire&& o) noexcept : core_(o.core_) {
-    assert(o.state_ == state::idle);  // INVARIANT: only moved before being awaited
-    node_.wanted = o.node_.wanted;
+  permit_acquire(fifo_permits& core, std::size_t n) noexcept : core_(&core) {
+    op_.node().wanted = n;
+  }
+  permit_acquire(permit_acquire&& o) noexcept : core_(o.core_), op_(std::move(o.op_)) {
+    op_.node().wanted = o.op_.node().wanted;
   }
   permit_acquire(const permit_acquire&) = delete;
   permit_acquire& operator=(const permit_acquire&) = delete;
   permit_acquire& operator=(permit_acquire&&) = delete;
   ~permit_acquire() {
-    if (state_ == state::held) {
-      core_->release(node_.wanted);  // acquired, never handed out (cancelled while yielding)
-    } else if (state_ == state::queued) {
-      core_->withdraw(node_);  // still queued, or granted but never resumed
-    }
+    op_.cancel(
+        // acquired, never handed out (cancelled while yielding)
+        [this] { core_->release(op_.node().wanted); },
+        // still queued, or granted but never resumed
+        [this](permit_waiter& w) { core_->withdraw(w); });
   }
 
   /// await_ready: acquire at once if possible; keep the permits and yield
   /// instead of completing when the step's budget is spent.
   bool ready() noexcept {
-    assert(state_ == state::idle);  // INVARIANT: an awaiter is awaited once
-    if (!core_->try_acquire(node_.wanted)) return false;
-    state_ = state::held;
-    yield_ = !consume_budget();
-    return !yield_;
+    return op_.ready([this] { return core_->try_acquire(op_.node().wanted); });
   }
 
   /// await_suspend.
   bool suspend(std::coroutine_handle<> h) {
-    if (yield_) {
-      detail::suspend_current_and_reschedule(h);  // budget spent: let others run
-      return true;
-    }
-    waker w = suspend_current(h);  // may throw (not in a task): nothing acquired yet
-    if (!core_->acquire_or_enqueue(node_, w)) {
-      state_ = state::queued;  // a grant may already have woken us: we are RUNNING,
-      return true;             // so the runner re-queues us when this step ends
-    }
-    state_ = state::held;  // freed between await_ready and here
-    if (consume_budget()) return false;
-    w.wake();  // budget spent: we are RUNNING, so this re-queues us after the step
-    return true;
+    return op_.suspend(
+        h, [this](permit_waiter& w, waker& wk) { return core_->acquire_or_enqueue(w, wk); });
   }
 
   /// await_resume: the permits now belong to the caller's guard.
-  void take() noexcept {
-    assert(!node_.linked);  // INVARIANT: resumed only once granted
-    state_ = state::taken;
-  }
+  void take() noexcept { op_.resume(); }
 
-  [[nodiscard]] std::size_t wanted() const noexcept { return node_.wanted; }
+  [[nodiscard]] std::size_t wanted() const noexcept { return op_.node().wanted; }
 
  private:
-  enum class state : std::uint8_t { idle, held, queued, taken };
   fifo_permits* core_;
-  permit_waiter node_;
-  state state_ = state::idle;
-  bool yield_ = false;
+  queued_awaiter<permit_waiter> op_;
 };
 
 }  // namespace weft::detail

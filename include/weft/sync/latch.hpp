@@ -16,6 +16,7 @@
 #include <weft/detail/context.hpp>
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/waiter_list.hpp>
+#include <weft/sync/queued_awaiter.hpp>
 #include <weft/waker.hpp>
 
 #include <cassert>
@@ -53,9 +54,7 @@ std::size_t waiter_count(const latch& l) noexcept;
 class [[nodiscard]] latch_wait_awaiter {
  public:
   latch_wait_awaiter(latch& l, std::ptrdiff_t arrive) noexcept : l_(&l), arrive_(arrive) {}
-  latch_wait_awaiter(latch_wait_awaiter&& o) noexcept : l_(o.l_), arrive_(o.arrive_) {
-    assert(!o.queued_);  // INVARIANT: only moved before being awaited
-  }
+  latch_wait_awaiter(latch_wait_awaiter&& o) noexcept = default;  // only before being awaited
   latch_wait_awaiter(const latch_wait_awaiter&) = delete;
   latch_wait_awaiter& operator=(const latch_wait_awaiter&) = delete;
   latch_wait_awaiter& operator=(latch_wait_awaiter&&) = delete;
@@ -63,17 +62,12 @@ class [[nodiscard]] latch_wait_awaiter {
 
   bool await_ready();  // arrive_and_wait: throws as count_down does
   bool await_suspend(std::coroutine_handle<> h);
-  void await_resume() noexcept {
-    assert(!node_.linked);  // INVARIANT: resumed only once released
-    queued_ = false;
-  }
+  void await_resume() noexcept { op_.resume(); }  // resumed only once released
 
  private:
   latch* l_;
-  std::ptrdiff_t arrive_;  // still to count down when awaited
-  detail::waiter_node node_;
-  bool queued_ = false;  // owned by the awaiting task
-  bool yield_ = false;
+  std::ptrdiff_t arrive_;                           // still to count down when awaited
+  detail::queued_awaiter<detail::waiter_node> op_;  // owned by the awaiting task
 };
 
 class latch {

@@ -28,6 +28,7 @@
 #include <weft/detail/context.hpp>
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/waiter_list.hpp>
+#include <weft/sync/queued_awaiter.hpp>
 #include <weft/waker.hpp>
 
 #include <cassert>
@@ -69,9 +70,7 @@ struct notify_waiter : waiter_node {
 class [[nodiscard]] notified_awaiter {
  public:
   explicit notified_awaiter(notify& n) noexcept : n_(&n) {}
-  notified_awaiter(notified_awaiter&& o) noexcept : n_(o.n_) {
-    assert(o.state_ == state::idle);  // INVARIANT: only moved before being awaited
-  }
+  notified_awaiter(notified_awaiter&& o) noexcept = default;  // only before being awaited
   notified_awaiter(const notified_awaiter&) = delete;
   notified_awaiter& operator=(const notified_awaiter&) = delete;
   notified_awaiter& operator=(notified_awaiter&&) = delete;
@@ -79,17 +78,11 @@ class [[nodiscard]] notified_awaiter {
 
   bool await_ready() noexcept;
   bool await_suspend(std::coroutine_handle<> h);
-  void await_resume() noexcept {
-    assert(!node_.linked);  // INVARIANT: resumed only once notified
-    state_ = state::done;
-  }
+  void await_resume() noexcept { op_.resume(); }  // resumed only once notified
 
  private:
-  enum class state : std::uint8_t { idle, held, queued, done };
   notify* n_;
-  detail::notify_waiter node_;
-  state state_ = state::idle;  // owned by the awaiting task
-  bool yield_ = false;
+  detail::queued_awaiter<detail::notify_waiter> op_;  // owned by the awaiting task
 };
 
 class notify {
