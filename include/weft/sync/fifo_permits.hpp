@@ -3,21 +3,24 @@
 //
 // Design
 // ------
-// One counter of free permits and one FIFO of waiters (detail::waiter_list),
-// both guarded by a spin_mutex. A request for n permits succeeds at once only
-// if nobody waits and n are free; otherwise it queues. A release adds its
-// permits and grants waiters from the head, in order, while the head's request
-// fits: the head is never overtaken by a later, smaller request (no barging,
-// no starvation of large requests). Granting = subtract the permits, unlink
-// the node, move its waker into a wake_batch; the batch wakes after the lock
-// is released (in rounds of wake_batch::capacity when many are granted).
+// One counter of free permits and one FIFO of waiters (detail::waiter_list).
+// A request for n permits succeeds at once only if nobody waits and n are
+// free; otherwise it queues. A release adds its permits and grants waiters
+// from the head, in order, while the head's request fits: the head is never
+// overtaken by a later, smaller request (no barging, no starvation of large
+// requests). Granting = subtract the permits, unlink the node, move its waker
+// into a wake_batch; the batch wakes after the lock is released (in rounds of
+// wake_batch::capacity when many are granted).
 //
-//   mutex         = 1 permit; lock takes it, unlock gives it back, so an
-//                   unlock with waiters hands the lock straight to the oldest.
-//   shared_mutex  = max_permits permits; a reader takes 1, a writer takes all
-//                   of them (as tokio's RwLock does), so a queued writer
-//                   blocks every later reader.
-//   semaphore     = n permits.
+// The counter is one atomic word, `free << 1 | queued`, where `queued` is set
+// exactly while the waiter list is non-empty. Without waiters, acquiring and
+// releasing are a single compare-and-swap each and take no lock (what an
+// uncontended mutex or a semaphore with spare permits costs). Once `queued`
+// is set those fast paths refuse, and every change goes through the list's
+// spinlock: a release then adds under the lock and grants. A fast path that
+// raced with the first waiter setting `queued` fails its CAS and retries, so
+// either its permits are seen by the enqueuer (which then takes them instead
+// of queueing) or it sees `queued` and takes the slow path — no lost grant.
 //
 // Free permits accumulate while the head waits for more than are free: they
 // are reserved for it (nobody else can take them, the queue is not empty).
@@ -63,7 +66,7 @@ class fifo_permits {
   /// never overflow.)
   static constexpr std::size_t max_permits = std::numeric_limits<std::size_t>::max() >> 3;
 
-  explicit fifo_permits(std::size_t permits) noexcept : available_(permits) {}
+  explicit fifo_permits(std::size_t permits) noexcept : word_(permits << 1) {}
   fifo_permits(const fifo_permits&) = delete;
   fifo_permits& operator=(const fifo_permits&) = delete;
   ~fifo_permits() = default;  // the owner checks for waiters (check_no_waiters)
@@ -101,12 +104,19 @@ class fifo_permits {
                   const char* held) const noexcept;
 
  private:
-  using lock_type = sync::unique_lock<sync::spin_mutex>;
+  using lock_type = sync::unique_lock<sync::spinlock>;
+  static constexpr std::size_t queued_bit = 1;
+  static constexpr std::size_t one = 2;  // one permit in word_
   void grant_locked(lock_type& lk, wake_batch& batch) noexcept;
+  /// Lock held: take w.wanted permits if the list is empty and they are
+  /// free, else set queued_bit and link `w`.
+  bool take_or_link_locked(permit_waiter& w) noexcept;
 
-  mutable sync::spin_mutex mu_;
-  std::size_t available_;  // guarded by mu_
-  waiter_list waiters_;    // guarded by mu_
+  mutable sync::spinlock mu_;
+  // free permits << 1 | queued_bit. Fast paths CAS it while queued_bit is
+  // clear; with it set, only holders of mu_ change it.
+  sync::atomic<std::size_t> word_;
+  waiter_list waiters_;  // guarded by mu_
 };
 
 /// The awaiter state shared by mutex::lock, shared_mutex::lock(_shared) and
