@@ -31,6 +31,15 @@ class on_each_flavor : public weft_test::on_each_flavor {
   bool current_thread() const { return GetParam() == weft::runtime_flavor::current_thread; }
 };
 
+/// For the tests whose outcome is fixed only on one thread (an arrival
+/// order; the budget as the only way another task gets to run): a
+/// current_thread runtime, not instantiated on multi_thread at all.
+class on_current_thread : public ::testing::Test {
+ protected:
+  weft::runtime rt =
+      weft::runtime_builder{}.flavor(weft::runtime_flavor::current_thread).build();
+};
+
 /// `threads` plain threads each send `each` values (t * each + i) through
 /// copies of `tx`, which is dropped at once; receive on `rx` until
 /// channel_closed and check every value arrived exactly once (count and sum).
