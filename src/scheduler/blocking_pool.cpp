@@ -26,7 +26,11 @@ bool blocking_pool::submit(task_header* t) {
   t->scheduler_ = this;
   t->prepare_unpublished(task_header::notified, 1);  // + the pool's reference
   queue_.push_back(t);
-  if (idle_threads_ > 0) {
+  // Every queued job is matched with an idle thread or a new one. A thread
+  // counts as idle until it wakes and takes the lock again, so idle threads
+  // that earlier submits already woke are still counted: only idle threads
+  // beyond the jobs queued before this one are free to take it.
+  if (idle_threads_ >= queue_.size()) {
     work_cv_.notify_one();
     return true;
   }

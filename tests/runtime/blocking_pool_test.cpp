@@ -57,6 +57,25 @@ TEST(BlockingPool, BlockingJobsDoNotStallTheWorkers) {
   }());
 }
 
+TEST(BlockingPool, AJobSubmittedWhileIdleThreadsAreStillWakingGetsAThreadOfItsOwn) {
+  // Round k submits k jobs in one step, and each needs all k running at once.
+  // The k-1 threads idle from the round before are still waking when the
+  // last submits arrive: each job must be matched with an idle thread not yet
+  // claimed, or a new one. Counting idle threads that another submit already
+  // woke would leave a job queued behind k-1 jobs blocked on it, forever.
+  auto rt = weft::runtime_builder{}.worker_threads(1).build();
+  rt.block_on([&]() -> weft::task<> {
+    for (int k = 1; k <= 24; ++k) {
+      std::latch all_running(k);
+      std::vector<weft::join_handle<void>> jobs;
+      for (int i = 0; i < k; ++i) {
+        jobs.push_back(weft::spawn_blocking([&] { all_running.arrive_and_wait(); }));
+      }
+      for (auto& h : jobs) co_await h;
+    }
+  }());
+}
+
 TEST(BlockingPool, QueuedJobsAreDestroyedAtShutdownWithoutRunning) {
   weft_test::counters c;
   std::atomic<int> ran{0};
