@@ -42,6 +42,14 @@ enum class errc {
   /// A broadcast receiver fell behind and messages were overwritten; it
   /// resumes at the oldest message still held.
   channel_lagged,
+  /// A park hook was installed on a runner that already has a different one
+  /// (one foreign event source per thread), or where no hook can be
+  /// installed (not on a block_on or current-thread runner).
+  park_hook_conflict,
+  /// post_task/spawn_task on a dispatcher whose shutdown has begun.
+  dispatcher_shut_down,
+  /// dispatcher_builder::scheduler_role named a role the runtime does not have.
+  unknown_scheduler_role,
 };
 
 /// The category of weft::errc; name() is "weft".

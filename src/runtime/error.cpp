@@ -41,6 +41,13 @@ class weft_category final : public std::error_category {
       case errc::channel_lagged:
         return "the receiver fell behind and missed messages; it continues with the oldest one "
                "still held";
+      case errc::park_hook_conflict:
+        return "this runner already has a different park hook (one foreign event source per "
+               "thread), or the thread runs no block_on/current-thread runner to install it on";
+      case errc::dispatcher_shut_down:
+        return "the dispatcher is shutting down or shut down and accepts no new work";
+      case errc::unknown_scheduler_role:
+        return "no such scheduler role: declare it with runtime_builder::scheduler_role first";
     }
     return "unknown weft error";
   }
