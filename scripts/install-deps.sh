@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # curl and wrk drive the HTTP example in its test and in the demo.
-packages=(cmake ninja-build g++ clang libgtest-dev libgmock-dev libbenchmark-dev pkg-config liburing-dev
+packages=(cmake ninja-build g++ clang libgtest-dev libgmock-dev libbenchmark-dev pkg-config liburing-dev libglib2.0-dev
           curl wrk "$@")
 missing=()
 for p in "${packages[@]}"; do

@@ -13,6 +13,7 @@
 #include <weft/net/tcp.hpp>
 #include <weft/net/udp.hpp>
 #include <weft/net/unix.hpp>
+#include <weft/park_hook.hpp>
 #include <weft/result.hpp>
 #include <weft/runtime.hpp>
 #include <weft/signals.hpp>

@@ -130,11 +130,19 @@ bool epoll_driver::wait_once(std::optional<std::chrono::nanoseconds> timeout) {
 void epoll_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
   token_.park_with(
       timeout, [] {}, [this] { (void)wait_once(std::chrono::nanoseconds{0}); },
-      [this](std::optional<std::chrono::nanoseconds> left) { return wait_once(left); });
+      [this](std::optional<std::chrono::nanoseconds> left) {
+        if (!hooks.active()) return wait_once(left);
+        // The epoll descriptor is readable while any source it watches is:
+        // the hook watches it for the runtime's own I/O.
+        if (wait_once(std::chrono::nanoseconds{0})) return true;
+        hooks.block(park_request{left, epoll_fd_});
+        return wait_once(std::chrono::nanoseconds{0});
+      });
 }
 
 void epoll_driver::unpark() noexcept {
   if (!token_.notify()) return;  // running, or already notified: no syscall
+  if (hooks.interrupt()) return;  // the owner blocks in its park hook
   eventfd_wake(eventfd_, eventfd_writes_);
 }
 

@@ -67,6 +67,7 @@ uring_driver::~uring_driver() {
   // (see "Teardown" in the header).
   io_uring_queue_exit(&ring_);
   ::close(eventfd_);
+  if (hook_fd_ >= 0) ::close(hook_fd_);
 }
 
 void uring_driver::ensure_enabled() {
@@ -161,6 +162,29 @@ bool uring_driver::wait_once(__kernel_timespec* timeout) {
   return drain();
 }
 
+bool uring_driver::wait_in_hook(std::optional<std::chrono::nanoseconds> left) {
+  if (hook_fd_ < 0) {
+    // Registered as the ring's completion eventfd: the kernel signals it for
+    // every CQE — with DEFER_TASKRUN too, where the ring's own descriptor is
+    // not woken until the owner enters the kernel — so a hook can watch it.
+    const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0) throw_errno(errno, "eventfd");
+    const int res = io_uring_register_eventfd(&ring_, fd);
+    if (res < 0) {
+      ::close(fd);
+      throw_errno(-res, "io_uring_register_eventfd");
+    }
+    hook_fd_ = fd;
+  }
+  // Reset the signal, then reap: a completion after the reset signals it
+  // again, so the hook's block cannot sleep through one.
+  std::uint64_t count = 0;
+  (void)!::read(hook_fd_, &count, sizeof count);
+  if (poll_nonblocking()) return true;
+  hooks.block(park_request{left, hook_fd_});
+  return poll_nonblocking();
+}
+
 void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
   ensure_enabled();
   process_remote_cancels();
@@ -176,6 +200,7 @@ void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
       },
       [this] { poll_nonblocking(); },
       [this](std::optional<std::chrono::nanoseconds> left) {
+        if (hooks.active()) return wait_in_hook(left);
         __kernel_timespec ts{};
         if (left) {
           ts.tv_sec = left->count() / 1'000'000'000;
@@ -188,6 +213,7 @@ void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
 
 void uring_driver::unpark() noexcept {
   if (!token_.notify()) return;  // running, or already notified: no syscall
+  if (hooks.interrupt()) return;  // the owner blocks in its park hook
   eventfd_wake(eventfd_, eventfd_writes_);
 }
 

@@ -171,10 +171,13 @@ class uring_driver final : public park_driver {
   bool poll_nonblocking();
   /// One wait in the kernel; null timeout: unbounded.
   bool wait_once(__kernel_timespec* timeout);
+  /// One wait in the runner's park hook, which also watches hook_fd_.
+  bool wait_in_hook(std::optional<std::chrono::nanoseconds> left);
 
 
   io_uring ring_{};
   int eventfd_ = -1;
+  int hook_fd_ = -1;  // the ring's completion eventfd, made at the first park in a hook
   bool defer_taskrun_ = false;
   bool enabled_ = false;
   bool armed_ = false;

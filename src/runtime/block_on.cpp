@@ -3,8 +3,9 @@
 // The loop, in full:
 //   1. The root is NOTIFIED: move it to RUNNING and run one step.
 //   2. Finished: return. Woken during the step: go to 1.
-//   3. Otherwise park on the runner's own futex parker until a waker calls
-//      schedule() (which unparks), then go to 1.
+//   3. Otherwise park on the runner's own futex parker — or in the park hook
+//      an awaitable installed (weft/park_hook.hpp) — until a waker calls
+//      schedule() (which unparks, or interrupts the hook), then go to 1.
 //
 // The parker lives in a reference-counted scheduler object that the root's
 // header holds, and every waker holds the header: a waker that fires after
@@ -14,6 +15,7 @@
 #include <weft/error.hpp>
 
 #include "scheduler/futex_parker.hpp"
+#include "scheduler/park_hook_slot.hpp"
 
 namespace weft::detail {
 namespace {
@@ -31,6 +33,7 @@ class block_on_scheduler final : public scheduler {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
   void park() { parker_.park(std::nullopt); }
+  park_hook_slot& hooks() noexcept { return parker_.hooks; }
 
  private:
   futex_parker parker_;
@@ -62,14 +65,18 @@ void run_block_on(task_header* t) {
   t->scheduler_ = sched;
   t->prepare_unpublished(task_header::notified, 0);
   const int outer_budget = budget();
-  for (;;) {
-    if (t->transition_to_running()) {
-      budget() = initial_budget;
-      const step_result r = run_step(t);
-      if (r == step_result::finished) break;
-      if (r == step_result::notified) continue;
+  {
+    // The root's awaitables may install a park hook; it goes when we return.
+    park_hook_scope hooks(&sched->hooks());
+    for (;;) {
+      if (t->transition_to_running()) {
+        budget() = initial_budget;
+        const step_result r = run_step(t);
+        if (r == step_result::finished) break;
+        if (r == step_result::notified) continue;
+      }
+      sched->park();
     }
-    sched->park();
   }
   budget() = outer_budget;
   sched->release();

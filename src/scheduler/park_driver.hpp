@@ -4,7 +4,11 @@
 // worker's next timer, and unparks it (from any thread) when work arrives.
 // It knows nothing else about the driver: the default is futex_parker; an I/O
 // driver that waits in the kernel's I/O wait implements the same two calls.
+// A runner's driver may be asked to wait in a foreign event source instead
+// (weft/park_hook.hpp): `hooks` holds that source's hook.
 #pragma once
+
+#include "scheduler/park_hook_slot.hpp"
 
 #include <chrono>
 #include <optional>
@@ -29,6 +33,12 @@ class park_driver {
   virtual void quiesce() noexcept {}
 
   virtual ~park_driver() = default;
+
+  /// The park hook installed on this driver's runner (park_hook_slot.hpp).
+  /// Drivers that run a runner's loop (block_on's futex parker, a
+  /// current-thread runtime's I/O driver) block in it instead of their own
+  /// wait while it is active, and unpark() interrupts it.
+  park_hook_slot hooks;
 };
 
 }  // namespace weft::detail

@@ -37,9 +37,11 @@ class park_token {
   /// Unpark: true if the owner is (about to be) asleep in the driver and the
   /// caller must wake it.
   [[nodiscard]] bool notify() noexcept {
-    // ORDERING: release: publishes what the unparker wrote; pairs with the
-    // acquires on the owner's side.
-    return word_.exchange(notified, std::memory_order_release) == parked;
+    // ORDERING: acq_rel: the release publishes what the unparker wrote and
+    // pairs with the acquires on the owner's side; the acquire pairs with the
+    // owner's release CAS to PARKED, so an unparker that sees PARKED also sees
+    // what the owner did before parking (a park hook it installed).
+    return word_.exchange(notified, std::memory_order_acq_rel) == parked;
   }
 
   /// For observers (tests): the owner is parked.
@@ -71,8 +73,9 @@ class park_token {
       return;
     }
     expected = empty;
-    // ORDERING: acquire on both outcomes: failure means a token arrived.
-    if (!word_.compare_exchange_strong(expected, parked, std::memory_order_acquire,
+    // ORDERING: acq_rel on success: the release pairs with notify's acquire
+    // (see notify); acquire on failure: a token arrived.
+    if (!word_.compare_exchange_strong(expected, parked, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
       // INVARIANT: only the owner parks, so the word can only be NOTIFIED.
       // ORDERING: relaxed: the failed CAS already acquired the token.

@@ -393,6 +393,9 @@ void runtime_core::park(worker& w, task_header* until) {
 void runtime_core::run_until_complete(task_header* root) {
   sync::lock_guard<sync::mutex> lock(driver_mu_);
   worker_scope scope(this, workers_[0].get());
+  // Tasks may install a park hook for this block_on (weft/park_hook.hpp):
+  // the driver then parks in it. It goes when block_on returns.
+  park_hook_scope hooks(&workers_[0]->driver->hooks);
   run_loop(*workers_[0], root);
 }
 
