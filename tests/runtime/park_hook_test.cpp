@@ -273,7 +273,10 @@ TEST_P(ParkHookOnCurrentThread, ItsOwnSocketIOCompletesWhileItBlocksInTheHook) {
   // A stream socket read by the runtime; the peer writes from a plain
   // thread once the runner is blocked in the hook. Only runner_fd can tell
   // the hook that the runtime's I/O completed.
-  auto [ours, theirs] = weft::net::unix_stream::pair().value();
+  // Not a structured binding: clang 14 cannot capture one in a lambda.
+  auto ends = weft::net::unix_stream::pair().value();
+  auto& ours = ends.first;
+  auto& theirs = ends.second;
   test_source src;
   const int peer_fd = theirs.native_handle();
   std::thread peer = when_blocked(src, [&] {
