@@ -10,8 +10,12 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 seconds=${1:-5}
 cmake --preset release >/dev/null
-cmake --build --preset release --target tour hello http_server
+cmake --build --preset release --target tour hello http_server glib_park_hook
 ./build/release/examples/tour
+
+echo
+echo "=== GLib and weft on one thread: examples/glib_park_hook (the park hook) ==="
+./build/release/examples/glib_park_hook
 
 echo
 echo "=== HTTP: examples/http_server (1 worker) under wrk (1 thread, 64 connections, ${seconds} s) ==="
