@@ -211,6 +211,38 @@ TEST(BlockOn, NestedBlockOnIsRefused) {
   EXPECT_TRUE(refused);
 }
 
+TEST(BlockOn, EveryRunnerRefusesToStartInsideAnother) {
+  // weft::block_on, a current-thread runtime's block_on and a multi-thread
+  // runtime's block_on, each started inside each runner: one loop per thread.
+  auto current = weft::runtime_builder{}.flavor(weft::runtime_flavor::current_thread).build();
+  auto other_current =
+      weft::runtime_builder{}.flavor(weft::runtime_flavor::current_thread).build();
+  auto multi = weft::runtime_builder{}.worker_threads(1).build();
+  auto noop = []() -> weft::task<> { co_return; };
+  auto refused = [&](auto&& start_inner) {
+    try {
+      start_inner();
+    } catch (const std::system_error& e) {
+      return e.code() == weft::errc::nested_runtime;
+    }
+    return false;
+  };
+  auto inner_runners = [&]() -> weft::task<int> {
+    int n = 0;
+    n += refused([&] { weft::block_on(noop()); });
+    n += refused([&] { other_current.block_on(noop()); });
+    n += refused([&] { multi.block_on(noop()); });
+    co_return n;
+  };
+  EXPECT_EQ(weft::block_on(inner_runners()), 3);
+  EXPECT_EQ(current.block_on(inner_runners()), 3);
+  EXPECT_EQ(multi.block_on(inner_runners()), 3);  // on a worker
+  // Each runner still works afterwards.
+  current.block_on(noop());
+  other_current.block_on(noop());
+  multi.block_on(noop());
+}
+
 TEST(BlockOn, SleepWithoutARuntimeSaysSo) {
   try {
     weft::block_on(weft::sleep(std::chrono::hours(1)));  // not yet due: it must register
