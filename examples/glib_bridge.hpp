@@ -69,18 +69,17 @@ class context {
     if (r.timeout) {
       const auto ms = (r.timeout->count() + 999'999) / 1'000'000;  // round up
       deadline = g_timeout_source_new(static_cast<guint>(ms));
-      g_source_set_callback(deadline, [](gpointer) -> gboolean { return G_SOURCE_REMOVE; },
-                            nullptr, nullptr);
+      g_source_set_callback(
+          deadline, [](gpointer) -> gboolean { return G_SOURCE_REMOVE; }, nullptr, nullptr);
       g_source_attach(deadline, ctx_);
     }
     if (r.runner_fd >= 0) {
       runner_io = g_unix_fd_source_new(r.runner_fd, G_IO_IN);
-      g_source_set_callback(runner_io,
-                            reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(
-                                +[](gint, GIOCondition, gpointer) -> gboolean {
-                                  return G_SOURCE_CONTINUE;
-                                })),
-                            nullptr, nullptr);
+      g_source_set_callback(
+          runner_io,
+          reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(
+              +[](gint, GIOCondition, gpointer) -> gboolean { return G_SOURCE_CONTINUE; })),
+          nullptr, nullptr);
       g_source_attach(runner_io, ctx_);
     }
     ++iterations_;

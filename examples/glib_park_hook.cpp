@@ -42,9 +42,7 @@ int main() {
     g_source_unref(writer);
 
     auto ch = weft::mpsc::unbounded_channel<std::string>();
-    std::thread other([tx = ch.first]() mutable {
-      (void)tx.send("hello from another thread");
-    });
+    std::thread other([tx = ch.first]() mutable { (void)tx.send("hello from another thread"); });
 
     const auto start = std::chrono::steady_clock::now();
     auto ms_since_start = [&] {
@@ -78,7 +76,7 @@ int main() {
         co_return true;
       };
       auto [t, w, m] = co_await weft::when_all(timer(), watch(), message());
-      co_return t && w && m ? 0 : 1;
+      co_return t&& w&& m ? 0 : 1;
     }());
     other.join();
     if (status == 0) {

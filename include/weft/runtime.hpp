@@ -15,6 +15,8 @@
 // runtime, waits up to the timeout for every task to finish (tasks may still
 // spawn while it waits), stops the workers, then destroys the tasks that are
 // left: their coroutine frames are destroyed, so their destructors run.
+// Before that, the runtime's dispatchers (weft/dispatcher.hpp) are shut down
+// and its scheduler-role groups stop (see docs/dispatchers.md).
 #pragma once
 
 #include <weft/block_on.hpp>
@@ -32,10 +34,42 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace weft {
 
 class runtime;
+
+/// A scheduler role: a named group of worker threads of a runtime, declared
+/// with runtime_builder::scheduler_role and chosen by a dispatcher with
+/// dispatcher_builder::scheduler_role (weft/dispatcher.hpp). A role has its
+/// own workers (named ROLE-N), timers, I/O drivers and blocking pool, so its
+/// tasks can sleep and do I/O; it is started by build() and shut down with
+/// the runtime, after its dispatchers (docs/dispatchers.md).
+struct role_options {
+  /// Worker threads of the role. 1…64.
+  std::size_t threads = 1;
+  /// Called on each of the role's threads (workers, blocking-pool threads,
+  /// and the thread of an allow_thread_blocking dispatcher on the role) as
+  /// it starts / before it exits:
+  /// where to set a priority, a nice value or a CPU affinity. These replace
+  /// the runtime's own on_thread_start/on_thread_stop on the role's threads.
+  std::function<void()> on_thread_start;
+  std::function<void()> on_thread_stop;
+};
+
+namespace detail {
+struct role_entry {
+  std::string name;
+  role_options options;
+};
+/// runtime_create, plus the runtime's dispatcher domain: one child runtime
+/// core per role (src/dispatcher/worker_group.cpp).
+runtime_core* runtime_create_with_roles(const runtime_config& cfg,
+                                        const std::vector<role_entry>& roles);
+/// Shut down the runtime's dispatchers and role groups, then the runtime.
+void runtime_shutdown_with_roles(runtime_core* rt, std::chrono::nanoseconds timeout) noexcept;
+}  // namespace detail
 
 /// Builds a runtime. Each setter validates its argument at once and throws
 /// std::system_error(errc::invalid_builder_setting) with a message naming the
@@ -72,11 +106,17 @@ class runtime_builder {
   /// Called on every worker and blocking thread as it starts / before it exits.
   runtime_builder& on_thread_start(std::function<void()> fn);
   runtime_builder& on_thread_stop(std::function<void()> fn);
+  /// Declare the scheduler role `name` (see role_options): a group of
+  /// `options.threads` workers of its own, started by build(). Dispatchers
+  /// choose it by name. Throws errc::invalid_builder_setting for an empty or
+  /// duplicate name, or a thread count outside 1…64.
+  runtime_builder& scheduler_role(std::string name, role_options options);
 
   [[nodiscard]] runtime build() const;
 
  private:
   detail::runtime_config cfg_;
+  std::vector<detail::role_entry> roles_;
   bool worker_threads_set_ = false;
 };
 

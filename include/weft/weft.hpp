@@ -4,6 +4,7 @@
 #include <weft/block_on.hpp>
 #include <weft/cancellation.hpp>
 #include <weft/channel.hpp>
+#include <weft/dispatcher.hpp>
 #include <weft/error.hpp>
 #include <weft/fs.hpp>
 #include <weft/join_handle.hpp>
@@ -17,6 +18,7 @@
 #include <weft/result.hpp>
 #include <weft/runtime.hpp>
 #include <weft/signals.hpp>
+#include <weft/status.hpp>
 #include <weft/sync.hpp>
 #include <weft/task.hpp>
 #include <weft/task_result_bundle.hpp>

@@ -103,7 +103,7 @@ runtime runtime_builder::build() const {
         "workers there is no single point where every task waits, so virtual time could "
         "not advance deterministically");
   }
-  return runtime{detail::runtime_create(cfg_)};
+  return runtime{detail::runtime_create_with_roles(cfg_, roles_)};
 }
 
 runtime::runtime() : runtime(runtime_builder{}.build()) {}
@@ -118,7 +118,7 @@ runtime& runtime::operator=(runtime&& o) noexcept {
 
 runtime::~runtime() {
   if (core_ == nullptr) return;
-  detail::runtime_shutdown(core_, detail::runtime_get_config(core_).shutdown_timeout);
+  detail::runtime_shutdown_with_roles(core_, detail::runtime_get_config(core_).shutdown_timeout);
   detail::runtime_release(std::exchange(core_, nullptr));
 }
 
@@ -129,7 +129,7 @@ void runtime::shutdown(std::chrono::milliseconds timeout) {
                 "runtime::shutdown called from one of the runtime's own tasks: it would wait "
                 "for itself; call it from the thread that owns the runtime");
   }
-  detail::runtime_shutdown(core_, timeout);
+  detail::runtime_shutdown_with_roles(core_, timeout);
 }
 
 runtime_flavor runtime::flavor() const noexcept {

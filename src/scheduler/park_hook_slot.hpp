@@ -84,7 +84,7 @@ class park_hook_slot {
 
  private:
   sync::mutex mu_;
-  park_hook hook_;       // written under mu_ by the owner
+  park_hook hook_;  // written under mu_ by the owner
   // Written under mu_ by the owner; read by the owner freely, by unparkers
   // first without the lock (a hint), then under it.
   sync::atomic<bool> active_{false};

@@ -132,7 +132,8 @@ TEST_F(GLibBridge, OnACurrentThreadRuntimeGLibMixesWithWeftTimersSocketsAndChann
         co_return std::string(reinterpret_cast<const char*>(buf.data()), buf.size());
       };
       auto recv = [&]() -> weft::task<int> { co_return (co_await ch.second.recv()).value(); };
-      auto [ec, slept, text, n] = co_await weft::when_all(glib_wait(), weft_sleep(), read(), recv());
+      auto [ec, slept, text, n] =
+          co_await weft::when_all(glib_wait(), weft_sleep(), read(), recv());
       EXPECT_FALSE(ec);
       EXPECT_EQ(slept, 1);
       EXPECT_EQ(n, 5);

@@ -10,12 +10,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <mutex>
-#include <array>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
