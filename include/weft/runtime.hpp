@@ -69,6 +69,9 @@ runtime_core* runtime_create_with_roles(const runtime_config& cfg,
                                         const std::vector<role_entry>& roles);
 /// Shut down the runtime's dispatchers and role groups, then the runtime.
 void runtime_shutdown_with_roles(runtime_core* rt, std::chrono::nanoseconds timeout) noexcept;
+/// True on a worker of `rt` or of one of its groups (a role, a blocking
+/// dispatcher's thread): shutting `rt` down there would wait for itself.
+bool runs_on_runtime_or_its_groups(const runtime_core* rt) noexcept;
 }  // namespace detail
 
 /// Builds a runtime. Each setter validates its argument at once and throws
@@ -150,7 +153,8 @@ class runtime {
   auto spawn_blocking(F&& f, Args&&... args);
 
   /// Stop accepting work, wait up to `timeout` for tasks, destroy the rest.
-  /// Idempotent. Must not be called from one of this runtime's tasks.
+  /// Idempotent. From one of this runtime's tasks, dispatcher callbacks or
+  /// role threads it throws errc::nested_runtime (it would wait for itself).
   void shutdown(std::chrono::milliseconds timeout);
 
   [[nodiscard]] runtime_flavor flavor() const noexcept;

@@ -275,6 +275,14 @@ runtime_core* runtime_create_with_roles(const runtime_config& cfg,
   return core;
 }
 
+bool runs_on_runtime_or_its_groups(const runtime_core* rt) noexcept {
+  if (!in_runner() || current_runtime() == nullptr) return false;
+  if (current_runtime() == rt) return true;
+  // A role's or a blocking dispatcher's worker: its core maps to rt's domain.
+  const std::shared_ptr<dispatch_domain> mine = dispatch_domain::of(current_runtime());
+  return mine != nullptr && mine == dispatch_domain::of(rt);
+}
+
 void runtime_shutdown_with_roles(runtime_core* rt, std::chrono::nanoseconds timeout) noexcept {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   if (std::shared_ptr<dispatch_domain> d = dispatch_domain::of(rt)) d->shutdown(deadline);

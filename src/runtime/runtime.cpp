@@ -124,10 +124,11 @@ runtime::~runtime() {
 
 void runtime::shutdown(std::chrono::milliseconds timeout) {
   check_alive();
-  if (detail::in_runner() && detail::current_runtime() == core_) {
+  if (detail::runs_on_runtime_or_its_groups(core_)) {
     throw_error(errc::nested_runtime,
-                "runtime::shutdown called from one of the runtime's own tasks: it would wait "
-                "for itself; call it from the thread that owns the runtime");
+                "runtime::shutdown called from one of the runtime's own tasks, dispatcher "
+                "callbacks or role threads: it would wait for itself; call it from the thread "
+                "that owns the runtime");
   }
   detail::runtime_shutdown_with_roles(core_, timeout);
 }

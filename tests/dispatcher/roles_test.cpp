@@ -191,3 +191,35 @@ TEST(RoleBuilder, BadRoleDeclarationsThrowAtTheCall) {
 }
 
 }  // namespace
+
+namespace {
+
+/// The error a runtime::shutdown called from inside a dispatcher callback
+/// gets (0 if it was not refused).
+int shutdown_from_callback(weft::runtime& rt, weft::dispatcher_builder b) {
+  chan<int> seen;
+  weft::dispatcher d = b.create(rt);
+  EXPECT_FALSE(d.post_task([&rt, tx = seen.tx](weft::status) mutable {
+    int code = 0;
+    try {
+      rt.shutdown(std::chrono::milliseconds(0));
+    } catch (const std::system_error& e) {
+      code = e.code().value();
+    }
+    (void)tx.send(code);
+  }));
+  return recv_on(rt, seen.rx);
+}
+
+TEST(Role, ShutdownOfTheRuntimeFromItsRoleOrBlockingThreadsIsRefusedNotADeadlock) {
+  weft::runtime rt =
+      weft::runtime_builder{}.worker_threads(1).scheduler_role("io", weft::role_options{}).build();
+  const int refused = static_cast<int>(weft::errc::nested_runtime);
+  EXPECT_EQ(shutdown_from_callback(rt, weft::dispatcher_builder{}.scheduler_role("io")), refused);
+  EXPECT_EQ(shutdown_from_callback(rt, weft::dispatcher_builder{}.allow_thread_blocking()),
+            refused);
+  EXPECT_EQ(shutdown_from_callback(rt, weft::dispatcher_builder{}), refused);
+  rt.shutdown(std::chrono::milliseconds(1000));  // from the owner's thread: fine
+}
+
+}  // namespace
