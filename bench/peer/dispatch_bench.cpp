@@ -59,6 +59,17 @@ struct exclusive_check {
   void leave() { inside.fetch_sub(1, std::memory_order_release); }
 };
 
+/// The body of a serial_post callback: checks it runs alone, then counts.
+struct checked_arrival {
+  exclusive_check* ex;
+  done_signal* sig;
+  void operator()() const {
+    ex->enter();
+    ex->leave();
+    sig->arrive();
+  }
+};
+
 template <class Post>
 long long timed_posts(Post&& post_one, done_signal& sig) {
   sig.reset(static_cast<long>(posters) * posts_per_thread);
@@ -114,15 +125,8 @@ struct weft_side {
   long long serial_post(exclusive_check& ex) {
     done_signal sig;
     auto d = weft::dispatcher_builder{}.name("serial").create(rt);
-    return timed_posts(
-        [&] {
-          (void)d.post_task([&](weft::status) {
-            ex.enter();
-            ex.leave();
-            sig.arrive();
-          });
-        },
-        sig);
+    const checked_arrival body{&ex, &sig};
+    return timed_posts([&] { (void)d.post_task([body](weft::status) { body(); }); }, sig);
   }
 
   long long parallel_post() {
@@ -158,15 +162,8 @@ struct asio_side {
   long long serial_post(exclusive_check& ex) {
     done_signal sig;
     auto strand = boost::asio::make_strand(io);
-    return timed_posts(
-        [&] {
-          boost::asio::post(strand, [&] {
-            ex.enter();
-            ex.leave();
-            sig.arrive();
-          });
-        },
-        sig);
+    const checked_arrival body{&ex, &sig};
+    return timed_posts([&] { boost::asio::post(strand, body); }, sig);
   }
 
   long long parallel_post() {

@@ -77,24 +77,24 @@ waker dispatcher_state::take_waker_locked() noexcept {
   return w;
 }
 
-std::error_code dispatcher_state::post(dispatch_callback* cb) noexcept {
+template <class AlsoLocked>
+bool dispatcher_state::enqueue_unless_shut_down(dispatch_item* it, AlsoLocked&& also_locked) {
   waker w;
-  bool refused = false;
   {
     sync::lock_guard<sync::mutex> lock(mu_);
-    if (shutdown_) {
-      refused = true;
-    } else {
-      push_locked(cb);
-      w = take_waker_locked();
-    }
-  }
-  if (refused) {
-    cb->call_and_delete(cb, status::canceled_status(), /*call=*/false);  // outside the lock
-    return make_error_code(errc::dispatcher_shut_down);
+    if (shutdown_) return false;
+    also_locked();
+    push_locked(it);
+    w = take_waker_locked();
   }
   w.wake();
-  return {};
+  return true;
+}
+
+std::error_code dispatcher_state::post(dispatch_callback* cb) noexcept {
+  if (enqueue_unless_shut_down(cb, [] {})) return {};
+  cb->call_and_delete(cb, status::canceled_status(), /*call=*/false);  // outside the lock
+  return make_error_code(errc::dispatcher_shut_down);
 }
 
 std::error_code dispatcher_state::spawn(task_header* t) {
@@ -107,25 +107,13 @@ std::error_code dispatcher_state::spawn(task_header* t) {
   }
   t->scheduler_ = d;
   t->prepare_unpublished(task_header::notified, 0);
-  waker w;
-  bool refused = false;
-  {
-    sync::lock_guard<sync::mutex> lock(mu_);
-    if (shutdown_) {
-      refused = true;
-    } else {
-      track_locked(d);  // the creator's reference becomes the owner's
-      t->ref();         // the queue's
-      push_locked(d);
-      w = take_waker_locked();
-    }
-  }
-  if (refused) {
-    t->unref();  // destroys the never-run frame, frees the cell and `d`
-    return make_error_code(errc::dispatcher_shut_down);
-  }
-  w.wake();
-  return {};
+  const bool queued = enqueue_unless_shut_down(d, [&] {
+    track_locked(d);  // the creator's reference becomes the owner's
+    t->ref();         // the queue's
+  });
+  if (queued) return {};
+  t->unref();  // destroys the never-run frame, frees the cell and `d`
+  return make_error_code(errc::dispatcher_shut_down);
 }
 
 void dispatcher_state::enqueue_task(dispatch_task* d) noexcept {

@@ -174,6 +174,10 @@ class dispatcher_state : public std::enable_shared_from_this<dispatcher_state> {
   struct queue_wait;
 
   take_result take(dispatch_item*& out) noexcept;
+  /// Unless shutdown began: under mu_ run also_locked(), queue `it` and wake
+  /// an idle pump (after unlocking). False if refused (nothing done).
+  template <class AlsoLocked>
+  bool enqueue_unless_shut_down(dispatch_item* it, AlsoLocked&& also_locked);
   void push_locked(dispatch_item* it) noexcept;  // mu_ held
   waker take_waker_locked() noexcept;            // mu_ held: one idle pump, or the finisher
   void run_item(dispatch_item* it) noexcept;

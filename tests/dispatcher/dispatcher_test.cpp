@@ -117,23 +117,40 @@ weft::task<> pong(weft::mpsc::unbounded_sender<int> fin, weft::mpsc::sender<std:
 
 const std::vector<int> expected_pongs = {0, 2, 4, 6, 8, 10, 12};
 
-TEST_P(DispatcherOnEachFlavor, AsyncPingPongBetweenTwoTasksOnOneDispatcher) {
+/// The reference binding's ping-pong: ping runs on an observed dispatcher;
+/// pong (started by the test, wherever it likes) gets these ends.
+struct ping_pong {
   chan<int> fin;
   chan<int> observed;
   std::vector<int> seen;
-  {
+  std::pair<weft::mpsc::sender<std::uint8_t>, weft::mpsc::receiver<std::uint8_t>> to_ping =
+      weft::mpsc::channel<std::uint8_t>(10);
+  std::pair<weft::mpsc::sender<std::uint8_t>, weft::mpsc::receiver<std::uint8_t>> to_pong =
+      weft::mpsc::channel<std::uint8_t>(10);
+
+  /// A dispatcher whose observer reports on `observed`, with ping spawned.
+  weft::dispatcher start_ping(weft::runtime& rt) {
     weft::dispatcher d = weft::dispatcher_builder{}
                              .name("async ping pong")
                              .shutdown_observer(observe_into(observed.tx))
                              .create(rt);
-    auto a = weft::mpsc::channel<std::uint8_t>(10);
-    auto b = weft::mpsc::channel<std::uint8_t>(10);
-    ASSERT_FALSE(d.spawn_task(ping(std::move(a.first), std::move(b.second))));
-    ASSERT_FALSE(d.spawn_task(pong(fin.tx, std::move(b.first), std::move(a.second), &seen, false)));
-    EXPECT_EQ(recv_on(rt, fin.rx), 1);
+    EXPECT_FALSE(d.spawn_task(ping(std::move(to_pong.first), std::move(to_ping.second))));
+    return d;
   }
-  EXPECT_EQ(recv_on(rt, observed.rx), 1);
-  EXPECT_EQ(seen, expected_pongs);
+  weft::task<> pong_task(bool slow) {
+    return pong(fin.tx, std::move(to_ping.first), std::move(to_pong.second), &seen, slow);
+  }
+};
+
+TEST_P(DispatcherOnEachFlavor, AsyncPingPongBetweenTwoTasksOnOneDispatcher) {
+  ping_pong pp;
+  {
+    weft::dispatcher d = pp.start_ping(rt);
+    ASSERT_FALSE(d.spawn_task(pp.pong_task(/*slow=*/false)));
+    EXPECT_EQ(recv_on(rt, pp.fin.rx), 1);
+  }
+  EXPECT_EQ(recv_on(rt, pp.observed.rx), 1);
+  EXPECT_EQ(pp.seen, expected_pongs);
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavors, DispatcherOnEachFlavor, weft_test::each_flavor(),
@@ -141,26 +158,18 @@ INSTANTIATE_TEST_SUITE_P(Flavors, DispatcherOnEachFlavor, weft_test::each_flavor
 
 TEST(Dispatcher, PingPongWithATaskOnAnotherRunner) {
   weft::runtime rt = weft::runtime_builder{}.worker_threads(2).build();
-  chan<int> fin;
-  chan<int> observed;
-  std::vector<int> seen;
+  ping_pong pp;
   {
-    weft::dispatcher d = weft::dispatcher_builder{}
-                             .name("async ping pong")
-                             .shutdown_observer(observe_into(observed.tx))
-                             .create(rt);
-    auto a = weft::mpsc::channel<std::uint8_t>(10);
-    auto b = weft::mpsc::channel<std::uint8_t>(10);
     // ping on the dispatcher, pong (which also sleeps) on a current-thread
     // runtime driven by this thread.
-    ASSERT_FALSE(d.spawn_task(ping(std::move(a.first), std::move(b.second))));
+    weft::dispatcher d = pp.start_ping(rt);
     weft::runtime local =
         weft::runtime_builder{}.flavor(weft::runtime_flavor::current_thread).build();
-    local.block_on(pong(fin.tx, std::move(b.first), std::move(a.second), &seen, true));
-    EXPECT_EQ(local.block_on(fin.rx.recv()).value(), 1);
+    local.block_on(pp.pong_task(/*slow=*/true));
+    EXPECT_EQ(local.block_on(pp.fin.rx.recv()).value(), 1);
   }
-  EXPECT_EQ(recv_on(rt, observed.rx), 1);
-  EXPECT_EQ(seen, expected_pongs);
+  EXPECT_EQ(recv_on(rt, pp.observed.rx), 1);
+  EXPECT_EQ(pp.seen, expected_pongs);
 }
 
 TEST(Dispatcher, UnsynchronizedDispatcherRunsCallbacksInParallel) {
