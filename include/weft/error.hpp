@@ -50,6 +50,9 @@ enum class errc {
   dispatcher_shut_down,
   /// dispatcher_builder::scheduler_role named a role the runtime does not have.
   unknown_scheduler_role,
+  /// A task<T> was awaited after it had already been awaited (started), or
+  /// an empty (moved-from, default-constructed) task<T> was awaited.
+  task_consumed,
 };
 
 /// The category of weft::errc; name() is "weft".

@@ -14,15 +14,17 @@
 //   thread), never inline on the thread where the joined task finished.
 // - runtime shutdown: see completes-with.
 // - allocation: none (the waiting coroutine's waker is stored in the task).
-// - misuse: awaiting again after the value was taken, or awaiting an empty
-//   (moved-from, default) handle, throws std::system_error(
-//   weft::errc::join_handle_consumed).
+// - misuse: awaiting again after the value was taken, awaiting an empty
+//   (moved-from, default) handle, or awaiting it from a second task while one
+//   already waits on it throws std::system_error(weft::errc::
+//   join_handle_consumed) in every build; the first waiter is unaffected.
 //
 // A ready handle awaited in a hot loop counts against the cooperative budget.
 #pragma once
 
 #include <weft/detail/context.hpp>
 #include <weft/detail/task_cell.hpp>
+#include <weft/detail/test_point.hpp>
 #include <weft/error.hpp>
 #include <weft/waker.hpp>
 
@@ -90,17 +92,28 @@ class [[nodiscard]] join_handle {
       }
       waker w = suspend_current(h);
       detail::raw_waker raw = w.release();
-      if (h_.t_->set_join_waker(raw)) {
-        registered_ = true;
-        return true;
+      switch (h_.t_->set_join_waker(raw)) {
+        case detail::task_header::join_registration::registered:
+          registered_ = true;
+          WEFT_TEST_POINT("join_handle.registered");
+          return true;
+        case detail::task_header::join_registration::complete:
+          break;  // completed in between: go on at once
+        case detail::task_header::join_registration::busy:
+          busy_ = true;  // another task awaits this handle: refused in await_resume
+          break;
       }
-      // Completed in between: drop the waker and go on at once.
       waker dropped{raw};
       return false;
     }
 
     T await_resume() {
       registered_ = false;
+      if (busy_) {
+        throw_error(errc::join_handle_consumed,
+                    "join_handle awaited by two tasks at once: only one may wait for a task; "
+                    "share the result through a channel or weft::event instead");
+      }
       return h_.take_ready();
     }
 
@@ -108,6 +121,7 @@ class [[nodiscard]] join_handle {
     join_handle& h_;
     bool registered_ = false;
     bool yield_ = false;
+    bool busy_ = false;
   };
 
   awaiter operator co_await() & noexcept { return awaiter{*this}; }

@@ -28,6 +28,7 @@
 
 #include <weft/detail/frame_allocator.hpp>
 #include <weft/detail/result_slot.hpp>
+#include <weft/error.hpp>
 
 #include <coroutine>
 #include <cstddef>
@@ -77,12 +78,15 @@ class task_promise final : public frame_allocated, public result_slot<T> {
   /// Run the task from the awaiter's await_suspend. True if it finished
   /// without suspending (the awaiter then continues at once).
   bool start(std::coroutine_handle<> continuation) {
+    started_ = true;
     continuation_ = continuation;
     starting_ = true;
     std::coroutine_handle<task_promise>::from_promise(*this).resume();
     starting_ = false;
     return finished_inline_;
   }
+  /// True once an awaiter started this task (it can be awaited only once).
+  [[nodiscard]] bool started() const noexcept { return started_; }
 
  private:
   // All three are touched only by the thread running the owning task's step
@@ -90,7 +94,11 @@ class task_promise final : public frame_allocated, public result_slot<T> {
   std::coroutine_handle<> continuation_;
   bool starting_ = false;
   bool finished_inline_ = false;
+  bool started_ = false;
 };
+
+/// Throws errc::task_consumed with a message that says what was done wrong.
+[[noreturn]] void throw_task_misuse(bool empty);
 
 }  // namespace detail
 
@@ -119,7 +127,13 @@ class [[nodiscard]] task {
 
   struct awaiter {
     std::coroutine_handle<promise_type> h_;
-    bool await_ready() const noexcept { return false; }
+    /// Misuse is checked here, in every build: an empty task, or one that
+    /// was awaited before (resuming it again would run a finished frame).
+    bool await_ready() const {
+      if (!h_) detail::throw_task_misuse(/*empty=*/true);
+      if (h_.promise().started()) detail::throw_task_misuse(/*empty=*/false);
+      return false;
+    }
     bool await_suspend(std::coroutine_handle<> awaiting) {
       // Start the task with a plain call rather than a symmetric transfer:
       // if it finishes synchronously, its final_suspend returns here and we
@@ -132,8 +146,9 @@ class [[nodiscard]] task {
     decltype(auto) await_resume() { return h_.promise().take(); }
   };
 
-  /// Start the task and wait for it. Awaiting an empty task is a precondition
-  /// violation (checked in debug builds).
+  /// Start the task and wait for it. A task can be awaited once: awaiting it
+  /// again, or awaiting an empty (moved-from, default) task, throws
+  /// std::system_error(weft::errc::task_consumed) in every build.
   awaiter operator co_await() && noexcept { return awaiter{h_}; }
   awaiter operator co_await() & noexcept { return awaiter{h_}; }
 

@@ -2,6 +2,7 @@
 #include <weft/detail/context.hpp>
 #include <weft/detail/frame_allocator.hpp>
 #include <weft/detail/task_cell.hpp>
+#include <weft/detail/test_point.hpp>
 #include <weft/error.hpp>
 #include <weft/waker.hpp>
 
@@ -118,8 +119,15 @@ void wake_joiner(std::uint64_t prev, task_header* t) noexcept {
 void cell_complete(task_header* t) noexcept {
   const bool drop_owner_ref = t->scheduler_->on_complete(t);
   const std::uint64_t prev = t->transition_to_complete(drop_owner_ref);
-  // If a joiner waits, its handle holds a reference: the header is alive.
-  wake_joiner(prev, t);
+  if ((prev & task_header::join_waker) != 0) {
+    // A joiner waits. transition_to_complete kept the owner's reference, so
+    // the header outlives this read even if the joiner is cancelled now and
+    // drops its handle (the test holds the thread here to open that window).
+    WEFT_TEST_POINT("cell_complete.before_wake_joiner");
+    wake_joiner(prev, t);
+    if (drop_owner_ref) t->unref();
+    return;
+  }
   if (drop_owner_ref && task_header::refs_of(prev) == 1) cell_release(t);
 }
 

@@ -48,6 +48,8 @@ class weft_category final : public std::error_category {
         return "the dispatcher is shutting down or shut down and accepts no new work";
       case errc::unknown_scheduler_role:
         return "no such scheduler role: declare it with runtime_builder::scheduler_role first";
+      case errc::task_consumed:
+        return "a task<T> can be awaited once: this one was already awaited, or is empty";
     }
     return "unknown weft error";
   }
@@ -76,3 +78,15 @@ const std::error_category& error_category() noexcept {
 void throw_error(errc e, const char* what) { throw std::system_error(make_error_code(e), what); }
 
 }  // namespace weft
+
+namespace weft::detail {
+
+void throw_task_misuse(bool empty) {
+  throw_error(errc::task_consumed,
+              empty ? "awaited an empty weft::task (moved from or default-constructed): await "
+                      "the task object that owns the coroutine"
+                    : "a weft::task was awaited a second time: a task runs once; keep its "
+                      "result, or call the coroutine function again for a new task");
+}
+
+}  // namespace weft::detail

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <stdexcept>
+#include <system_error>
 #include <string>
 #include <thread>
 #include <vector>
@@ -133,6 +134,63 @@ TEST(FrameAllocator, FrameFreedOnAnotherThreadIsReusable) {
   });
   other.join();
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(weft::block_on(value_of(i)), i);
+}
+
+}  // namespace
+
+namespace {
+
+// Bug 9: awaiting a finished task resumed a coroutine at its final
+// suspension point, and awaiting a moved-from task dereferenced null — both
+// segfaults. Both are refused in every build.
+std::error_code misuse_code(weft::task<int>& t) {
+  return weft::block_on([&]() -> weft::task<std::error_code> {
+    try {
+      (void)co_await t;
+    } catch (const std::system_error& e) {
+      co_return e.code();
+    }
+    co_return std::error_code{};
+  }());
+}
+
+TEST(TaskMisuse, AwaitingAFinishedTaskAgainThrowsTaskConsumed) {
+  weft::task<int> t = value_of(5);
+  EXPECT_EQ(weft::block_on([&]() -> weft::task<int> { co_return co_await t; }()), 5);
+  EXPECT_EQ(misuse_code(t), weft::errc::task_consumed);
+}
+
+TEST(TaskMisuse, AwaitingAMovedFromTaskThrowsTaskConsumed) {
+  weft::task<int> t = value_of(5);
+  weft::task<int> taken = std::move(t);
+  EXPECT_EQ(misuse_code(t), weft::errc::task_consumed);
+  EXPECT_EQ(misuse_code(taken), std::error_code{});
+}
+
+TEST(TaskMisuse, AwaitingADefaultConstructedTaskThrowsTaskConsumed) {
+  weft::task<int> t;
+  EXPECT_EQ(misuse_code(t), weft::errc::task_consumed);
+}
+
+TEST(TaskMisuse, BlockOnAMovedFromTaskThrowsTaskConsumed) {
+  weft::task<int> t = value_of(5);
+  weft::task<int> taken = std::move(t);
+  try {
+    (void)weft::block_on(std::move(t));
+    ADD_FAILURE() << "block_on of an empty task returned";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), weft::errc::task_consumed);
+  }
+}
+
+TEST(TaskMisuse, TheMessageSaysWhatWasDoneWrong) {
+  weft::task<int> t;
+  try {
+    weft::block_on([&]() -> weft::task<> { (void)co_await t; }());
+    ADD_FAILURE() << "no exception";
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::string(e.what()).find("empty weft::task"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -24,7 +24,10 @@
 //                              (runtime shutdown, a cancelled branch)
 //   bit 4       JOIN_INTEREST  a join_handle exists
 //   bit 5       JOIN_WAKER     join_waker_ holds the waker of a waiting joiner
-//   bits 6–31   reference count
+//   bit 6       JOIN_CLAIM     a joiner is writing join_waker_ (set_join_waker's
+//                              first step); a second joiner sees it and is
+//                              refused instead of overwriting the first
+//   bits 7–31   reference count
 //   bits 32–63  suspension epoch
 //
 // Suspension epochs: a coroutine step ends at exactly one suspension point
@@ -51,8 +54,10 @@
 //     the owner, before first run / after COMPLETE). Published to the next
 //     runner by the release in transition_to_idle and the acquire in
 //     transition_to_running.
-//   join_waker_: the join side while JOIN_WAKER is clear; the task side once
-//     JOIN_WAKER is set (it takes and wakes it on completion).
+//   join_waker_: the join side while JOIN_WAKER is clear (written only under
+//     JOIN_CLAIM); the task side once both JOIN_WAKER and COMPLETE are set
+//     (it takes and wakes it, then drops the owner's reference — never in
+//     the other order).
 //   queue_next_: whoever holds the task in a queue.
 //   owned_prev_/owned_next_: the owned-task list, under its lock.
 #pragma once
@@ -117,13 +122,14 @@ class task_header {
   static constexpr std::uint64_t cancelled = 1u << 3;
   static constexpr std::uint64_t join_interest = 1u << 4;
   static constexpr std::uint64_t join_waker = 1u << 5;
-  static constexpr unsigned ref_shift = 6;
+  static constexpr std::uint64_t join_claim = 1u << 6;
+  static constexpr unsigned ref_shift = 7;
   static constexpr std::uint64_t ref_one = std::uint64_t{1} << ref_shift;
-  static constexpr std::uint64_t ref_mask = ((std::uint64_t{1} << 26) - 1) << ref_shift;
+  static constexpr std::uint64_t ref_mask = ((std::uint64_t{1} << 25) - 1) << ref_shift;
   static constexpr unsigned epoch_shift = 32;
   static constexpr std::uint64_t epoch_one = std::uint64_t{1} << epoch_shift;
   static constexpr std::uint64_t flag_mask =
-      running | notified | complete | cancelled | join_interest | join_waker;
+      running | notified | complete | cancelled | join_interest | join_waker | join_claim;
   static_assert((flag_mask & ref_mask) == 0 && (ref_mask >> 32) == 0 && flag_mask < ref_one,
                 "flags, reference count and epoch must not overlap");
 
@@ -249,23 +255,28 @@ class task_header {
     return (cur & notified) != 0 ? idle_result::notified : idle_result::idle;
   }
 
-  /// The body finished: mark COMPLETE and, if `drop_ref`, release one
-  /// reference in the same step. Returns the previous state: the caller wakes
-  /// the joiner if JOIN_WAKER was set (the joiner's handle keeps the header
-  /// alive then), and frees the cell if it released the last reference.
+  /// The body finished: mark COMPLETE and, if `drop_ref` and no joiner's
+  /// waker is registered, release one reference in the same step. Returns
+  /// the previous state. If JOIN_WAKER was set, the reference was *not*
+  /// released: the caller takes and wakes the joiner's waker, then releases
+  /// it with unref(). (Releasing first would let the joiner — cancelled in
+  /// that gap — drop the handle and free the header under the waker read:
+  /// bug 1 of docs/design.md's list.)
   std::uint64_t transition_to_complete(bool drop_ref) noexcept {
     // ORDERING: acq_rel: release publishes the output to a joiner that
     // acquires COMPLETE; acquire makes join_waker_ (published by
     // set_join_waker's release) visible here, and, for a last reference,
     // every other holder's writes before the cell is freed.
-    const std::uint64_t sub = drop_ref ? ref_one : 0;
     std::uint64_t cur = state_.load(std::memory_order_relaxed);
-    while (!state_.compare_exchange_weak(cur, ((cur | complete) & ~(running | notified)) - sub,
-                                         std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    for (;;) {
+      const std::uint64_t sub = (drop_ref && (cur & join_waker) == 0) ? ref_one : 0;
+      const std::uint64_t next = ((cur | complete) & ~(running | notified)) - sub;
+      if (state_.compare_exchange_weak(cur, next, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) {
+        return cur;
+      }
     }
-    return cur;
   }
-
 
   /// The frame was destroyed before finishing (shutdown, cancelled branch).
   std::uint64_t transition_to_cancelled() noexcept {
@@ -279,22 +290,45 @@ class task_header {
   }
 
   // ---- joining ---------------------------------------------------------------
-  /// Store the joiner's waker (its reference moves in). False if the task is
-  /// already complete: the waker was not stored, the caller keeps it.
-  [[nodiscard]] bool set_join_waker(raw_waker w) noexcept {
-    assert(!(load_state() & join_waker));  // INVARIANT: one registration at a time
-    set_join_waker_fields(w);
-    // ORDERING: acq_rel: release publishes join_waker_ to the completing
-    // thread (its fetch_or acquires).
+  enum class join_registration { registered, complete, busy };
+
+  /// Store the joiner's waker (its reference moves in only on `registered`).
+  /// complete: the task already finished; the caller keeps the waker.
+  /// busy: another joiner is registered (or registering) — two awaits of one
+  /// join_handle at once, a misuse the caller reports; the first joiner's
+  /// waker is untouched.
+  ///
+  /// Two steps, so the fields are never written by a joiner that then loses:
+  ///   1. CAS: claim (JOIN_CLAIM) unless COMPLETE, JOIN_CLAIM or JOIN_WAKER;
+  ///   2. write the fields, then CAS: JOIN_CLAIM -> JOIN_WAKER (or, if
+  ///      COMPLETE arrived meanwhile, drop the claim: the completing thread
+  ///      saw no JOIN_WAKER and never reads the fields).
+  [[nodiscard]] join_registration set_join_waker(raw_waker w) noexcept {
+    // ORDERING: acquire: pairs with the completing thread's release, so a
+    // joiner that sees COMPLETE here reads the output.
     std::uint64_t cur = state_.load(std::memory_order_acquire);
     for (;;) {
-      if ((cur & complete) != 0) {
-        set_join_waker_fields({});
-        return false;
-      }
-      if (state_.compare_exchange_weak(cur, cur | join_waker, std::memory_order_acq_rel,
+      if ((cur & complete) != 0) return join_registration::complete;
+      if ((cur & (join_claim | join_waker)) != 0) return join_registration::busy;
+      if (state_.compare_exchange_weak(cur, cur | join_claim, std::memory_order_acquire,
                                        std::memory_order_acquire)) {
-        return true;
+        break;
+      }
+    }
+    set_join_waker_fields(w);
+    for (;;) {
+      const bool done = (cur & complete) != 0;
+      const std::uint64_t next = done ? (cur & ~join_claim) : ((cur & ~join_claim) | join_waker);
+      // ORDERING: acq_rel: release publishes join_waker_ to the completing
+      // thread (transition_to_complete/cancelled acquire); acquire, for the
+      // COMPLETE case, makes the output visible.
+      if (state_.compare_exchange_weak(cur, next, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        if (done) {
+          set_join_waker_fields({});
+          return join_registration::complete;
+        }
+        return join_registration::registered;
       }
     }
   }
@@ -319,6 +353,11 @@ class task_header {
   /// join waker if the task has not completed, and release the handle's
   /// reference — one atomic step. Frees the cell if that was the last one.
   void drop_join_handle(raw_waker& out) noexcept {
+    // The fields are read *before* the CAS that releases the handle's
+    // reference: once it is released, a completing task may free the header
+    // at any moment. While JOIN_WAKER is set and the task is not complete,
+    // only the join side writes the fields, so this read is stable.
+    const raw_waker registered = join_waker_fields();
     std::uint64_t cur = state_.load(std::memory_order_acquire);
     for (;;) {
       const bool take_waker = (cur & join_waker) != 0 && (cur & complete) == 0;
@@ -328,10 +367,8 @@ class task_header {
       // of the reference.
       if (state_.compare_exchange_weak(cur, next, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
-        if (take_waker) {
-          out = join_waker_fields();
-          set_join_waker_fields({});
-        }
+        // No access to *this after the CAS unless we held the last reference.
+        if (take_waker) out = registered;
         if (refs_of(cur) == 1) cell_release(this);
         return;
       }
