@@ -131,7 +131,11 @@ class runtime {
   runtime& operator=(runtime&& o) noexcept;
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
-  /// shutdown(shutdown_timeout) if not done yet.
+  /// shutdown(shutdown_timeout) if not done yet. On one of the runtime's own
+  /// threads (the last owner is one of its tasks, blocking jobs, dispatcher
+  /// callbacks or role threads) the destructor returns at once and the
+  /// shutdown runs on a thread of its own ("reaper"), which waits for the
+  /// current step to return; the process waits for reapers at exit.
   ~runtime();
 
   /// Run `a` on this runtime and wait for it on the calling thread.
@@ -153,8 +157,9 @@ class runtime {
   auto spawn_blocking(F&& f, Args&&... args);
 
   /// Stop accepting work, wait up to `timeout` for tasks, destroy the rest.
-  /// Idempotent. From one of this runtime's tasks, dispatcher callbacks or
-  /// role threads it throws errc::nested_runtime (it would wait for itself).
+  /// Idempotent. From one of this runtime's tasks, blocking jobs, dispatcher
+  /// callbacks or role threads it throws errc::nested_runtime (it would wait
+  /// for itself).
   void shutdown(std::chrono::milliseconds timeout);
 
   [[nodiscard]] runtime_flavor flavor() const noexcept;

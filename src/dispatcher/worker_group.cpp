@@ -3,7 +3,9 @@
 #include "dispatcher/worker_group.hpp"
 
 #include "dispatcher/dispatcher_state.hpp"
+#include "scheduler/runtime_core.hpp"
 
+#include <weft/detail/context.hpp>
 #include <weft/detail/task_cell.hpp>
 #include <weft/error.hpp>
 #include <weft/runtime.hpp>
@@ -276,11 +278,20 @@ runtime_core* runtime_create_with_roles(const runtime_config& cfg,
 }
 
 bool runs_on_runtime_or_its_groups(const runtime_core* rt) noexcept {
-  if (!in_runner() || current_runtime() == nullptr) return false;
-  if (current_runtime() == rt) return true;
-  // A role's or a blocking dispatcher's worker: its core maps to rt's domain.
-  const std::shared_ptr<dispatch_domain> mine = dispatch_domain::of(current_runtime());
-  return mine != nullptr && mine == dispatch_domain::of(rt);
+  // The core this thread belongs to: the one it runs a runner of, or the one
+  // whose blocking pool it is a thread of (blocking pools belong only to
+  // runtime cores: runtime_core constructs each one with itself as owner).
+  const runtime_core* mine = nullptr;
+  if (in_runner() && current_runtime() != nullptr) {
+    mine = current_runtime();
+  } else if (const scheduler* owner = blocking_pool_owner()) {
+    mine = static_cast<const runtime_core*>(owner);
+  }
+  if (mine == nullptr) return false;
+  if (mine == rt) return true;
+  // A role's or a blocking dispatcher's thread: its core maps to rt's domain.
+  const std::shared_ptr<dispatch_domain> domain = dispatch_domain::of(mine);
+  return domain != nullptr && domain == dispatch_domain::of(rt);
 }
 
 void runtime_shutdown_with_roles(runtime_core* rt, std::chrono::nanoseconds timeout) noexcept {

@@ -16,6 +16,7 @@ namespace {
 thread_local task_header* tl_current_task = nullptr;
 thread_local runtime_core* tl_current_runtime = nullptr;
 thread_local bool tl_in_runner = false;
+thread_local const scheduler* tl_blocking_pool_owner = nullptr;
 thread_local int tl_budget = initial_budget;
 // The frame address the last cell_allocate on this thread returned; checked
 // against coroutine_handle::address() in get_return_object.
@@ -25,6 +26,7 @@ thread_local void* tl_last_cell_frame = nullptr;
 task_header*& current_task() noexcept { return tl_current_task; }
 runtime_core*& current_runtime() noexcept { return tl_current_runtime; }
 bool& in_runner() noexcept { return tl_in_runner; }
+const scheduler*& blocking_pool_owner() noexcept { return tl_blocking_pool_owner; }
 int& budget() noexcept { return tl_budget; }
 
 step_result run_step(task_header* t) noexcept {

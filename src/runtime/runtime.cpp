@@ -1,4 +1,6 @@
 // weft::runtime, weft::runtime_builder and WEFT_MAIN's helpers.
+#include "runtime/deferred_shutdown.hpp"
+
 #include <weft/main.hpp>
 #include <weft/runtime.hpp>
 
@@ -118,8 +120,16 @@ runtime& runtime::operator=(runtime&& o) noexcept {
 
 runtime::~runtime() {
   if (core_ == nullptr) return;
-  detail::runtime_shutdown_with_roles(core_, detail::runtime_get_config(core_).shutdown_timeout);
-  detail::runtime_release(std::exchange(core_, nullptr));
+  detail::runtime_core* core = std::exchange(core_, nullptr);
+  if (detail::runs_on_runtime_or_its_groups(core)) {
+    // The last owner is one of the runtime's own tasks, jobs or callbacks:
+    // shutting down here would wait for this very thread. Another thread
+    // does it; this one goes back to its task (deferred_shutdown.hpp).
+    detail::shut_down_on_reaper_thread(core);
+    return;
+  }
+  detail::runtime_shutdown_with_roles(core, detail::runtime_get_config(core).shutdown_timeout);
+  detail::runtime_release(core);
 }
 
 void runtime::shutdown(std::chrono::milliseconds timeout) {

@@ -58,6 +58,7 @@ bool blocking_pool::on_complete(task_header*) noexcept {
 }
 
 void blocking_pool::thread_main() {
+  blocking_pool_owner() = &owner_;
   if (cfg_.on_thread_start) cfg_.on_thread_start();
   sync::unique_lock<sync::mutex> lock(mu_);
   for (;;) {

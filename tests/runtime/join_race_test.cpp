@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <semaphore>
 #include <system_error>
@@ -70,29 +71,35 @@ TEST(JoinRace, AJoinerCancelledAsItsTaskCompletesNeverFreesTheTaskUnderTheComple
     EXPECT_EQ(ec, weft::errc::operation_canceled);
   }
   EXPECT_FALSE(script.held_too_long());
-  EXPECT_EQ(script.reached_count(before_wake_joiner), 1);
+  // The job's completion was held; the joiner's own completion (awaited by
+  // the root) passes the same point afterwards.
+  EXPECT_GE(script.reached_count(before_wake_joiner), 1);
 }
 
 // The same window with the joiner still waiting: it is woken with the value.
+// Order: as above — one runtime thread, so once the joiner's flag is seen
+// after a yield its waker is registered; the job's completion is held at the
+// test point until the test has seen it there.
 TEST(JoinRace, AJoinerWaitingAsItsTaskCompletesGetsTheValue) {
   WEFT_REQUIRE_TEST_POINTS();
   weft_test::point_script script;
   std::binary_semaphore go{0};
   {
-    weft::runtime rt = weft::runtime_builder{}.worker_threads(2).build();
+    weft::runtime rt = weft::runtime_builder{}.flavor(weft::runtime_flavor::current_thread).build();
     const int v = rt.block_on([&]() -> weft::task<int> {
       script.hold(before_wake_joiner);
       auto job = weft::spawn_blocking([&] {
         (void)go.try_acquire_for(30s);
         return 7;
       });
-      auto joiner = weft::spawn([](weft::join_handle<int> h) -> weft::task<int> {
+      bool waiting = false;
+      auto joiner = weft::spawn([](weft::join_handle<int> h, bool& waiting) -> weft::task<int> {
+        waiting = true;
         co_return co_await h;
-      }(std::move(job)));
-      // The joiner may not have registered yet: either way it gets 7.
+      }(std::move(job), waiting));
+      while (!waiting) co_await weft::yield_now();
       go.release();
-      EXPECT_TRUE(script.wait_held(before_wake_joiner, 30s) ||
-                  script.reached_count(before_wake_joiner) == 0);
+      EXPECT_TRUE(script.wait_held(before_wake_joiner, 30s));
       script.release(before_wake_joiner);
       co_return co_await joiner;
     }());
@@ -107,30 +114,47 @@ INSTANTIATE_TEST_SUITE_P(Flavors, JoinMisuse, weft_test::each_flavor(), weft_tes
 // Bug 6: the second registration overwrote the first joiner's waker (an
 // assert was the only check), so the first joiner hung forever and its
 // waker's reference leaked. Now the second await is refused at once.
-// Order: the first joiner is spawned and has suspended on the handle (its
-// flag is set before the co_await and the task is not finished) before the
-// second awaits; the joined task waits on an event the test sets last.
+// Order: the first joiner records its own task before `co_await h`; the test
+// point after a join waker's registration tells, on the registering thread,
+// when that task's registration is done (other registrations, such as the
+// test thread's block_on, are not counted). The root yields until then; the
+// joined task waits on an event the root sets last.
 TEST_P(JoinMisuse, ASecondTaskAwaitingTheSameHandleIsRefusedAndTheFirstGetsTheValue) {
   WEFT_REQUIRE_TEST_POINTS();
   weft_test::point_script script;
-  script.on("join_handle.registered", [] {});  // counted: the first joiner's waker is stored
+  std::atomic<const void*> first_task{nullptr};
+  std::atomic<bool> first_registered{false};
+  script.on_each("join_handle.registered", [&] {
+    // ORDERING: acquire pairs with the joiner's release store below (same
+    // thread here, but the script may run on any); release pairs with the
+    // root's acquire loads.
+    const void* me = first_task.load(std::memory_order_acquire);
+    if (me != nullptr && me == weft::detail::current_task()) {
+      first_registered.store(true, std::memory_order_release);
+    }
+  });
   const int v = rt.block_on([&]() -> weft::task<int> {
     weft::event ev;
     auto h = weft::spawn([](weft::event& ev) -> weft::task<int> {
       co_await ev.wait();
       co_return 42;
     }(ev));
-    auto first = weft::spawn([](weft::join_handle<int>& h) -> weft::task<int> {
-      co_return co_await h;
-    }(h));
-    // Order: yield until the first joiner's registration is done (the test
-    // point after it was reached); the joined task waits for ev meanwhile.
+    auto first = weft::spawn(
+        [](weft::join_handle<int>& h, std::atomic<const void*>& me) -> weft::task<int> {
+          me.store(weft::detail::current_task(), std::memory_order_release);
+          co_return co_await h;
+        }(h, first_task));
     const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (script.reached_count("join_handle.registered") == 0 &&
+    while (!first_registered.load(std::memory_order_acquire) &&
            std::chrono::steady_clock::now() < deadline) {
       co_await weft::yield_now();
     }
-    EXPECT_EQ(script.reached_count("join_handle.registered"), 1);
+    if (!first_registered.load(std::memory_order_acquire)) {
+      ADD_FAILURE() << "the first joiner never registered";
+      ev.set();
+      (void)co_await first;
+      co_return -1;
+    }
     std::error_code second;
     try {
       (void)co_await h;

@@ -70,6 +70,13 @@ class point_script final : public weft::detail::test_point_handler {
     p.skip = skip;
   }
 
+  /// Every thread that reaches `name` runs `fn` there (on its own thread,
+  /// without the script's lock held), until the script is destroyed.
+  void on_each(const std::string& name, std::function<void()> fn) {
+    std::lock_guard lk(mu_);
+    points_[name].each = std::move(fn);
+  }
+
   /// Wait until a thread is held at `name`. False after `deadline`.
   bool wait_held(const std::string& name,
                  std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
@@ -105,6 +112,14 @@ class point_script final : public weft::detail::test_point_handler {
     auto it = points_.find(name);
     if (it == points_.end()) return;
     point& p = it->second;
+    if (p.each) {
+      const std::function<void()> fn = p.each;
+      ++inside_;
+      lk.unlock();
+      fn();
+      lk.lock();
+      --inside_;
+    }
     const int n = p.reached++;
     cv_.notify_all();
     if (n != p.skip) return;
@@ -135,6 +150,7 @@ class point_script final : public weft::detail::test_point_handler {
     bool held = false;
     bool released = false;
     std::function<void()> action;
+    std::function<void()> each;
   };
   std::chrono::milliseconds hold_deadline_;
   std::mutex mu_;

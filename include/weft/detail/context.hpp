@@ -22,6 +22,11 @@ runtime_core*& current_runtime() noexcept;
 /// starting another one here is refused as a nested event loop.
 bool& in_runner() noexcept;
 
+/// The scheduler whose blocking pool this thread belongs to, or nullptr: set
+/// for the life of a blocking-pool thread, so that a runtime destroyed or shut
+/// down from a blocking job knows it runs on one of its own threads.
+const scheduler*& blocking_pool_owner() noexcept;
+
 /// Run one step of `t`, which the caller moved to RUNNING. Sets and restores
 /// current_task around the resume; on return the step has ended.
 enum class step_result {
