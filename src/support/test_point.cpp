@@ -2,13 +2,20 @@
 #include <weft/detail/test_point.hpp>
 
 #include <atomic>
+#include <thread>
 
 namespace weft::detail {
 
 namespace {
-// ORDERING: release store in set_test_point_handler, acquire load in
-// test_point_reached: a thread that sees the handler sees it constructed.
+// The installed handler, and the number of threads inside
+// test_point_reached. ORDERING: seq_cst on both: a reaching thread counts
+// itself in, then loads the handler; set_test_point_handler stores the new
+// handler, then waits for the count to reach zero. In the single total order
+// either the reaching thread's load sees the new handler, or its increment
+// precedes the store and the setter waits for its decrement (release, paired
+// with the setter's acquire-strength seq_cst load) before returning.
 std::atomic<test_point_handler*> g_handler{nullptr};
+std::atomic<int> g_inside{0};
 }  // namespace
 
 bool test_points_compiled_in() noexcept {
@@ -21,12 +28,15 @@ bool test_points_compiled_in() noexcept {
 
 bool set_test_point_handler(test_point_handler* h) noexcept {
   if (!test_points_compiled_in()) return false;
-  g_handler.store(h, std::memory_order_release);
+  g_handler.store(h, std::memory_order_seq_cst);
+  while (g_inside.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
   return true;
 }
 
 void test_point_reached(const char* name) noexcept {
-  if (test_point_handler* h = g_handler.load(std::memory_order_acquire)) h->reached(name);
+  g_inside.fetch_add(1, std::memory_order_seq_cst);
+  if (test_point_handler* h = g_handler.load(std::memory_order_seq_cst)) h->reached(name);
+  g_inside.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 }  // namespace weft::detail

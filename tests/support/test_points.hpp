@@ -43,14 +43,16 @@ class point_script final : public weft::detail::test_point_handler {
   }
   point_script(const point_script&) = delete;
   point_script& operator=(const point_script&) = delete;
-  /// Uninstalls and releases every held thread. Destroy the script only after
-  /// the runtime whose threads may reach a point is shut down.
+  /// Releases every held thread and uninstalls the script, waiting for the
+  /// threads inside it to leave (later arrivals no longer see it).
   ~point_script() {
+    {
+      std::lock_guard lk(mu_);
+      for (auto& [name, p] : points_) p.released = true;
+      cv_.notify_all();
+    }
+    // Waits for every thread inside reached() to leave it.
     weft::detail::set_test_point_handler(nullptr);
-    std::unique_lock lk(mu_);
-    for (auto& [name, p] : points_) p.released = true;
-    cv_.notify_all();
-    cv_.wait(lk, [&] { return inside_ == 0; });
   }
 
   /// The `skip`+1-th thread to reach `name` (counted from now) waits there
@@ -114,11 +116,9 @@ class point_script final : public weft::detail::test_point_handler {
     point& p = it->second;
     if (p.each) {
       const std::function<void()> fn = p.each;
-      ++inside_;
       lk.unlock();
       fn();
       lk.lock();
-      --inside_;
     }
     const int n = p.reached++;
     cv_.notify_all();
@@ -126,19 +126,15 @@ class point_script final : public weft::detail::test_point_handler {
     if (p.action) {
       auto fn = std::move(p.action);
       p.action = nullptr;
-      ++inside_;
       lk.unlock();
       fn();
       lk.lock();
-      --inside_;
       cv_.notify_all();
     }
     if (!p.hold) return;
     p.held = true;
-    ++inside_;
     cv_.notify_all();
     if (!cv_.wait_for(lk, hold_deadline_, [&] { return p.released; })) held_too_long_ = true;
-    --inside_;
     cv_.notify_all();
   }
 
@@ -156,7 +152,6 @@ class point_script final : public weft::detail::test_point_handler {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, point, std::less<>> points_;
-  int inside_ = 0;
   bool held_too_long_ = false;
 };
 

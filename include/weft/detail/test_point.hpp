@@ -26,9 +26,10 @@ class test_point_handler {
   ~test_point_handler() = default;
 };
 
-/// Install `h` (nullptr removes it). The caller keeps `h` alive until every
-/// thread that may be inside reached() has left it (in tests: until the
-/// runtime is shut down). False if this build has no test points.
+/// Install `h` (nullptr removes it). Removing (or replacing) waits until no
+/// thread is inside a call to the previous handler, so the caller may destroy
+/// it as soon as this returns. A handler that blocks a thread must release it
+/// before it is removed. False if this build has no test points.
 bool set_test_point_handler(test_point_handler* h) noexcept;
 
 /// True if this build of weft was compiled with its test points.
