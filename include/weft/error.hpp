@@ -53,6 +53,9 @@ enum class errc {
   /// A task<T> was awaited after it had already been awaited (started), or
   /// an empty (moved-from, default-constructed) task<T> was awaited.
   task_consumed,
+  /// weft::fs::copy_file: the source and the destination name the same file
+  /// (the same path, a hard link, or a symlink to it); nothing was changed.
+  same_file,
 };
 
 /// The category of weft::errc; name() is "weft".

@@ -242,6 +242,10 @@ struct copy_options {
 /// copying every depth-th chunk through read_at/write_all_at, then fsync
 /// `to`. Returns the bytes copied; the first error otherwise (the other
 /// tasks stop at their next chunk). Memory: depth × chunk.
+/// - `to` naming the same file as `from` (the same path, a hard link, a
+///   symlink to it: the same device and inode) fails with
+///   weft::errc::same_file before anything is truncated; both stay as they
+///   were. `to` is truncated only after this check.
 /// - cancellation: destroying the awaiting coroutine leaves the copy tasks
 ///   running to the end of their current chunk (they hold the files).
 /// - resumes on: a worker of the awaiting task's runtime.

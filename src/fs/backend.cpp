@@ -31,6 +31,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -305,7 +306,10 @@ task<result<void>> sync(shared_fd fd, bool data_only) {
   co_return void_result(co_await job);
 }
 
-task<result<file_status>> stat(shared_fd fd, std::string path, int flags) {
+namespace {
+
+/// statx of `fd` (not null) or of `path` with `flags`, as the kernel gives it.
+task<result<struct statx>> raw_stat(shared_fd fd, std::string path, int flags) {
   if (has_nul(path)) co_return bad_path();
   const int dirfd = fd ? fd->fd : AT_FDCWD;
   if (fd) flags |= AT_EMPTY_PATH;
@@ -318,7 +322,7 @@ task<result<file_status>> stat(shared_fd fd, std::string path, int flags) {
     a.op().mode = STATX_BASIC_STATS;
     const std::int32_t raw = co_await a;
     if (raw < 0) co_return weft::detail::io_error(raw);
-    co_return to_status(st);
+    co_return st;
   }
   auto job = weft::spawn_blocking([fd = std::move(fd), path = std::move(path), dirfd, flags]() {
     stat_outcome r;
@@ -327,7 +331,32 @@ task<result<file_status>> stat(shared_fd fd, std::string path, int flags) {
   });
   stat_outcome out = co_await job;
   if (out.raw < 0) co_return weft::detail::io_error(out.raw);
-  co_return to_status(out.st);
+  co_return out.st;
+}
+
+}  // namespace
+
+task<result<file_status>> stat(shared_fd fd, std::string path, int flags) {
+  result<struct statx> st = co_await raw_stat(std::move(fd), std::move(path), flags);
+  if (!st) co_return st.error();
+  co_return to_status(*st);
+}
+
+task<result<file_info>> info(shared_fd fd) {
+  result<struct statx> st = co_await raw_stat(std::move(fd), std::string(), 0);
+  if (!st) co_return st.error();
+  co_return file_info{to_status(*st), file_id{st->stx_dev_major, st->stx_dev_minor, st->stx_ino}};
+}
+
+task<result<void>> truncate(shared_fd fd, std::uint64_t length) {
+  (void)uring_here();  // the same misuse check as every other operation
+  if (length > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) {
+    co_return std::make_error_code(std::errc::invalid_argument);
+  }
+  auto job = weft::spawn_blocking([fd = std::move(fd), length]() {
+    return sys([&] { return ::ftruncate(fd->fd, static_cast<off_t>(length)); });
+  });
+  co_return void_result(co_await job);
 }
 
 namespace {

@@ -33,6 +33,23 @@ task<result<void>> sync(shared_fd fd, bool data_only);
 /// statx of the open file `fd`, or (fd null) of `path` with `flags`
 /// (0 or AT_SYMLINK_NOFOLLOW).
 task<result<file_status>> stat(shared_fd fd, std::string path, int flags);
+/// Which file a descriptor names: two descriptors of one file (by the same
+/// path, a hard link or a symlink) have equal ids.
+struct file_id {
+  std::uint32_t dev_major = 0;
+  std::uint32_t dev_minor = 0;
+  std::uint64_t ino = 0;
+  friend bool operator==(const file_id&, const file_id&) = default;
+};
+/// statx of the open file `fd`: its status and its id.
+struct file_info {
+  file_status status;
+  file_id id;
+};
+task<result<file_info>> info(shared_fd fd);
+/// ftruncate(fd, length). On the blocking pool on both backends (the ring
+/// has no truncate opcode here); it may block on a large file.
+task<result<void>> truncate(shared_fd fd, std::uint64_t length);
 /// unlinkat(AT_FDCWD, path, flags) — flags 0 or AT_REMOVEDIR.
 task<result<void>> unlink(std::string path, int flags);
 task<result<void>> rename(std::string from, std::string to);

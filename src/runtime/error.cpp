@@ -50,6 +50,9 @@ class weft_category final : public std::error_category {
         return "no such scheduler role: declare it with runtime_builder::scheduler_role first";
       case errc::task_consumed:
         return "a task<T> can be awaited once: this one was already awaited, or is empty";
+      case errc::same_file:
+        return "the source and the destination are the same file (the same path, a hard link "
+               "or a symlink to it); nothing was copied or changed: pick another destination";
     }
     return "unknown weft error";
   }
