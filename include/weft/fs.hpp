@@ -246,8 +246,20 @@ struct copy_options {
 ///   symlink to it: the same device and inode) fails with
 ///   weft::errc::same_file before anything is truncated; both stay as they
 ///   were. `to` is truncated only after this check.
+/// - length: the copy goes on until a read of `from` returns 0 (end of file);
+///   the size from statx is only a hint. A file whose size statx does not
+///   tell (/proc files) is copied whole, one that grows while it is copied
+///   is copied to the end it has when the last read returns 0, and one that
+///   shrinks is copied to its new end (a file changed while it is copied is
+///   copied as each chunk was when it was read: no snapshot). A FIFO or
+///   other source that cannot pread is read with read(2). A directory fails
+///   with std::errc::is_a_directory before `to` is opened.
+/// - on failure: a `to` that this call created is removed again (by its
+///   path, after every copy task has stopped); an existing `to` that was
+///   truncated keeps whatever was copied before the error.
 /// - cancellation: destroying the awaiting coroutine leaves the copy tasks
-///   running to the end of their current chunk (they hold the files).
+///   running to the end of their current chunk (they hold the files); the
+///   destination is then left as it is (not removed).
 /// - resumes on: a worker of the awaiting task's runtime.
 task<result<std::uint64_t>> copy_file(std::string from, std::string to, copy_options opt = {});
 

@@ -12,10 +12,12 @@
 
 #include <gtest/gtest.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstddef>
 #include <span>
 #include <string>
@@ -70,6 +72,124 @@ TEST_P(FsCopy, CopyingOntoAnotherExistingFileReplacesItsBytes) {
     (co_await weft::fs::write_file(dir / "to", "a much longer old content")).value();
     EXPECT_EQ((co_await weft::fs::copy_file(dir / "from", dir / "to")).value(), 5u);
     EXPECT_EQ((co_await weft::fs::read_to_string(dir / "to")).value(), "short");
+  }());
+}
+
+TEST_P(FsCopy, ASourceWhoseSizeStatDoesNotTellIsCopiedToItsEnd) {
+  // /proc files report size 0; the copy must read until end of file.
+  rt.block_on([&]() -> task<void> {
+    const std::uint64_t n = (co_await weft::fs::copy_file("/proc/self/status", dir / "to")).value();
+    const std::string got = (co_await weft::fs::read_to_string(dir / "to")).value();
+    EXPECT_GT(n, 0u);
+    EXPECT_EQ(got.size(), n);
+    EXPECT_EQ(got.rfind("Name:", 0), 0u) << got.substr(0, 40);
+    EXPECT_EQ(got.back(), '\n');
+  }());
+}
+
+std::vector<std::byte> pattern(std::size_t n, unsigned seed) {
+  std::vector<std::byte> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((i * 131 + seed) ^ (i >> 9));
+  return v;
+}
+
+void write_posix(const std::string& path, std::span<const std::byte> data, int flags) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0644);
+  ASSERT_GE(fd, 0) << path;
+  ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  ::close(fd);
+}
+
+constexpr weft::fs::copy_options small_chunks{.chunk = 4096, .depth = 1};
+
+TEST_P(FsCopy, ASourceThatGrowsWhileCopiedIsCopiedToItsNewEnd) {
+  WEFT_REQUIRE_TEST_POINTS();
+  // Order forced by the test point "fs.copy_file.after_chunk": the source
+  // (3 chunks when statx-ed) grows by 10,000 bytes after the first chunk is
+  // written, before any later read.
+  const std::vector<std::byte> first = pattern(3 * 4096, 1);
+  const std::vector<std::byte> more = pattern(10'000, 2);
+  write_posix(dir / "from", first, O_TRUNC);
+  weft_test::point_script script;
+  script.on("fs.copy_file.after_chunk", [&] { write_posix(dir / "from", more, O_APPEND); });
+  rt.block_on([&]() -> task<void> {
+    result<std::uint64_t> n = co_await weft::fs::copy_file(dir / "from", dir / "to", small_chunks);
+    EXPECT_EQ(n.value(), first.size() + more.size());
+    std::vector<std::byte> want = first;
+    want.insert(want.end(), more.begin(), more.end());
+    EXPECT_TRUE((co_await weft::fs::read_file(dir / "to")).value() == want);
+  }());
+  EXPECT_GE(script.reached_count("fs.copy_file.after_chunk"), 1);
+}
+
+TEST_P(FsCopy, ASourceThatShrinksWhileCopiedIsCopiedToItsNewEnd) {
+  WEFT_REQUIRE_TEST_POINTS();
+  // Order forced by the test point "fs.copy_file.after_chunk": the source
+  // (5 chunks when statx-ed) is cut to 6,000 bytes after the first chunk is
+  // written, so the second chunk's read comes up short and the third's
+  // finds the end.
+  const std::vector<std::byte> data = pattern(5 * 4096, 3);
+  write_posix(dir / "from", data, O_TRUNC);
+  weft_test::point_script script;
+  script.on("fs.copy_file.after_chunk",
+            [&] { ASSERT_EQ(::truncate((dir / "from").c_str(), 6000), 0); });
+  rt.block_on([&]() -> task<void> {
+    result<std::uint64_t> n = co_await weft::fs::copy_file(dir / "from", dir / "to", small_chunks);
+    EXPECT_EQ(n.value(), 6000u) << n.error().message();
+    EXPECT_TRUE((co_await weft::fs::read_file(dir / "to")).value() ==
+                std::vector<std::byte>(data.begin(), data.begin() + 6000));
+  }());
+  EXPECT_GE(script.reached_count("fs.copy_file.after_chunk"), 1);
+}
+
+/// The descriptor of this process open on `path` (-1 if none or several).
+int only_fd_on(const std::string& path) {
+  int found = -1;
+  int count = 0;
+  DIR* d = ::opendir("/proc/self/fd");
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::array<char, 4096> target{};
+    const std::string link = std::string("/proc/self/fd/") + e->d_name;
+    const ssize_t len = ::readlink(link.c_str(), target.data(), target.size() - 1);
+    if (len > 0 && std::string(target.data(), static_cast<std::size_t>(len)) == path) {
+      found = std::stoi(e->d_name);
+      ++count;
+    }
+  }
+  ::closedir(d);
+  return count == 1 ? found : -1;
+}
+
+TEST_P(FsCopy, AReadThatFailsMidCopyLeavesNoDestination) {
+  WEFT_REQUIRE_TEST_POINTS();
+  // Order forced by the test point "fs.copy_file.after_chunk": after the
+  // first chunk is written, the copy's source descriptor is replaced (dup2)
+  // by one of a directory, so the next read fails with EISDIR mid-copy.
+  write_posix(dir / "from", pattern(3 * 4096, 4), O_TRUNC);
+  const int dir_fd = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dir_fd, 0);
+  bool replaced = false;
+  weft_test::point_script script;
+  script.on("fs.copy_file.after_chunk", [&] {
+    const int src_fd = only_fd_on(dir / "from");
+    replaced = src_fd >= 0 && ::dup3(dir_fd, src_fd, O_CLOEXEC) == src_fd;
+  });
+  rt.block_on([&]() -> task<void> {
+    result<std::uint64_t> n = co_await weft::fs::copy_file(dir / "from", dir / "to", small_chunks);
+    EXPECT_EQ(n.error(), std::errc::is_a_directory);
+    EXPECT_EQ((co_await weft::fs::stat(dir / "to")).error(), std::errc::no_such_file_or_directory);
+  }());
+  ::close(dir_fd);
+  EXPECT_TRUE(replaced);
+}
+
+TEST_P(FsCopy, CopyingADirectoryFailsBeforeTheDestinationIsOpened) {
+  rt.block_on([&]() -> task<void> {
+    (co_await weft::fs::create_dir(dir / "d")).value();
+    EXPECT_EQ((co_await weft::fs::copy_file(dir / "d", dir / "to")).error(),
+              std::errc::is_a_directory);
+    EXPECT_EQ((co_await weft::fs::stat(dir / "to")).error(), std::errc::no_such_file_or_directory);
   }());
 }
 
