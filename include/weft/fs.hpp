@@ -185,6 +185,9 @@ class file {
   /// The whole file, from offset 0 until a read returns 0 (the file position
   /// is not used). The size from statx sizes the buffer, so a file that does
   /// not change is read with one read plus one small read that sees the end.
+  /// A file that cannot seek (a FIFO, a pipe, a socket, a terminal) is read
+  /// with read(2) from its position until end of file (for a FIFO: every
+  /// writer has closed it) — the same on both backends.
   task<result<std::vector<std::byte>>> read_to_end() const;
 
   /// fsync(2): the file's data and metadata reach the device.
@@ -209,7 +212,8 @@ class file {
   detail::shared_fd fd_;
 };
 
-/// The whole contents of the file at `path`.
+/// The whole contents of the file at `path` (as file::read_to_end: a FIFO
+/// is read until every writer has closed it; opening it waits for a writer).
 task<result<std::vector<std::byte>>> read_file(std::string path);
 /// The same as a string (bytes as they are; no encoding is checked).
 task<result<std::string>> read_to_string(std::string path);

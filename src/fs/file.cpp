@@ -78,6 +78,11 @@ task<result<void>> write_all_from(detail::shared_fd fd, std::span<const std::byt
   co_return result<void>{};
 }
 
+/// The whole file: pread from offset 0 until a read returns 0, or — for a
+/// file that cannot seek (FIFO, pipe, socket, terminal: pread fails with
+/// ESPIPE) — read(2) at its position until end of file. io_uring ignores the
+/// offset of such a file by itself; the blocking pool's pread does not, so
+/// the fallback keeps both backends alike.
 task<result<std::vector<std::byte>>> read_all(detail::shared_fd fd) {
   constexpr std::size_t min_buffer = 8192;
   std::size_t hint = 0;
@@ -86,22 +91,24 @@ task<result<std::vector<std::byte>>> read_all(detail::shared_fd fd) {
   }
   std::vector<std::byte> out(std::max(hint, min_buffer));
   std::size_t len = 0;
+  bool seekable = true;
   std::array<std::byte, 32> probe{};
   for (;;) {
-    if (len < out.size()) {
-      result<std::size_t> n = co_await detail::read(fd, std::span(out).subspan(len), len);
-      if (!n) co_return n.error();
-      if (*n == 0) break;
-      len += *n;
+    // Until full (usually: exactly the size statx gave), into the buffer;
+    // then a small read looks for more before the buffer grows.
+    const bool room = len < out.size();
+    const std::span<std::byte> into = room ? std::span(out).subspan(len) : std::span(probe);
+    result<std::size_t> n = co_await detail::read(fd, into, seekable ? len : detail::at_position);
+    if (!n && seekable && n.error() == std::errc::invalid_seek) {
+      seekable = false;
       continue;
     }
-    // Full (usually: exactly the size statx gave): look for more with a small
-    // read before growing the buffer.
-    result<std::size_t> n = co_await detail::read(fd, probe, len);
     if (!n) co_return n.error();
     if (*n == 0) break;
-    out.resize(std::max(out.size() * 2, len + *n));
-    std::copy_n(probe.begin(), *n, out.begin() + static_cast<std::ptrdiff_t>(len));
+    if (!room) {
+      out.resize(std::max(out.size() * 2, len + *n));
+      std::copy_n(probe.begin(), *n, out.begin() + static_cast<std::ptrdiff_t>(len));
+    }
     len += *n;
   }
   out.resize(len);
