@@ -188,6 +188,10 @@ class file {
   /// A file that cannot seek (a FIFO, a pipe, a socket, a terminal) is read
   /// with read(2) from its position until end of file (for a FIFO: every
   /// writer has closed it) — the same on both backends.
+  /// A file larger than the machine's physical memory (by its statx size, or
+  /// by what the reads return) fails with std::errc::file_too_large before
+  /// any such buffer is allocated; memory that cannot be had fails with
+  /// std::errc::not_enough_memory. Neither is thrown.
   task<result<std::vector<std::byte>>> read_to_end() const;
 
   /// fsync(2): the file's data and metadata reach the device.
@@ -215,7 +219,8 @@ class file {
 /// The whole contents of the file at `path` (as file::read_to_end: a FIFO
 /// is read until every writer has closed it; opening it waits for a writer).
 task<result<std::vector<std::byte>>> read_file(std::string path);
-/// The same as a string (bytes as they are; no encoding is checked).
+/// The same as a string (bytes as they are; no encoding is checked). The
+/// errors of read_file, and not_enough_memory for the string.
 task<result<std::string>> read_to_string(std::string path);
 /// Create or truncate `path` (mode 0644) and write all of `bytes` to it.
 /// `bytes` must stay valid until the await completes.

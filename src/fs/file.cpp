@@ -9,13 +9,17 @@
 #include "fs/backend.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace weft::fs {
 namespace {
@@ -78,18 +82,56 @@ task<result<void>> write_all_from(detail::shared_fd fd, std::span<const std::byt
   co_return result<void>{};
 }
 
+/// The most bytes read_all holds: the machine's physical memory (and what a
+/// vector can hold). A larger file could not be held without swapping all
+/// of it out, and asking for such a buffer may abort instead of throwing
+/// (under the sanitizers), so it is refused before anything is allocated.
+std::uint64_t whole_file_limit() noexcept {
+  std::uint64_t limit = std::vector<std::byte>().max_size();
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page_size > 0) {
+    limit = std::min(limit, static_cast<std::uint64_t>(pages) *
+                                static_cast<std::uint64_t>(page_size));
+  }
+  return limit;
+}
+
+/// Resize `v` to `n` bytes; false if the memory cannot be had.
+bool try_resize(std::vector<std::byte>& v, std::uint64_t n) noexcept {
+  try {
+    v.resize(static_cast<std::size_t>(n));
+    return true;
+  } catch (const std::bad_alloc&) {
+    return false;
+  } catch (const std::length_error&) {
+    return false;
+  }
+}
+
+std::error_code too_large() noexcept { return std::make_error_code(std::errc::file_too_large); }
+std::error_code out_of_memory() noexcept {
+  return std::make_error_code(std::errc::not_enough_memory);
+}
+
 /// The whole file: pread from offset 0 until a read returns 0, or — for a
 /// file that cannot seek (FIFO, pipe, socket, terminal: pread fails with
 /// ESPIPE) — read(2) at its position until end of file. io_uring ignores the
 /// offset of such a file by itself; the blocking pool's pread does not, so
 /// the fallback keeps both backends alike.
-task<result<std::vector<std::byte>>> read_all(detail::shared_fd fd) {
-  constexpr std::size_t min_buffer = 8192;
-  std::size_t hint = 0;
+/// A file (by its statx size, or by what was read) larger than
+/// whole_file_limit() fails with std::errc::file_too_large; memory that
+/// cannot be had fails with std::errc::not_enough_memory: never an exception.
+task<result<std::vector<std::byte>>> read_all_unguarded(detail::shared_fd fd) {
+  constexpr std::uint64_t min_buffer = 8192;
+  const std::uint64_t limit = whole_file_limit();
+  std::uint64_t hint = 0;
   if (result<file_status> st = co_await detail::stat(fd, std::string(), 0)) {
-    if (st->type == file_type::regular) hint = static_cast<std::size_t>(st->size);
+    if (st->type == file_type::regular) hint = st->size;
   }
-  std::vector<std::byte> out(std::max(hint, min_buffer));
+  if (hint > limit) co_return too_large();
+  std::vector<std::byte> out;
+  if (!try_resize(out, std::max(hint, min_buffer))) co_return out_of_memory();
   std::size_t len = 0;
   bool seekable = true;
   std::array<std::byte, 32> probe{};
@@ -106,13 +148,27 @@ task<result<std::vector<std::byte>>> read_all(detail::shared_fd fd) {
     if (!n) co_return n.error();
     if (*n == 0) break;
     if (!room) {
-      out.resize(std::max(out.size() * 2, len + *n));
+      const std::uint64_t need = std::uint64_t{len} + *n;
+      if (need > limit) co_return too_large();
+      const std::uint64_t grown = std::min<std::uint64_t>(
+          std::max<std::uint64_t>(std::uint64_t{out.size()} * 2, need), limit);
+      if (!try_resize(out, grown)) co_return out_of_memory();
       std::copy_n(probe.begin(), *n, out.begin() + static_cast<std::ptrdiff_t>(len));
     }
     len += *n;
   }
   out.resize(len);
   co_return out;
+}
+
+/// read_all_unguarded, with an allocation that fails anywhere below it (an
+/// operation's frame, a blocking job's buffer) turned into a result.
+task<result<std::vector<std::byte>>> read_all(detail::shared_fd fd) {
+  try {
+    co_return co_await read_all_unguarded(std::move(fd));
+  } catch (const std::bad_alloc&) {
+    co_return out_of_memory();
+  }
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 
+#include <new>
+#include <string>
 #include <utility>
 
 namespace weft::fs {
@@ -19,7 +21,11 @@ task<result<std::vector<std::byte>>> read_file(std::string path) {
 task<result<std::string>> read_to_string(std::string path) {
   result<std::vector<std::byte>> bytes = co_await read_file(std::move(path));
   if (!bytes) co_return bytes.error();
-  co_return std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+  try {
+    co_return std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+  } catch (const std::bad_alloc&) {
+    co_return std::make_error_code(std::errc::not_enough_memory);
+  }
 }
 
 task<result<void>> write_file(std::string path, std::span<const std::byte> bytes) {
