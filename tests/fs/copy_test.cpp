@@ -5,7 +5,9 @@
 #include <weft/error.hpp>
 #include <weft/fs.hpp>
 #include <weft/runtime.hpp>
+#include <weft/time.hpp>
 
+#include "fs/fifo_writer.hpp"
 #include "fs/temp_dir.hpp"
 #include "support/backends.hpp"
 #include "support/test_points.hpp"
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <span>
 #include <string>
@@ -182,6 +185,23 @@ TEST_P(FsCopy, AReadThatFailsMidCopyLeavesNoDestination) {
   }());
   ::close(dir_fd);
   EXPECT_TRUE(replaced);
+}
+
+TEST_P(FsCopy, AFifoIsCopiedToTheEndOfItsWriterOnBothBackends) {
+  // A FIFO has no size and cannot pread: the copy reads it with read(2)
+  // until the writer closes it. More than a pipe holds (64 KiB).
+  const std::string fifo = dir / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::vector<std::byte> data = pattern(200'000, 5);
+  weft_test::fifo_writer writer(fifo, data);
+  rt.block_on([&]() -> task<void> {
+    result<result<std::uint64_t>> n = co_await weft::timeout(
+        std::chrono::seconds(60), weft::fs::copy_file(fifo, dir / "to", small_chunks));
+    EXPECT_TRUE(n.has_value()) << "deadline passed";
+    if (!n) co_return;
+    EXPECT_EQ(n->value(), data.size()) << n->error().message();
+    EXPECT_TRUE((co_await weft::fs::read_file(dir / "to")).value() == data);
+  }());
 }
 
 TEST_P(FsCopy, CopyingADirectoryFailsBeforeTheDestinationIsOpened) {

@@ -6,14 +6,13 @@
 #include <weft/runtime.hpp>
 #include <weft/time.hpp>
 
+#include "fs/fifo_writer.hpp"
 #include "fs/temp_dir.hpp"
 #include "support/backends.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,7 +22,6 @@
 #include <cstddef>
 #include <string>
 #include <system_error>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -44,56 +42,13 @@ std::vector<std::byte> pattern(std::size_t n) {
   return v;
 }
 
-/// Writes `data` into the FIFO at `path` from a thread, then closes it.
-class fifo_writer {
- public:
-  fifo_writer(std::string path, const std::vector<std::byte>& data)
-      : path_(std::move(path)), thread_([this, &data] { run(data); }) {}
-  fifo_writer(const fifo_writer&) = delete;
-  fifo_writer& operator=(const fifo_writer&) = delete;
-  /// If the reader never opened the FIFO, the writer still waits in open(2):
-  /// a reader that drains it to the end lets the writer finish.
-  ~fifo_writer() {
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd >= 0) {
-      ::fcntl(fd, F_SETFL, 0);
-      std::vector<char> sink(65536);
-      while (::read(fd, sink.data(), sink.size()) > 0) {
-      }
-    }
-    thread_.join();
-    if (fd >= 0) ::close(fd);
-  }
-
- private:
-  void run(const std::vector<std::byte>& data) {
-    // A reader that gives up makes write(2) fail with EPIPE, not kill us.
-    sigset_t pipe_signal;
-    sigemptyset(&pipe_signal);
-    sigaddset(&pipe_signal, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
-    const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);  // waits for a reader
-    if (fd < 0) return;
-    std::size_t done = 0;
-    while (done < data.size()) {
-      const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-      if (n <= 0) break;
-      done += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
-  }
-
-  std::string path_;
-  std::thread thread_;
-};
-
 TEST_P(FsReadAll, AFifoIsReadToTheEndOfItsWriterOnBothBackends) {
   // More than a pipe holds (64 KiB), so the reader needs several reads while
   // the writer is still writing. The FIFO cannot seek: pread fails there.
   const std::string fifo = dir / "fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   const std::vector<std::byte> data = pattern(200'000);
-  fifo_writer writer(fifo, data);
+  weft_test::fifo_writer writer(fifo, data);
   rt.block_on([&]() -> task<void> {
     result<result<std::vector<std::byte>>> got =
         co_await weft::timeout(60s, weft::fs::read_file(fifo));
