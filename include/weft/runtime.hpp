@@ -21,6 +21,7 @@
 
 #include <weft/block_on.hpp>
 #include <weft/detail/context.hpp>
+#include <weft/detail/deadline.hpp>
 #include <weft/detail/runtime_api.hpp>
 #include <weft/detail/task_cell.hpp>
 #include <weft/error.hpp>
@@ -89,9 +90,17 @@ class runtime_builder {
   /// Upper bound of the elastic blocking pool (spawn_blocking). 1…65536; default 512.
   runtime_builder& max_blocking_threads(std::size_t n);
   /// How long an idle blocking thread waits for work before it exits. Default 10 s.
-  runtime_builder& blocking_keep_alive(std::chrono::milliseconds d);
+  /// Any unit; one past the clock's range (hours::max()) means forever.
+  template <class Rep, class Period>
+  runtime_builder& blocking_keep_alive(std::chrono::duration<Rep, Period> d) {
+    return set_blocking_keep_alive(detail::saturating_ceil<std::chrono::nanoseconds>(d));
+  }
   /// How long the destructor waits for tasks before destroying them. Default 1 s.
-  runtime_builder& shutdown_timeout(std::chrono::milliseconds d);
+  /// Any unit; one past the clock's range (hours::max()) means no limit.
+  template <class Rep, class Period>
+  runtime_builder& shutdown_timeout(std::chrono::duration<Rep, Period> d) {
+    return set_shutdown_timeout(detail::saturating_ceil<std::chrono::nanoseconds>(d));
+  }
   /// Scheduler ticks between checks of the global queue and the timers. Default 61.
   runtime_builder& event_interval(std::uint32_t ticks);
   /// Seed of the workers' random choice of steal victims (a fixed default,
@@ -118,6 +127,10 @@ class runtime_builder {
   [[nodiscard]] runtime build() const;
 
  private:
+  // Durations arrive converted with saturation, so hours::max() cannot wrap.
+  runtime_builder& set_blocking_keep_alive(std::chrono::nanoseconds d);
+  runtime_builder& set_shutdown_timeout(std::chrono::nanoseconds d);
+
   detail::runtime_config cfg_;
   std::vector<detail::role_entry> roles_;
   bool worker_threads_set_ = false;
@@ -160,7 +173,11 @@ class runtime {
   /// Idempotent. From one of this runtime's tasks, blocking jobs, dispatcher
   /// callbacks or role threads it throws errc::nested_runtime (it would wait
   /// for itself).
-  void shutdown(std::chrono::milliseconds timeout);
+  /// Any unit; one past the clock's range (hours::max()) means no limit.
+  template <class Rep, class Period>
+  void shutdown(std::chrono::duration<Rep, Period> timeout) {
+    shutdown_for(detail::saturating_timeout<std::chrono::nanoseconds>(timeout));
+  }
 
   [[nodiscard]] runtime_flavor flavor() const noexcept;
   [[nodiscard]] std::size_t worker_count() const noexcept;
@@ -174,6 +191,7 @@ class runtime {
 
  private:
   void check_alive() const;
+  void shutdown_for(std::chrono::nanoseconds timeout);
   detail::runtime_core* core_ = nullptr;
 };
 

@@ -9,6 +9,7 @@
 
 #include <weft/detail/branch_set.hpp>
 #include <weft/detail/context.hpp>
+#include <weft/detail/deadline.hpp>
 #include <weft/detail/race.hpp>
 #include <weft/detail/runtime_api.hpp>
 #include <weft/detail/task_cell.hpp>
@@ -118,9 +119,11 @@ inline sleep_awaiter sleep_until(steady_clock::time_point deadline) noexcept {
 }
 
 /// Complete after `d` has elapsed (measured from this call, on weft::now()).
+/// A duration past the clock's range (hours::max(), say) waits until
+/// steady_clock::time_point::max(), i.e. forever; a negative one means now.
 template <class Rep, class Period>
 sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) noexcept {
-  return sleep_awaiter{weft::now() + std::chrono::ceil<steady_clock::duration>(d)};
+  return sleep_awaiter{detail::deadline_after(weft::now(), d)};
 }
 
 namespace detail {
@@ -155,8 +158,9 @@ task<result<detail::await_result_t<A>>> timeout_at(steady_clock::time_point dead
 template <class Rep, class Period, class A>
   requires detail::awaitable<A>
 task<result<detail::await_result_t<A>>> timeout(std::chrono::duration<Rep, Period> d, A&& a) {
-  return timeout_at(weft::now() + std::chrono::ceil<steady_clock::duration>(d),
-                    static_cast<A&&>(a));
+  // Saturating: timeout(nanoseconds::max(), a) never times out; a negative
+  // `d` times out at once (unless `a` is ready first).
+  return timeout_at(detail::deadline_after(weft::now(), d), static_cast<A&&>(a));
 }
 
 /// What an interval does when ticks were missed (the task ran late).
@@ -175,10 +179,16 @@ enum class missed_tick_behavior {
 /// weft::sleep does.
 class interval {
  public:
-  explicit interval(steady_clock::duration period, steady_clock::time_point start = weft::now(),
+  /// `period` in any unit; one past steady_clock's range saturates (ticks
+  /// after the first then never come).
+  template <class Rep, class Period>
+  explicit interval(std::chrono::duration<Rep, Period> period,
+                    steady_clock::time_point start = weft::now(),
                     missed_tick_behavior behavior = missed_tick_behavior::burst)
-      : period_(period), next_(start), behavior_(behavior) {
-    if (period <= steady_clock::duration::zero()) {
+      : period_(detail::saturating_ceil<steady_clock::duration>(period)),
+        next_(start),
+        behavior_(behavior) {
+    if (period_ <= steady_clock::duration::zero()) {
       throw_error(errc::invalid_builder_setting, "weft::interval: the period must be positive");
     }
   }
@@ -187,26 +197,30 @@ class interval {
   sleep_awaiter tick() {
     const steady_clock::time_point due = next_;
     const steady_clock::time_point now = weft::now();
-    if (now > due + period_) {
+    // Saturating: a period of years must not wrap the next tick into the past.
+    const steady_clock::time_point after_due = detail::saturating_add(due, period_);
+    if (now > after_due) {
       switch (behavior_) {
         case missed_tick_behavior::burst:
-          next_ = due + period_;
+          next_ = after_due;
           break;
         case missed_tick_behavior::delay:
-          next_ = now + period_;
+          next_ = detail::saturating_add(now, period_);
           break;
         case missed_tick_behavior::skip:
-          next_ = due + period_ * ((now - due) / period_ + 1);
+          // now > due + period_, so (now - due) / period_ >= 1 periods fit
+          // before now: the product is below now - due, no overflow.
+          next_ = detail::saturating_add(due, period_ * ((now - due) / period_ + 1));
           break;
       }
     } else {
-      next_ = due + period_;
+      next_ = after_due;
     }
     return sleep_awaiter{due};
   }
 
   [[nodiscard]] steady_clock::duration period() const noexcept { return period_; }
-  void reset() { next_ = weft::now() + period_; }
+  void reset() { next_ = detail::saturating_add(weft::now(), period_); }
 
  private:
   steady_clock::duration period_;

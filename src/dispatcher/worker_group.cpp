@@ -6,6 +6,7 @@
 #include "scheduler/runtime_core.hpp"
 
 #include <weft/detail/context.hpp>
+#include <weft/detail/deadline.hpp>
 #include <weft/detail/task_cell.hpp>
 #include <weft/error.hpp>
 #include <weft/runtime.hpp>
@@ -73,8 +74,7 @@ void registry_remove(const runtime_core* core) noexcept {
 }
 
 std::chrono::nanoseconds left_until(std::chrono::steady_clock::time_point deadline) noexcept {
-  return std::max(std::chrono::nanoseconds(0), std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                   deadline - std::chrono::steady_clock::now()));
+  return time_left(deadline, std::chrono::steady_clock::now());
 }
 
 void stop_group(runtime_core* g, std::chrono::nanoseconds timeout) noexcept {
@@ -295,7 +295,7 @@ bool runs_on_runtime_or_its_groups(const runtime_core* rt) noexcept {
 }
 
 void runtime_shutdown_with_roles(runtime_core* rt, std::chrono::nanoseconds timeout) noexcept {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = steady_deadline_after(timeout);  // saturating
   if (std::shared_ptr<dispatch_domain> d = dispatch_domain::of(rt)) d->shutdown(deadline);
   // 4. The runtime itself: its pumps finish during its wait for tasks.
   runtime_shutdown(rt, left_until(deadline));

@@ -4,6 +4,8 @@
 #include "io/eventfd_wake.hpp"
 #include "io/io_source.hpp"
 
+#include <weft/detail/deadline.hpp>
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -20,13 +22,6 @@ namespace {
 
 [[noreturn]] void throw_errno(int err, const char* what) {
   throw std::system_error(err, std::system_category(), what);
-}
-
-// Milliseconds for epoll_wait, rounded up and clamped to int (the caller's
-// loop covers the rest of a longer deadline).
-int timeout_ms_rounded_up(std::chrono::nanoseconds ns) noexcept {
-  const long long ms = (ns.count() + 999'999) / 1'000'000;
-  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
 }  // namespace
@@ -104,7 +99,7 @@ bool epoll_driver::wait_once(std::optional<std::chrono::nanoseconds> timeout) {
     }
   } else {
     n = ::epoll_wait(epoll_fd_, events.data(), max_events,
-                     timeout ? timeout_ms_rounded_up(*timeout) : -1);
+                     timeout ? poll_timeout_ms(*timeout) : -1);
   }
   if (n < 0) {
     if (errno == EINTR) return false;

@@ -48,13 +48,13 @@ runtime_builder& runtime_builder::max_blocking_threads(std::size_t n) {
   return *this;
 }
 
-runtime_builder& runtime_builder::blocking_keep_alive(std::chrono::milliseconds d) {
+runtime_builder& runtime_builder::set_blocking_keep_alive(std::chrono::nanoseconds d) {
   if (d.count() < 0) bad_setting("runtime_builder::blocking_keep_alive: must not be negative");
   cfg_.blocking_keep_alive = d;
   return *this;
 }
 
-runtime_builder& runtime_builder::shutdown_timeout(std::chrono::milliseconds d) {
+runtime_builder& runtime_builder::set_shutdown_timeout(std::chrono::nanoseconds d) {
   if (d.count() < 0) bad_setting("runtime_builder::shutdown_timeout: must not be negative");
   cfg_.shutdown_timeout = d;
   return *this;
@@ -132,7 +132,7 @@ runtime::~runtime() {
   detail::runtime_release(core);
 }
 
-void runtime::shutdown(std::chrono::milliseconds timeout) {
+void runtime::shutdown_for(std::chrono::nanoseconds timeout) {
   check_alive();
   if (detail::runs_on_runtime_or_its_groups(core_)) {
     throw_error(errc::nested_runtime,
@@ -192,7 +192,7 @@ runtime main_runtime(const main_options& opts) {
 int main_finish(runtime& rt, int code, const main_options& opts) {
   std::chrono::milliseconds grace = opts.grace;
   if (grace.count() < 0) grace = std::chrono::milliseconds(env_number("WEFT_MAIN_GRACE_MS", 100));
-  if (runtime_wait_idle(rt.core(), grace)) {
+  if (runtime_wait_idle(rt.core(), saturating_timeout<std::chrono::nanoseconds>(grace))) {
     rt.shutdown(std::chrono::milliseconds(0));
     return code;
   }

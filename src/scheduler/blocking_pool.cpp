@@ -1,6 +1,7 @@
 #include "scheduler/blocking_pool.hpp"
 
 #include <weft/detail/context.hpp>
+#include <weft/detail/deadline.hpp>
 #include <weft/detail/task_cell.hpp>
 
 #include <pthread.h>
@@ -75,8 +76,10 @@ void blocking_pool::thread_main() {
     }
     if (shutdown_) break;
     ++idle_threads_;
-    const bool woke = work_cv_.wait_for(lock, cfg_.keep_alive,
-                                        [&] { return !queue_.empty() || shutdown_; });
+    // wait_until on a saturated deadline: wait_for would add keep_alive to
+    // now() itself and overflow for a keep-alive of "forever".
+    const bool woke = work_cv_.wait_until(lock, steady_deadline_after(cfg_.keep_alive),
+                                          [&] { return !queue_.empty() || shutdown_; });
     --idle_threads_;
     if (!woke) break;  // idle for keep_alive: exit
   }

@@ -33,7 +33,7 @@ class blocking_pool final : public scheduler {
  public:
   struct config {
     std::size_t max_threads;
-    std::chrono::milliseconds keep_alive;
+    std::chrono::nanoseconds keep_alive;
     std::string thread_name;
     std::function<void()> on_thread_start;
     std::function<void()> on_thread_stop;

@@ -1,5 +1,7 @@
 #include "scheduler/futex_parker.hpp"
 
+#include <weft/detail/deadline.hpp>
+
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -68,7 +70,7 @@ void futex_parker::park(std::optional<std::chrono::nanoseconds> timeout) {
         // the mutex orders this check against unpark's notify below.
         if (token_.word().load(std::memory_order_acquire) != park_token::parked) return false;
         if (left) {
-          cv_.wait_for(lock, *left);
+          cv_.wait_until(lock, steady_deadline_after(*left));  // saturating, unlike wait_for
         } else {
           cv_.wait(lock);
         }

@@ -20,6 +20,7 @@
 // runtime, dropped when it is removed (completion, or destruction at shutdown).
 #pragma once
 
+#include <weft/detail/deadline.hpp>
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/task_header.hpp>
 
@@ -74,7 +75,10 @@ class owned_tasks {
     // all_empty().
     waiting_.store(true, std::memory_order_relaxed);
     sync::unique_lock<sync::mutex> lock(idle_mu_);
-    const bool empty = idle_cv_.wait_for(lock, timeout, [&] { return all_empty(); });
+    // wait_until on a saturated deadline: wait_for would add `timeout` to
+    // now() itself and overflow for nanoseconds::max().
+    const bool empty = idle_cv_.wait_until(lock, steady_deadline_after(timeout),
+                                           [&] { return all_empty(); });
     waiting_.store(false, std::memory_order_relaxed);
     return empty;
   }

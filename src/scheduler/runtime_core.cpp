@@ -4,6 +4,7 @@
 #include "io/epoll_driver.hpp"
 #include "io/uring_driver.hpp"
 
+#include <weft/detail/deadline.hpp>
 #include <weft/detail/task_cell.hpp>
 #include <weft/error.hpp>
 
@@ -343,9 +344,7 @@ void runtime_core::park(worker& w, task_header* until) {
   auto timeout_for_next_timer = [&]() -> std::optional<std::chrono::nanoseconds> {
     auto next = w.timers.next_expiration();
     if (!next) return std::nullopt;
-    return std::max(std::chrono::nanoseconds(0),
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(
-                        clock_.time_of(*next) - clock_.now()));
+    return time_left(clock_.time_of(*next), clock_.now());
   };
   if (current_thread_) {
     // One worker: nobody to coordinate with. Remote wakes unpark us directly.
@@ -412,7 +411,8 @@ bool runtime_core::timer_register(timer_node& n, timer_shard*& shard) {
 void runtime_core::shutdown(std::chrono::nanoseconds timeout) noexcept {
   // ORDERING: acq_rel: the first caller does the work; later calls return.
   if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Saturating: shutdown(nanoseconds::max()) waits for the tasks, unbounded.
+  const auto deadline = steady_deadline_after(timeout);
   // 1. Refuse work from outside.
   // ORDERING: release: pairs with the acquire in spawn.
   closed_to_remote_.store(true, std::memory_order_release);
@@ -437,11 +437,11 @@ void runtime_core::shutdown(std::chrono::nanoseconds timeout) noexcept {
         clock_.advance_to(clock_.time_of(*next));  // virtual time: jump, as in park
         continue;
       }
-      auto left = deadline - std::chrono::steady_clock::now();
+      std::chrono::nanoseconds left = time_left(deadline, std::chrono::steady_clock::now());
       if (auto next = w.timers.next_expiration()) {
-        left = std::min(left, clock_.time_of(*next) - clock_.now());
+        left = std::min(left, time_left(clock_.time_of(*next), clock_.now()));
       }
-      w.driver->park(std::chrono::duration_cast<std::chrono::nanoseconds>(left));
+      w.driver->park(left);
     }
   } else {
     (void)owned_.wait_idle(timeout);

@@ -116,15 +116,21 @@ class tick_clock {
 
   /// Ticks elapsed now (rounded down).
   [[nodiscard]] std::uint64_t now_tick() const { return to_tick_floor(now()); }
-  /// The first tick at or after `tp` (rounded up).
+  /// The first tick at or after `tp` (rounded up). Saturating: no tick lies
+  /// past last_tick() (the last whole millisecond before time_point::max()),
+  /// so a deadline of "forever" (time_point::max()) gets last_tick() and
+  /// time_of() of any tick is representable.
   [[nodiscard]] std::uint64_t tick_for(std::chrono::steady_clock::time_point tp) const {
     if (tp <= start_) return 0;
-    return static_cast<std::uint64_t>(
+    const auto up = static_cast<std::uint64_t>(
         std::chrono::ceil<std::chrono::milliseconds>(tp - start_).count());
+    return up < last_tick_ ? up : last_tick_;
   }
   [[nodiscard]] std::chrono::steady_clock::time_point time_of(std::uint64_t tick) const {
-    return start_ + std::chrono::milliseconds(tick);
+    if (tick > last_tick_) tick = last_tick_;
+    return start_ + std::chrono::milliseconds(static_cast<std::int64_t>(tick));
   }
+  [[nodiscard]] std::uint64_t last_tick() const noexcept { return last_tick_; }
 
  private:
   [[nodiscard]] std::uint64_t to_tick_floor(std::chrono::steady_clock::time_point tp) const {
@@ -133,6 +139,11 @@ class tick_clock {
         std::chrono::floor<std::chrono::milliseconds>(tp - start_).count());
   }
   const std::chrono::steady_clock::time_point start_;
+  // tp - start_ cannot overflow: start_ >= 0 on steady_clock.
+  const std::uint64_t last_tick_ = static_cast<std::uint64_t>(
+      std::chrono::floor<std::chrono::milliseconds>(std::chrono::steady_clock::time_point::max() -
+                                                    start_)
+          .count());
   const bool paused_;
   sync::atomic<std::int64_t> virtual_ns_{0};
 };

@@ -36,8 +36,8 @@ struct runtime_config {
   std::size_t worker_threads = 0;  // 0: one per CPU
   std::string thread_name_prefix = "weft-worker";
   std::size_t max_blocking_threads = 512;
-  std::chrono::milliseconds blocking_keep_alive{10'000};
-  std::chrono::milliseconds shutdown_timeout{1'000};
+  std::chrono::nanoseconds blocking_keep_alive{std::chrono::seconds(10)};
+  std::chrono::nanoseconds shutdown_timeout{std::chrono::seconds(1)};
   std::uint32_t event_interval = 61;  // ticks between inject/timer checks
   std::uint32_t max_lifo_polls = 3;   // LIFO-slot polls in a row
   std::uint64_t rng_seed = 0x9e3779b97f4a7c15ull;  // victim choice when stealing
