@@ -5,16 +5,31 @@
 // A FIFO of cells under one mutex and condition variable. submit() queues a
 // job and wakes an idle thread; if none is idle and fewer than max_threads
 // exist, it starts one. A thread that has waited keep_alive with nothing to do
-// exits (its std::thread is parked in exited_ and joined by the next submit or
-// by shutdown). Each job is a cell that runs to completion in one step; its
-// joiner is woken on the joiner's own runtime.
+// exits: under the lock it moves its own std::thread from threads_ to exited_
+// (it cannot join itself), and the next submit or shutdown joins what is in
+// exited_ — outside the lock, never the calling thread's own object (a thread
+// found there is detached instead). So the std::thread objects held stay at
+// most the live threads plus those that exited since the last submit, and
+// exited threads' stacks are released.
+//
+// Thread lifecycle (each step under mu_ unless noted):
+//   submit: num_threads_++, std::thread created into threads_
+//     -> RUNNING/IDLE (thread_main loop)
+//     -> keep_alive idle, or shutdown with nothing queued:
+//        num_threads_--, own std::thread spliced threads_ -> exited_
+//     -> (no lock) on_thread_stop, owner release, return
+//     -> joined by the next submit or by shutdown (or detached by shutdown
+//        past its deadline / when the caller is that very thread)
+// Each job is a cell that runs to completion in one step; its joiner is woken
+// on the joiner's own runtime.
 //
 // Blocking jobs are not in the runtime's owned-task list: a running one cannot
 // be destroyed under the thread running it. Shutdown (shutdown()) refuses new
 // jobs, destroys the queued ones, and waits up to the deadline for running
 // ones; threads still busy after it are detached and finish on their own
 // (each holds a reference to the runtime core, so nothing they touch is
-// freed).
+// freed). Shutdown called on a pool thread (a job that ended the runtime)
+// waits for the other threads only and detaches its own std::thread.
 #pragma once
 
 #include <weft/detail/sync_shim.hpp>
@@ -24,6 +39,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <list>
 #include <thread>
 #include <vector>
 
@@ -50,6 +66,10 @@ class blocking_pool final : public scheduler {
 
   void shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
 
+  /// For tests: std::thread objects held (live threads, plus exited ones not
+  /// yet joined).
+  [[nodiscard]] std::size_t thread_objects_held();
+
   // scheduler: a blocking job is only ever scheduled once, by submit.
   void schedule(task_header* t) noexcept override;
   bool on_complete(task_header* t) noexcept override;
@@ -57,7 +77,10 @@ class blocking_pool final : public scheduler {
   void release() noexcept override { owner_.release(); }
 
  private:
-  void thread_main();
+  using thread_list = std::list<std::thread>;
+  void thread_main(thread_list::iterator self);
+  /// Join (outside mu_) threads that exited; the caller's own is detached.
+  static void join_exited(thread_list& exited) noexcept;
 
   scheduler& owner_;
   const config cfg_;
@@ -65,7 +88,8 @@ class blocking_pool final : public scheduler {
   sync::condition_variable work_cv_;  // jobs queued / shutdown
   sync::condition_variable done_cv_;  // a thread exited
   std::deque<task_header*> queue_;    // guarded by mu_
-  std::vector<std::thread> threads_;  // guarded by mu_ (joinable ones)
+  thread_list threads_;               // guarded by mu_: threads not yet exited
+  thread_list exited_;                // guarded by mu_: exited, to be joined
   std::size_t num_threads_ = 0;       // live threads; guarded by mu_
   std::size_t idle_threads_ = 0;      // waiting for work; guarded by mu_
   std::size_t next_name_ = 0;         // guarded by mu_

@@ -131,6 +131,8 @@ class runtime_core final : public scheduler {
   [[nodiscard]] const runtime_config& config() const noexcept { return cfg_; }
   [[nodiscard]] io_backend backend() const noexcept { return drivers_.backend; }
   [[nodiscard]] std::size_t worker_count() const noexcept { return workers_.size(); }
+  /// For tests: the blocking pool (its thread bookkeeping).
+  [[nodiscard]] blocking_pool& blocking_for_tests() noexcept { return blocking_; }
 
  private:
   ~runtime_core();

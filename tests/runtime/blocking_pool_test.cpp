@@ -4,11 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
+#include <memory>
 #include <latch>
 #include <thread>
 #include <vector>
 
+#include "scheduler/runtime_core.hpp"
 #include "support/lifetime.hpp"
+#include "support/test_points.hpp"
 
 namespace {
 
@@ -106,6 +110,54 @@ TEST(BlockingPool, QueuedJobsAreDestroyedAtShutdownWithoutRunning) {
   queued.clear();
   blocker = {};
   EXPECT_EQ(c.alive.load(), 0);
+}
+
+std::size_t thread_objects_held(weft::runtime& rt) {
+  return rt.core()->blocking_for_tests().thread_objects_held();
+}
+
+TEST(BlockingPool, ThreadsThatExitAfterKeepAliveAreJoinedNotAccumulated) {
+  WEFT_REQUIRE_TEST_POINTS();
+  // Order forced: each round waits (with a deadline) until the test point
+  // "blocking_pool.thread_exited" shows that round's thread has left the
+  // pool after its keep-alive, so the next round's job starts a new thread.
+  // Without the fix every exited thread's std::thread stayed in the pool
+  // (and its stack mapped): the count grew by one a round.
+  weft_test::point_script script;
+  auto rt = weft::runtime_builder{}
+                .flavor(weft::runtime_flavor::current_thread)
+                .blocking_keep_alive(1ms)
+                .build();
+  constexpr int rounds = 40;
+  for (int i = 1; i <= rounds; ++i) {
+    rt.block_on([]() -> weft::task<> { co_await weft::spawn_blocking([] {}); }());
+    ASSERT_TRUE(script.wait_reached("blocking_pool.thread_exited", i)) << "round " << i;
+    // At most the exited thread not yet joined (the next submit joins it).
+    EXPECT_LE(thread_objects_held(rt), 1U) << "round " << i;
+  }
+  rt.shutdown(10s);
+  EXPECT_EQ(thread_objects_held(rt), 0U);  // shutdown joined the last one
+}
+
+TEST(BlockingPool, ShutdownFromAPoolThreadDoesNotWaitForOrJoinItself) {
+  // A blocking job shuts its runtime down, with no time limit: shutdown runs
+  // on a pool thread, which must neither wait for itself to exit (it never
+  // would) nor join itself (std::thread::join throws on its own thread, and
+  // shutdown is noexcept). The test waits for the job with a deadline.
+  auto rt = std::make_unique<weft::runtime>(
+      weft::runtime_builder{}.flavor(weft::runtime_flavor::current_thread).build());
+  std::promise<void> shut_down;
+  std::future<void> shut_down_f = shut_down.get_future();
+  auto h = rt->spawn_blocking([&rt, &shut_down] {
+    rt->shutdown(std::chrono::hours::max());
+    shut_down.set_value();
+  });
+  if (shut_down_f.wait_for(30s) != std::future_status::ready) {
+    (void)rt.release();  // its pool thread is stuck in shutdown: leak it
+    FAIL() << "shutdown on a pool thread waited for that thread";
+  }
+  h = {};
+  rt.reset();
 }
 
 }  // namespace
