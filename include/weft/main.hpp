@@ -7,7 +7,11 @@
 // or `task<int>(int, char**)`. WEFT_MAIN builds a multi_thread runtime (worker
 // count from WEFT_WORKER_THREADS, else one per CPU), runs async_main to
 // completion, and returns its exit code (0 for task<void>; 1 and a message on
-// stderr if it threw). Tasks still running then get a grace period — 100 ms by
+// stderr if it threw). Exit codes are 0…255 (a parent sees only the low 8
+// bits, so 256 would read as success): any other value prints a message to
+// stderr and exits 1. If the runtime cannot be built (WEFT_WORKER_THREADS not
+// a number in 1…1024, say), the program prints why to stderr and exits 1
+// without running async_main. Tasks still running then get a grace period — 100 ms by
 // default, WEFT_MAIN_GRACE_MS to change it, or WEFT_MAIN_WITH(fn, options) —
 // to finish. If they all finish, the runtime shuts down normally; if not, the
 // process exits with the code without cancelling them (their destructors do
@@ -21,7 +25,9 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <type_traits>
+#include <utility>
 
 namespace weft {
 
@@ -38,9 +44,43 @@ runtime main_runtime(const main_options& opts);
 /// Wait out the grace period; returns `code`, or exits the process with it.
 int main_finish(runtime& rt, int code, const main_options& opts);
 
+/// `v` as a process exit code: 0…255, else a message on stderr and 1.
+template <class V>
+int main_exit_code(const V& v) {
+  if constexpr (std::is_integral_v<V> && std::is_signed_v<V>) {
+    const long long x = v;
+    if (x >= 0 && x <= 255) return static_cast<int>(x);
+    std::fprintf(stderr,
+                 "weft: async_main returned %lld, not an exit code (0..255); exiting with 1\n", x);
+    return 1;
+  } else if constexpr (std::is_integral_v<V>) {
+    const unsigned long long x = v;
+    if (x <= 255) return static_cast<int>(x);
+    std::fprintf(stderr,
+                 "weft: async_main returned %llu, not an exit code (0..255); exiting with 1\n", x);
+    return 1;
+  } else {
+    return main_exit_code(static_cast<int>(v));  // an enum or a class convertible to int
+  }
+}
+
+/// main_runtime, or nullopt after printing why it could not be built.
+inline std::optional<runtime> try_main_runtime(const main_options& opts) noexcept {
+  try {
+    return main_runtime(opts);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weft: could not start the runtime: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "weft: could not start the runtime (a non-std exception)\n");
+  }
+  return std::nullopt;
+}
+
 template <class F>
 int main_entry(F fn, int argc, char** argv, const main_options& opts) {
-  runtime rt = main_runtime(opts);
+  std::optional<runtime> built = try_main_runtime(opts);
+  if (!built) return 1;
+  runtime& rt = *built;
   int code = 0;
   try {
     if constexpr (std::is_invocable_v<F, int, char**>) {
@@ -48,7 +88,7 @@ int main_entry(F fn, int argc, char** argv, const main_options& opts) {
       if constexpr (std::is_void_v<R>) {
         rt.block_on(fn(argc, argv));
       } else {
-        code = static_cast<int>(rt.block_on(fn(argc, argv)));
+        code = main_exit_code(rt.block_on(fn(argc, argv)));
       }
     } else {
       (void)argc;
@@ -57,7 +97,7 @@ int main_entry(F fn, int argc, char** argv, const main_options& opts) {
       if constexpr (std::is_void_v<R>) {
         rt.block_on(fn());
       } else {
-        code = static_cast<int>(rt.block_on(fn()));
+        code = main_exit_code(rt.block_on(fn()));
       }
     }
   } catch (const std::exception& e) {

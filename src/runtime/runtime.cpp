@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace weft {
@@ -178,12 +179,34 @@ long env_number(const char* name, long fallback) {
   }
   return n;
 }
+
+/// WEFT_WORKER_THREADS: unset, empty or 0 for one per CPU, else 1…1024 in
+/// plain decimal. Anything else throws errc::invalid_builder_setting.
+std::size_t env_worker_threads() {
+  constexpr const char* name = "WEFT_WORKER_THREADS";
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return 0;
+  const std::string_view text(v);
+  std::size_t n = 0;
+  bool ok = text.size() <= 5;  // "01024" at most: no overflow below
+  for (const char c : text) {
+    if (c < '0' || c > '9') ok = false;
+    if (ok) n = n * 10 + static_cast<std::size_t>(c - '0');
+  }
+  if (!ok || n > 1024) {
+    throw_error(errc::invalid_builder_setting,
+                (std::string(name) + "=" + std::string(text) +
+                 ": must be a worker count from 1 to 1024 (unset or 0: one per CPU)")
+                    .c_str());
+  }
+  return n;
+}
 }  // namespace
 
 runtime main_runtime(const main_options& opts) {
   runtime_builder b;
   std::size_t workers = opts.worker_threads;
-  if (workers == 0) workers = static_cast<std::size_t>(env_number("WEFT_WORKER_THREADS", 0));
+  if (workers == 0) workers = env_worker_threads();
   if (workers != 0) b.worker_threads(workers);
   b.thread_name_prefix("weft");
   return b.build();
