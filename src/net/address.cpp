@@ -33,9 +33,15 @@ bool pton(int family, std::string_view text, void* out) noexcept {
   return ::inet_pton(family, buf, out) == 1;
 }
 
-/// The scope after '%': a decimal interface index or an interface name.
+/// The zone after '%': a decimal interface index (1 or more, no leading
+/// zero: the text form then has one spelling, and 0 means "no zone") or an
+/// interface name that exists.
 bool parse_scope(std::string_view text, std::uint32_t& out) noexcept {
-  if (parse_decimal(text, out)) return true;
+  if (!text.empty() && text.front() >= '0' && text.front() <= '9' &&
+      text.find_first_not_of("0123456789") == std::string_view::npos) {
+    if (text.front() == '0') return false;  // "0", "03": no such spelling
+    return parse_decimal(text, out);        // false past 2^32 - 1
+  }
   char name[IF_NAMESIZE];
   if (text.empty() || text.size() >= sizeof name || text.find('\0') != std::string_view::npos) {
     return false;
@@ -44,6 +50,34 @@ bool parse_scope(std::string_view text, std::uint32_t& out) noexcept {
   name[text.size()] = '\0';
   out = ::if_nametoindex(name);
   return out != 0;
+}
+
+/// A zone is meaningful only on link-scoped IPv6 addresses (RFC 4007):
+/// link-local unicast fe80::/10 and multicast of interface-local (ffx1::) or
+/// link-local (ffx2::) scope.
+bool takes_zone(const std::array<std::uint8_t, 16>& b) noexcept {
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return true;
+  if (b[0] == 0xff) {
+    const unsigned scope = b[1] & 0x0f;
+    return scope == 1 || scope == 2;
+  }
+  return false;
+}
+
+/// An IPv6 literal and, if `has_zone`, the zone that followed its '%'.
+result<ip_address> parse_v6(std::string_view addr, std::string_view zone, bool has_zone) {
+  std::array<std::uint8_t, 16> v6{};
+  if (!pton(AF_INET6, addr, v6.data())) return invalid();
+  std::uint32_t scope = 0;
+  if (has_zone && (!takes_zone(v6) || !parse_scope(zone, scope))) return invalid();
+  return ip_address::from_v6_bytes(v6, scope);
+}
+
+/// True if the text after '%' in brackets is RFC 6874's "%25" + zone: "25"
+/// and at least one more character (RFC 6874 has no empty zone, so a bare
+/// "%25" stays interface 25).
+bool is_pct25_zone(std::string_view after_percent) noexcept {
+  return after_percent.size() > 2 && after_percent.substr(0, 2) == "25";
 }
 
 /// Copy the first sizeof(T) bytes of the kernel address `sa` of length `len`
@@ -72,15 +106,9 @@ std::size_t mix(std::size_t h, const void* bytes, std::size_t n) noexcept {
 result<ip_address> ip_address::parse(std::string_view text) {
   std::array<std::uint8_t, 4> v4{};
   if (pton(AF_INET, text, v4.data())) return from_v4_bytes(v4);
-  std::uint32_t scope = 0;
   const std::size_t percent = text.find('%');
-  if (percent != std::string_view::npos) {
-    if (!parse_scope(text.substr(percent + 1), scope)) return invalid();
-    text = text.substr(0, percent);
-  }
-  std::array<std::uint8_t, 16> v6{};
-  if (!pton(AF_INET6, text, v6.data())) return invalid();
-  return from_v6_bytes(v6, scope);
+  if (percent == std::string_view::npos) return parse_v6(text, {}, false);
+  return parse_v6(text.substr(0, percent), text.substr(percent + 1), true);
 }
 
 bool ip_address::is_loopback() const noexcept {
@@ -94,6 +122,18 @@ bool ip_address::is_unspecified() const noexcept {
 bool ip_address::is_multicast() const noexcept {
   return is_v4() ? (bytes_[0] & 0xf0) == 224 : bytes_[0] == 0xff;
 }
+
+namespace detail {
+
+result<ip_address> parse_bracketed_ip(std::string_view inside) {
+  const std::size_t percent = inside.find('%');
+  if (percent == std::string_view::npos) return parse_v6(inside, {}, false);
+  std::string_view zone = inside.substr(percent + 1);
+  if (is_pct25_zone(zone)) zone.remove_prefix(2);  // RFC 6874: "%25" is an escaped '%'
+  return parse_v6(inside.substr(0, percent), zone, true);
+}
+
+}  // namespace detail
 
 std::string ip_address::to_string() const {
   char buf[INET6_ADDRSTRLEN];
@@ -145,8 +185,10 @@ result<host_port> split_host_port(std::string_view text) noexcept {
 result<socket_address> socket_address::parse(std::string_view text) {
   result<detail::host_port> hp = detail::split_host_port(text);
   if (!hp) return hp.error();
-  result<ip_address> ip = ip_address::parse(hp->host);
-  // Brackets hold IPv6 and only IPv6.
+  // Brackets hold IPv6 and only IPv6 (with a zone as "%zone" or RFC 6874's
+  // "%25zone").
+  result<ip_address> ip =
+      hp->bracketed ? detail::parse_bracketed_ip(hp->host) : ip_address::parse(hp->host);
   if (!ip || ip->is_v6() != hp->bracketed) return invalid();
   return socket_address{*ip, hp->port};
 }
@@ -190,7 +232,14 @@ socklen_t socket_address::to_sockaddr(sockaddr_storage& out) const noexcept {
 
 std::string socket_address::to_string() const {
   const std::string port = ':' + std::to_string(port_);
-  return ip_.is_v4() ? ip_.to_string() + port : '[' + ip_.to_string() + ']' + port;
+  if (ip_.is_v4()) return ip_.to_string() + port;
+  std::string text = ip_.to_string();
+  // A zone that reads as RFC 6874's "%25..." (251, 2500, ...) is written in
+  // that form ("%25251"), so the text parses back to this scope id.
+  if (ip_.scope_id() != 0 && is_pct25_zone(std::to_string(ip_.scope_id()))) {
+    text.insert(text.find('%') + 1, "25");
+  }
+  return '[' + text + ']' + port;
 }
 
 std::ostream& operator<<(std::ostream& os, const socket_address& a) {

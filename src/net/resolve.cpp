@@ -70,6 +70,12 @@ task<addresses> resolve(std::string host, std::uint16_t port) {
 task<addresses> resolve(std::string host_and_port) {
   result<detail::host_port> hp = detail::split_host_port(host_and_port);
   if (!hp) co_return hp.error();
+  if (hp->bracketed) {
+    // An IPv6 literal, with a zone as "%zone" or RFC 6874's "%25zone".
+    if (result<ip_address> ip = detail::parse_bracketed_ip(hp->host)) {
+      co_return std::vector<socket_address>{socket_address{*ip, hp->port}};
+    }
+  }
   co_return co_await resolve(std::string(hp->host), hp->port);
 }
 

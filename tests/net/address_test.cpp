@@ -6,6 +6,8 @@
 
 #include <net/if.h>
 
+#include <array>
+#include <cstdint>
 #include <cstring>
 #include <set>
 #include <sstream>
@@ -81,7 +83,47 @@ TEST(Address, ParsesNumericScopeAndPrintsIt) {
   EXPECT_EQ(a.scope_id(), 3U);
   EXPECT_EQ(a.to_string(), "fe80::1%3");
   EXPECT_NE(a, ip("fe80::1"));
-  EXPECT_EQ(ip("fe80::1%0"), ip("fe80::1"));
+  EXPECT_EQ(ip("fe80::1%4294967295").scope_id(), 4294967295U);
+}
+
+TEST(Address, RejectsAnEmptyZeroOrZeroPaddedZone) {
+  // "%0" used to parse as no zone and print without one; "%03" is not the
+  // one spelling of interface 3.
+  for (std::string_view bad : {"fe80::1%"sv, "fe80::1%0"sv, "fe80::1%00"sv, "fe80::1%03"sv,
+                               "fe80::1%4294967296"sv, "fe80::1%-1"sv, "fe80::1%+3"sv,
+                               "fe80::1% 3"sv, "fe80::1%3 "sv, "fe80::1%%3"sv,
+                               "fe80::1%lo%lo"sv}) {
+    expect_invalid(ip_address::parse(bad), bad);
+  }
+}
+
+TEST(Address, AcceptsAZoneOnlyOnLinkScopedAddresses) {
+  // Link-local unicast (fe80::/10) and interface-/link-local multicast.
+  for (std::string_view ok : {"fe80::1%1"sv, "febf::1%1"sv, "ff02::1%1"sv, "ff01::1%1"sv,
+                              "ff12::1%1"sv, "ff32::1%1"sv}) {
+    const weft::result<ip_address> a = ip_address::parse(ok);
+    ASSERT_TRUE(a.has_value()) << ok;
+    EXPECT_EQ(a.value().scope_id(), 1U) << ok;
+    EXPECT_EQ(a.value().to_string(), ok);
+  }
+  // Global, unique-local, site-local, loopback, unspecified, v4-mapped,
+  // and multicast of wider scope: a zone means nothing there.
+  for (std::string_view bad : {"2001:db8::1%1"sv, "fd00::1%1"sv, "fec0::1%1"sv, "::1%1"sv,
+                               "::%1"sv, "::ffff:1.2.3.4%1"sv, "ff05::1%1"sv, "ff0e::1%1"sv,
+                               "fe00::1%1"sv, "fec0::1%lo"sv}) {
+    expect_invalid(ip_address::parse(bad), bad);
+  }
+}
+
+TEST(Address, AZonedAddressRoundTripsThroughItsText) {
+  for (std::uint32_t id : {1U, 2U, 25U, 251U, 2500U, 4294967295U}) {
+    constexpr std::array<std::uint8_t, 16> fe80_1{0xfe, 0x80, 0, 0, 0, 0, 0, 0,
+                                                  0,    0,    0, 0, 0, 0, 0, 1};
+    const ip_address a = ip_address::from_v6_bytes(fe80_1, id);
+    EXPECT_EQ(ip(a.to_string()), a) << a.to_string();
+    const socket_address sa(a, 80);
+    EXPECT_EQ(sock(sa.to_string()), sa) << sa.to_string();
+  }
 }
 
 TEST(Address, ParsesInterfaceNameScopeAsItsIndex) {
@@ -177,6 +219,29 @@ TEST(SocketAddress, ParsesAndPrintsEveryForm) {
   EXPECT_EQ(sock("1.2.3.4:80"), socket_address(ip_address::v4(1, 2, 3, 4), 80));
   EXPECT_EQ(sock("1.2.3.4:80").family(), AF_INET);
   EXPECT_EQ(sock("[0::1]:0080").to_string(), "[::1]:80");
+}
+
+TEST(SocketAddress, AcceptsTheRfc6874ZoneFormInBrackets) {
+  // In a URI, '%' is written "%25": "[fe80::1%25eth0]:80".
+  const unsigned lo = ::if_nametoindex("lo");
+  ASSERT_NE(lo, 0U) << "no loopback interface";
+  EXPECT_EQ(sock("[fe80::1%25lo]:80"), sock("[fe80::1%lo]:80"));
+  EXPECT_EQ(sock("[fe80::1%25lo]:80").ip().scope_id(), lo);
+  EXPECT_EQ(sock("[fe80::1%253]:80"), sock("[fe80::1%3]:80"));
+  EXPECT_EQ(sock("[ff02::1%252]:53").ip().scope_id(), 2U);
+  // A bare "%25" is interface 25 (RFC 6874 has no empty zone).
+  EXPECT_EQ(sock("[fe80::1%25]:80").ip().scope_id(), 25U);
+  // Scope ids that start with 25 print in the RFC 6874 form, so they parse back.
+  EXPECT_EQ(sock("[fe80::1%25251]:80").ip().scope_id(), 251U);
+  EXPECT_EQ(socket_address(sock("[fe80::1%25251]:80")).to_string(), "[fe80::1%25251]:80");
+  EXPECT_EQ(sock("[fe80::1%7]:80").to_string(), "[fe80::1%7]:80");
+  for (std::string_view bad : {"[fe80::1%250]:80"sv, "[fe80::1%2503]:80"sv,
+                               "[2001:db8::1%253]:80"sv, "[fe80::1%25no-such-if0]:80"sv,
+                               "[fe80::1%0]:80"sv, "[::1%1]:80"sv}) {
+    expect_invalid(socket_address::parse(bad), bad);
+  }
+  // Outside brackets "%25" is not an escape: interface 25 then "x".
+  expect_invalid(ip_address::parse("fe80::1%25lo"), "fe80::1%25lo");
 }
 
 TEST(SocketAddress, RejectsMalformedText) {

@@ -52,6 +52,10 @@ TEST(ResolveNumeric, NeedsNeitherDnsNorTheBlockingPool) {
   EXPECT_EQ(v4.value(), std::vector<socket_address>{sock("10.1.2.3:1")});
   const addresses v6 = weft::block_on(weft::net::resolve("[2001:db8::1]:2"));
   EXPECT_EQ(v6.value(), std::vector<socket_address>{sock("[2001:db8::1]:2")});
+  // RFC 6874's "%25zone" in brackets is a numeric literal too.
+  const addresses zoned = weft::block_on(weft::net::resolve("[fe80::1%253]:443"));
+  ASSERT_TRUE(zoned.has_value()) << zoned.error().message();
+  EXPECT_EQ(zoned.value(), std::vector<socket_address>{sock("[fe80::1%3]:443")});
   try {
     (void)weft::block_on(weft::net::resolve("localhost", 1));
     ADD_FAILURE() << "a host name was resolved without a runtime";

@@ -49,10 +49,12 @@ class ip_address {
   constexpr ip_address() noexcept = default;
 
   /// Parse "1.2.3.4", any RFC 4291 IPv6 form ("::", "2001:db8::1",
-  /// "::ffff:1.2.3.4") and an IPv6 scope after '%': a decimal interface index
-  /// ("fe80::1%3") or an interface name ("fe80::1%eth0", looked up with
-  /// if_nametoindex; an unknown name is an error). Errors:
-  /// std::errc::invalid_argument.
+  /// "::ffff:1.2.3.4") and an IPv6 zone after '%': a decimal interface index
+  /// ("fe80::1%3"; 1 or more, no leading zero) or an interface name
+  /// ("fe80::1%eth0", looked up with if_nametoindex; an unknown name is an
+  /// error). A zone is accepted only on link-scoped addresses: fe80::/10 and
+  /// multicast of interface- or link-local scope (ff01::/16, ff02::/16, and
+  /// the same scopes with other flags). Errors: std::errc::invalid_argument.
   static result<ip_address> parse(std::string_view text);
 
   /// a.b.c.d.
@@ -127,8 +129,11 @@ class socket_address {
       : ip_(ip), port_(port) {}
 
   /// Parse "1.2.3.4:80", "[::1]:8080" or "[fe80::1%2]:80" (an IPv6 address
-  /// must be in brackets; the port is decimal, 0…65535). Errors:
-  /// std::errc::invalid_argument.
+  /// must be in brackets; the port is decimal, 0…65535). In brackets the zone
+  /// may also be written as in URIs (RFC 6874): "[fe80::1%25eth0]:80" — "%25"
+  /// followed by a non-empty zone. to_string() writes "%<id>", or "%25<id>"
+  /// when the id itself starts with 25 (251, 2500…), so it parses back.
+  /// Errors: std::errc::invalid_argument.
   static result<socket_address> parse(std::string_view text);
 
   /// From a kernel address (accept, getsockname, recvfrom, getaddrinfo).
@@ -229,6 +234,11 @@ struct host_port {
 /// (not 0…65535 in decimal), a ':' in an unbracketed host, text after ']'
 /// other than ":port".
 result<host_port> split_host_port(std::string_view text) noexcept;
+
+/// The IPv6 literal inside brackets: "addr", "addr%zone", or RFC 6874's
+/// "addr%25zone" ("%25" followed by a non-empty zone is the escaped '%';
+/// a bare "%25" is interface 25). Errors as ip_address::parse.
+result<ip_address> parse_bracketed_ip(std::string_view inside);
 
 }  // namespace detail
 
