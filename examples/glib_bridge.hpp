@@ -67,8 +67,13 @@ class context {
     GSource* deadline = nullptr;
     GSource* runner_io = nullptr;
     if (r.timeout) {
-      const auto ms = (r.timeout->count() + 999'999) / 1'000'000;  // round up
-      deadline = g_timeout_source_new(static_cast<guint>(ms));
+      // Round up, dividing first (count() + 999'999 overflows near the
+      // nanoseconds::max() of a timer set "forever"), and clamp to guint:
+      // a park that ends early is parked again for the rest.
+      const long long ns = r.timeout->count() < 0 ? 0 : r.timeout->count();
+      const long long ms = ns / 1'000'000 + (ns % 1'000'000 != 0 ? 1 : 0);
+      deadline = g_timeout_source_new(
+          ms > static_cast<long long>(G_MAXUINT) ? G_MAXUINT : static_cast<guint>(ms));
       g_source_set_callback(
           deadline, [](gpointer) -> gboolean { return G_SOURCE_REMOVE; }, nullptr, nullptr);
       g_source_attach(deadline, ctx_);
@@ -158,7 +163,10 @@ class context::timeout_awaiter : public detail::source_wait {
  public:
   timeout_awaiter(context& c, std::chrono::milliseconds d) noexcept : source_wait(c), d_(d) {}
   bool await_suspend(std::coroutine_handle<> h) {
-    GSource* s = g_timeout_source_new(static_cast<guint>(d_.count()));
+    // Clamped to guint's range (negative: now), not wrapped.
+    const long long ms = d_.count() < 0 ? 0 : d_.count();
+    GSource* s = g_timeout_source_new(
+        ms > static_cast<long long>(G_MAXUINT) ? G_MAXUINT : static_cast<guint>(ms));
     g_source_set_callback(
         s,
         [](gpointer self) -> gboolean {
