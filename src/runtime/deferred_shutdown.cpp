@@ -18,6 +18,11 @@ namespace weft::detail {
 
 namespace {
 
+// True on a reaper thread: exit called there (from a task's destructor run by
+// the shutdown, or a thread-stop hook) must not join the reapers, itself
+// among them.
+thread_local bool tl_is_reaper = false;
+
 // The reaper threads of this process. A reaper appends its id to `finished`
 // as its last step under the lock; whoever takes the lock next may join it
 // (the join then waits only for the thread's exit, not for its work).
@@ -35,8 +40,10 @@ class reaper_list {
       finished_.clear();
     }
     // Exit from a thread a reaper may be waiting for (a worker calling
-    // std::exit) must not wait for that reaper: it would wait for itself.
-    const bool on_a_runtime_thread = in_runner() || blocking_pool_owner() != nullptr;
+    // std::exit), or from a reaper, must not wait for the reapers: it would
+    // wait for itself.
+    const bool on_a_runtime_thread =
+        tl_is_reaper || in_runner() || blocking_pool_owner() != nullptr;
     for (std::thread& t : all) {
       if (on_a_runtime_thread) {
         t.detach();
@@ -63,6 +70,7 @@ class reaper_list {
 
  private:
   void reap(runtime_core* core) noexcept {
+    tl_is_reaper = true;
     runtime_shutdown_with_roles(core, runtime_get_config(core).shutdown_timeout);
     runtime_release(core);
     WEFT_TEST_POINT("runtime.deferred_shutdown.done");

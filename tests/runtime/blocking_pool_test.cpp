@@ -5,8 +5,9 @@
 
 #include <atomic>
 #include <future>
-#include <memory>
 #include <latch>
+#include <memory>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -139,23 +140,30 @@ TEST(BlockingPool, ThreadsThatExitAfterKeepAliveAreJoinedNotAccumulated) {
   EXPECT_EQ(thread_objects_held(rt), 0U);  // shutdown joined the last one
 }
 
-TEST(BlockingPool, ShutdownFromAPoolThreadDoesNotWaitForOrJoinItself) {
-  // A blocking job shuts its runtime down, with no time limit: shutdown runs
-  // on a pool thread, which must neither wait for itself to exit (it never
-  // would) nor join itself (std::thread::join throws on its own thread, and
-  // shutdown is noexcept). The test waits for the job with a deadline.
+TEST(BlockingPool, ShutdownFromAPoolThreadIsRefusedInsteadOfWaitingForItself) {
+  // A blocking job shuts its runtime down, with no time limit: on a pool
+  // thread that would wait for the thread it runs on (and join it). It is
+  // refused with errc::nested_runtime, like shutdown from one of the
+  // runtime's tasks; the runtime then shuts down normally. The test waits for
+  // the job with a deadline, so a self-wait fails instead of hanging.
   auto rt = std::make_unique<weft::runtime>(
       weft::runtime_builder{}.flavor(weft::runtime_flavor::current_thread).build());
-  std::promise<void> shut_down;
-  std::future<void> shut_down_f = shut_down.get_future();
+  std::promise<std::error_code> shut_down;
+  std::future<std::error_code> shut_down_f = shut_down.get_future();
   auto h = rt->spawn_blocking([&rt, &shut_down] {
-    rt->shutdown(std::chrono::hours::max());
-    shut_down.set_value();
+    std::error_code ec;
+    try {
+      rt->shutdown(std::chrono::hours::max());
+    } catch (const std::system_error& e) {
+      ec = e.code();
+    }
+    shut_down.set_value(ec);
   });
   if (shut_down_f.wait_for(30s) != std::future_status::ready) {
     (void)rt.release();  // its pool thread is stuck in shutdown: leak it
     FAIL() << "shutdown on a pool thread waited for that thread";
   }
+  EXPECT_EQ(shut_down_f.get(), weft::errc::nested_runtime);
   h = {};
   rt.reset();
 }

@@ -112,18 +112,7 @@ TEST(RuntimeDestroyedOnItsOwnThread, ABlockingJobDroppingTheLastOwnerGoesOn) {
   EXPECT_TRUE(went_on.load(std::memory_order_acquire));
 }
 
-TEST(RuntimeDestroyedOnItsOwnThread, ShutdownFromABlockingJobIsRefusedAsNested) {
-  weft::runtime rt = weft::runtime_builder{}.worker_threads(1).build();
-  const std::error_code ec = rt.block_on(rt.spawn_blocking([&rt]() -> std::error_code {
-    try {
-      rt.shutdown(0ms);
-    } catch (const std::system_error& e) {
-      return e.code();
-    }
-    return {};
-  }));
-  EXPECT_EQ(ec, weft::errc::nested_runtime);
-}
+// runtime::shutdown from a blocking job: tests/runtime/blocking_pool_test.cpp.
 
 TEST(RuntimeDestroyedOnItsOwnThread, ReaperThreadsAreJoinedAndDoNotPileUp) {
   WEFT_REQUIRE_TEST_POINTS();
