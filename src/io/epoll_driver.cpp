@@ -16,6 +16,7 @@
 #include <mutex>
 #include <utility>
 #include <system_error>
+#include <thread>
 
 namespace weft::detail {
 namespace {
@@ -64,6 +65,21 @@ void epoll_driver::retire(io_source* s) noexcept {
   std::lock_guard<sync::spin_mutex> lock(retired_mu_);
   s->retired_next_ = retired_;
   retired_ = s;
+}
+
+void epoll_driver::cancel(io_op& op) noexcept {
+  {
+    std::lock_guard<sync::spin_mutex> lock(retired_mu_);
+    // Not completed under this lock: retire() completes every op of its
+    // source before handing the source over (retire above, same lock), and
+    // free_retired takes the list under this lock too, so op.source is not
+    // freed before the lock is dropped.
+    if (op.is_completed()) return;
+    if (op.source->try_cancel(op)) return;
+  }
+  // `completing`: the event side or retire() publishes it next (no blocking
+  // call in between on its side); the source is not touched again.
+  while (!op.is_completed()) std::this_thread::yield();
 }
 
 void epoll_driver::free_retired() noexcept {

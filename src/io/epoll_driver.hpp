@@ -49,6 +49,7 @@
 namespace weft::detail {
 
 class io_source;
+struct io_op;
 
 /// Receives, on the owner thread, each epoll event that is not the driver's.
 using readiness_sink = void (*)(void* context, const epoll_event& event);
@@ -81,6 +82,11 @@ class epoll_driver final : public park_driver {
   bool poll() override;
   /// Any thread: free `s` (deregistered) once no wait can report it.
   void retire(io_source* s) noexcept;
+  /// Any thread: cancel `op`, waiting on one of this driver's sources
+  /// (io_source.hpp, "Cancelling"). Returns once `op` is completed — with
+  /// -ECANCELED, or with the result or -ECANCELED that the event side or a
+  /// closing socket's retire() gave it first. Exactly one of them completes it.
+  void cancel(io_op& op) noexcept;
 
  private:
   /// One epoll wait (null: unbounded, zero: poll). True if an event that is

@@ -2,6 +2,7 @@
 // backend the current worker runs (the protocol: include/weft/detail/io_op.hpp).
 #include <weft/detail/context.hpp>
 #include <weft/detail/io_op.hpp>
+#include <weft/detail/test_point.hpp>
 #include <weft/error.hpp>
 
 #include "io/epoll_driver.hpp"
@@ -98,8 +99,9 @@ bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
 bool io_request_cancel(io_op& op) noexcept {
   if (op.is_completed()) return true;
   if (!op.on_uring) {
-    // ORDERING: acquire: the source was published before the op started.
-    op.handle->source.load(std::memory_order_acquire)->cancel(op);
+    // Through the op's own source, not op.handle->source: a close in
+    // progress has nulled that and is about to complete the op itself.
+    static_cast<epoll_driver*>(op.driver)->cancel(op);
     return true;
   }
   auto* d = static_cast<uring_driver*>(op.driver);
@@ -143,7 +145,12 @@ std::error_code io_error(std::int32_t negative_errno) noexcept {
 
 void io_handle::close() noexcept {
   // ORDERING: acquire: see source_for.
-  if (io_source* s = source.exchange(nullptr, std::memory_order_acquire)) s->retire();
+  if (io_source* s = source.exchange(nullptr, std::memory_order_acquire)) {
+    // A canceller of an op waiting on `s` no longer finds it through the
+    // handle; it goes through io_op::source (epoll_driver::cancel).
+    WEFT_TEST_POINT("io_handle.close.before_retire");
+    s->retire();
+  }
   if (fd >= 0) ::close(fd);
   fd = -1;
 }

@@ -3,6 +3,8 @@
 
 #include "io/epoll_driver.hpp"
 
+#include <weft/detail/test_point.hpp>
+
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,7 +12,6 @@
 #include <cerrno>
 #include <mutex>
 #include <system_error>
-#include <thread>
 
 namespace weft::detail {
 
@@ -158,9 +159,11 @@ bool io_source::start(io_op& op, std::coroutine_handle<> h) {
   }
   op.wake_on_done = weft::suspend_current(h);
   op.driver = driver_;
-  // ORDERING: relaxed: the lock publishes it to the event side and cancel().
+  op.source = this;
+  // ORDERING: relaxed: the lock publishes it to the event side and try_cancel().
   op.state.store(io_op::in_flight, std::memory_order_relaxed);
   list.push(op);
+  WEFT_TEST_POINT("io_source.op_linked");  // tests count it; never hold it (the lock is held)
   return true;
 }
 
@@ -200,21 +203,16 @@ void io_source::on_event(std::uint32_t events) noexcept {
   finish(done);
 }
 
-void io_source::cancel(io_op& op) noexcept {
-  {
-    std::lock_guard<sync::spin_mutex> lock(mu_);
-    // ORDERING: relaxed: under the lock, which orders it with the event side.
-    if (op.state.load(std::memory_order_relaxed) == io_op::in_flight) {
-      (is_reader(op) ? readers_ : writers_).remove(op);
-      op.wake_on_done = waker{};
-      op.result = -ECANCELED;
-      op.state.store(io_op::completed, std::memory_order_relaxed);
-      return;
-    }
-  }
-  // `completing`: the owner is about to publish it; wait (no blocking call
-  // in between on its side).
-  while (!op.is_completed()) std::this_thread::yield();
+bool io_source::try_cancel(io_op& op) noexcept {
+  std::lock_guard<sync::spin_mutex> lock(mu_);
+  // ORDERING: relaxed: under the lock, which orders it with the event side
+  // and retire().
+  if (op.state.load(std::memory_order_relaxed) != io_op::in_flight) return false;
+  (is_reader(op) ? readers_ : writers_).remove(op);
+  op.wake_on_done = waker{};
+  op.result = -ECANCELED;
+  op.state.store(io_op::completed, std::memory_order_relaxed);
+  return true;
 }
 
 void io_source::retire() noexcept {

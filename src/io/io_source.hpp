@@ -21,9 +21,16 @@
 // each finished op is unlinked and marked `completing`. After the lock is
 // released each is marked `completed` (release) and its task woken.
 //
-// Cancelling (cancel(), any thread, the op's coroutine is being destroyed):
-// under the lock, a linked op is unlinked; an op the owner is finishing
-// (`completing`) is waited for — a few instructions, no blocking call.
+// Cancelling (epoll_driver::cancel → try_cancel(), any thread, the op's
+// coroutine is being destroyed): the op names its source (io_op::source; the
+// handle's pointer is nulled by a close in progress). Under the driver's
+// retired-list lock the op's state is checked: not `completed` means
+// retire() has not yet handed the source to the driver (it completes every
+// op first), so the source cannot be freed while the lock is held. Then,
+// under the source's lock, a linked op is unlinked; an op the owner or
+// retire() is finishing (`completing`) is waited for after both locks are
+// dropped — a few instructions, no blocking call. Lock order: the driver's
+// retired-list lock, then the source's; nothing takes them the other way.
 //
 // Teardown (retire(), io_handle::close): EPOLL_CTL_DEL, then every op still
 // linked completes with -ECANCELED, then the fd is closed and the source is
@@ -59,8 +66,11 @@ class io_source {
   bool start(io_op& op, std::coroutine_handle<> h);
   /// The epoll owner's thread: the fd reported `events`.
   void on_event(std::uint32_t events) noexcept;
-  /// Any thread: `op`'s coroutine is going away.
-  void cancel(io_op& op) noexcept;
+  /// Any thread, under the driver's retired-list lock (epoll_driver::cancel):
+  /// unlink `op` and complete it with -ECANCELED if it still waits here.
+  /// False if the event side or retire() is finishing it (`completing`) or
+  /// has finished it: the caller waits for `completed` without the source.
+  bool try_cancel(io_op& op) noexcept;
   /// io_handle::close: deregister, cancel what waits, close the fd, hand
   /// the source to the driver to free. `this` is gone after.
   void retire() noexcept;

@@ -28,7 +28,10 @@
 // once (non-blocking); on EAGAIN the op joins the source's read or write
 // list, and the worker owning the epoll performs it when the fd becomes
 // ready, then wakes the task. Cancelling unlinks it under the source's lock,
-// synchronously, from any thread.
+// synchronously, from any thread, through the op's own record of its
+// source (a close in progress has already taken the handle's): under the
+// driver's retired-list lock, an op not yet completed has a source that
+// retire() has not handed to the driver, so it cannot be freed meanwhile.
 //
 // State (io_op::state), one atomic per op:
 //   idle → in_flight → completed                       normal completion
@@ -136,6 +139,10 @@ struct io_op : io_params {
   sync::atomic<std::uint32_t> state{idle};
   waker wake_on_done;
   void* driver = nullptr;  // the driver the op was started on
+  // epoll: the registration the op waits on, set when it is linked. The
+  // cancel path uses this, never op.handle->source: io_handle::close nulls
+  // that before retire() has completed the waiting ops.
+  io_source* source = nullptr;
   bool on_uring = false;   // driver is a uring_driver (else an epoll_driver)
   // Intrusive links: the io_source's waiter lists (epoll), the driver's
   // cancel list (io_uring).
