@@ -49,6 +49,9 @@ bool setup_ring(io_uring& ring, unsigned entries, bool single_issuer) {
 }  // namespace
 
 uring_driver::uring_driver(unsigned entries, bool single_issuer) {
+  for (io_flight_link* l : {&in_flight_list_, &cancel_sent_list_}) {
+    l->flight_next = l->flight_prev = l;
+  }
   // Blocking eventfd on purpose: io_uring completes a read of an O_NONBLOCK
   // file with -EAGAIN instead of waiting for it to become readable.
   eventfd_ = ::eventfd(0, EFD_CLOEXEC);
@@ -108,6 +111,10 @@ bool uring_driver::dispatch(const io_completion& c) {
     // Whatever the result (a count, or -ECANCELED/-EINTR), the read is no
     // longer in flight; the next wait re-arms it.
     armed_ = false;
+    return false;
+  }
+  if (c.user_data == cancel_all_tag) {
+    if (c.result == -EINVAL) note_cancel_all_refused();
     return false;
   }
   if (c.user_data == liburing_timeout_tag || c.user_data == cancel_tag) return false;

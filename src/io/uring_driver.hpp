@@ -55,7 +55,8 @@
 // io_uring_enter at the next poll() or park(). Each CQE that is not one of
 // the driver's reserved tags completes its op: result written, waker taken
 // out, state `completed` stored with release, then the task woken. A test
-// can instead route those CQEs to a completion_sink.
+// can instead route those CQEs to a completion_sink (for its own raw SQEs:
+// an op from start_op must reach complete_op, which unlinks it).
 //
 // Cancelling an op (a lost timeout): on the owner thread, cancel_op_local()
 // queues IORING_OP_ASYNC_CANCEL at once. From another thread,
@@ -68,6 +69,17 @@
 // holds a completed op. quiesce() (before a worker exits, and before
 // shutdown destroys tasks) cancels everything and reaps until no op is in
 // flight.
+//
+// Cancelling everything at quiesce: one IORING_OP_ASYNC_CANCEL with
+// IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL (Linux 5.19+). Older
+// kernels answer that request with -EINVAL (unknown cancel flags) and cancel
+// nothing; the first such answer is remembered for the process
+// (cancel_all_refused()) and quiesce then cancels op by op: the driver keeps
+// every started op on a circular list (io_flight_link, owner only: linked by
+// start_op, unlinked by complete_op) and queues one ASYNC_CANCEL by
+// user_data for each, moving it to a second list so that completions reaped
+// while SQEs are acquired never leave the walk on a freed link. Once the
+// refusal is known, later quiesces go op by op at once.
 #pragma once
 
 #include <weft/detail/sync_shim.hpp>
@@ -103,6 +115,8 @@ class uring_driver final : public park_driver {
   static constexpr std::uint64_t liburing_timeout_tag = LIBURING_UDATA_TIMEOUT;
   /// The CQEs of the driver's own ASYNC_CANCEL requests.
   static constexpr std::uint64_t cancel_tag = ~std::uint64_t{0} - 2;
+  /// The CQE of quiesce's cancel-everything request (its -EINVAL is read).
+  static constexpr std::uint64_t cancel_all_tag = ~std::uint64_t{0} - 3;
 
   /// Creates the ring (`entries` SQEs, a power of two) and the eventfd.
   /// Throws std::system_error with the errno if either fails.
@@ -153,6 +167,14 @@ class uring_driver final : public park_driver {
   void quiesce() noexcept override;
   /// Owner thread: ops started and not yet completed.
   [[nodiscard]] std::size_t ops_in_flight() const noexcept { return in_flight_; }
+  /// Whether a kernel refused IORING_ASYNC_CANCEL_ANY | ALL in this process
+  /// (before 5.19), so quiesce cancels op by op.
+  [[nodiscard]] static bool cancel_all_refused() noexcept;
+  /// Tests only: while on, quiesce's cancel-everything request carries an
+  /// unknown flag, so this kernel refuses it with -EINVAL as a 5.11–5.18
+  /// kernel refuses the real one; switching it (either way) forgets a
+  /// refusal seen before.
+  static void force_cancel_all_refusal_for_test(bool on) noexcept;
 
   /// Creates, enables and uses (one NOP) a ring on the calling thread, then
   /// closes it. Throws std::system_error with the errno of the failing step.
@@ -166,6 +188,11 @@ class uring_driver final : public park_driver {
   bool dispatch(const io_completion& c);
   void complete_op(const io_completion& c) noexcept;
   void process_remote_cancels();
+  /// quiesce on a kernel without IORING_ASYNC_CANCEL_ANY: one ASYNC_CANCEL
+  /// per op on in_flight_list_, each moved to cancel_sent_list_.
+  void cancel_each_in_flight();
+  /// dispatch: the cancel-everything request came back -EINVAL.
+  static void note_cancel_all_refused() noexcept;
   /// Submit pending SQEs and reap without blocking (IORING_ENTER_GETEVENTS
   /// runs deferred completions). True if an I/O completion was delivered.
   bool poll_nonblocking();
@@ -187,6 +214,9 @@ class uring_driver final : public park_driver {
   park_token token_;
   sync::atomic<std::uint64_t> eventfd_writes_{0};
   std::size_t in_flight_ = 0;  // owner only
+  // Sentinels of the owner's lists of started, not completed ops (circular).
+  io_flight_link in_flight_list_;
+  io_flight_link cancel_sent_list_;
   // Ops other threads asked to cancel: under cancel_mu_; cancel_requested_
   // lets the owner skip the lock when the list is empty.
   sync::spin_mutex cancel_mu_;

@@ -2,6 +2,8 @@
 // quiesce. The protocol is described in uring_driver.hpp and io_op.hpp.
 #include "io/uring_driver.hpp"
 
+#include <weft/detail/test_point.hpp>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -78,6 +80,29 @@ void prep(io_uring_sqe* sqe, io_op& op) {
   }
 }
 
+void flight_push(io_flight_link& list, io_flight_link& l) noexcept {
+  l.flight_prev = list.flight_prev;
+  l.flight_next = &list;
+  list.flight_prev->flight_next = &l;
+  list.flight_prev = &l;
+}
+
+void flight_unlink(io_flight_link& l) noexcept {
+  l.flight_prev->flight_next = l.flight_next;
+  l.flight_next->flight_prev = l.flight_prev;
+  l.flight_next = l.flight_prev = nullptr;
+}
+
+// Process-wide: a kernel that refused IORING_ASYNC_CANCEL_ANY once refuses it
+// for every ring. ORDERING: relaxed, both: each is a hint read by the owner
+// thread of a ring; no other data is published through them.
+sync::atomic<bool> cancel_all_refused_flag{false};
+sync::atomic<bool> force_cancel_all_refusal{false};
+
+// A cancel flag no kernel knows (tests: forces the -EINVAL of kernels
+// before 5.19).
+constexpr unsigned unknown_cancel_flag = 1u << 31;
+
 void unlink_cancel(io_op*& head, io_op& op) noexcept {
   if (op.prev != nullptr) {
     op.prev->next = op.next;
@@ -99,11 +124,14 @@ void uring_driver::start_op(io_op& op) {
   // ORDERING: relaxed: the op is not visible to any other thread yet; the
   // task's suspension (begin_suspend's release) publishes it to a canceller.
   op.state.store(io_op::in_flight, std::memory_order_relaxed);
+  flight_push(in_flight_list_, op);
   ++in_flight_;
+  WEFT_TEST_POINT("uring_driver.op_started");  // tests count it
 }
 
 void uring_driver::complete_op(const io_completion& c) noexcept {
   auto* op = reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(c.user_data));
+  flight_unlink(*op);  // before the wake: the op may be gone after it
   op->result = c.result;
   waker w = std::move(op->wake_on_done);
   std::uint32_t expected = io_op::in_flight;
@@ -188,15 +216,61 @@ bool uring_driver::poll() {
   return poll_nonblocking();
 }
 
+bool uring_driver::cancel_all_refused() noexcept {
+  // ORDERING: relaxed: see cancel_all_refused_flag.
+  return cancel_all_refused_flag.load(std::memory_order_relaxed);
+}
+
+void uring_driver::note_cancel_all_refused() noexcept {
+  // ORDERING: relaxed: see cancel_all_refused_flag.
+  cancel_all_refused_flag.store(true, std::memory_order_relaxed);
+}
+
+void uring_driver::force_cancel_all_refusal_for_test(bool on) noexcept {
+  // ORDERING: relaxed, both: see cancel_all_refused_flag; a test switches
+  // it while no runtime quiesces.
+  force_cancel_all_refusal.store(on, std::memory_order_relaxed);
+  cancel_all_refused_flag.store(false, std::memory_order_relaxed);
+}
+
+void uring_driver::cancel_each_in_flight() {
+  for (;;) {
+    // The SQE first: getting one may reap completions, which unlink ops; an
+    // op still on the list afterwards has not completed.
+    io_uring_sqe* sqe = acquire_sqe();
+    io_flight_link* l = in_flight_list_.flight_next;
+    if (l == &in_flight_list_) {
+      io_uring_prep_nop(sqe);
+      io_uring_sqe_set_data64(sqe, cancel_tag);
+      return;
+    }
+    flight_unlink(*l);
+    flight_push(cancel_sent_list_, *l);
+    io_uring_prep_cancel(sqe, static_cast<io_op*>(l), 0);
+    io_uring_sqe_set_data64(sqe, cancel_tag);
+  }
+}
+
 void uring_driver::quiesce() noexcept {
   try {
     if (!enabled_ && in_flight_ == 0) return;  // never used by its owner
     process_remote_cancels();
     if (in_flight_ == 0) return;
-    io_uring_sqe* sqe = acquire_sqe();
-    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(sqe, cancel_tag);
+    bool cancelled_each = false;
+    if (!cancel_all_refused()) {
+      io_uring_sqe* sqe = acquire_sqe();
+      // ORDERING: relaxed: see force_cancel_all_refusal.
+      const unsigned test_flag =
+          force_cancel_all_refusal.load(std::memory_order_relaxed) ? unknown_cancel_flag : 0;
+      io_uring_prep_cancel64(sqe, 0,
+                             IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL | test_flag);
+      io_uring_sqe_set_data64(sqe, cancel_all_tag);  // -EINVAL: before 5.19 (dispatch)
+    }
     while (in_flight_ > 0) {
+      if (!cancelled_each && cancel_all_refused()) {
+        cancel_each_in_flight();
+        cancelled_each = true;
+      }
       __kernel_timespec ts{};
       ts.tv_nsec = 100'000'000;  // re-check: an op the kernel could not cancel finishes on its own
       (void)wait_once(&ts);

@@ -1,12 +1,25 @@
 // uring_driver behaviours beyond the shared park_driver ones: the SQ ring
-// filling up, the CQ ring overflowing, and completions reaching the sink.
+// filling up, the CQ ring overflowing, completions reaching the sink, and
+// cancelling ops (one, or all at quiesce, also where the kernel refuses
+// IORING_ASYNC_CANCEL_ANY).
 #include "io/uring_driver.hpp"
+
+#include <weft/net/tcp.hpp>
+#include <weft/net/unix.hpp>
+#include <weft/runtime.hpp>
+#include <weft/time.hpp>
 
 #include <gtest/gtest.h>
 
+#include "support/flavors.hpp"
+#include "support/test_points.hpp"
+
 #include <sys/utsname.h>
 
+#include <array>
+#include <chrono>
 #include <cstdio>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -150,6 +163,99 @@ TEST(uring_driver, quiesce_ends_every_op_in_flight) {
     EXPECT_TRUE(r->op.is_completed());
     EXPECT_EQ(r->op.result, -ECANCELED);
   }
+}
+
+// Bug 5: quiesce cancelled with IORING_ASYNC_CANCEL_ANY | ALL only; kernels
+// 5.11–5.18 answer that with -EINVAL, nothing was cancelled, and quiesce
+// waited forever for ops that never end. Now the -EINVAL is read and quiesce
+// cancels op by op. This kernel is newer, so the refusal is forced: the
+// request carries an unknown flag, which it refuses with the same -EINVAL.
+// The work runs on its own thread (the ring's issuer) and is waited for with
+// a deadline: a hang fails the test and ends the process instead of hanging.
+struct cancel_all_refusal {
+  cancel_all_refusal() { uring_driver::force_cancel_all_refusal_for_test(true); }
+  ~cancel_all_refusal() { uring_driver::force_cancel_all_refusal_for_test(false); }
+};
+
+template <class F>
+void run_with_deadline(F f, const char* what) {
+  std::packaged_task<void()> job(std::move(f));
+  std::future<void> done = job.get_future();
+  std::thread t(std::move(job));
+  if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    ADD_FAILURE() << what << " did not finish within 30 s";
+    std::fprintf(stderr, "%s hung; ending the test process\n", what);
+    std::_Exit(1);  // the hung thread cannot be joined
+  }
+  t.join();
+  done.get();
+}
+
+TEST(uring_driver, quiesce_ends_every_op_in_flight_when_the_kernel_refuses_cancel_all) {
+  cancel_all_refusal forced;
+  run_with_deadline(
+      [] {
+        uring_driver d(8, /*single_issuer=*/false);
+        pipe_read a, b, c;
+        d.start_op(a.op);
+        d.start_op(b.op);
+        d.start_op(c.op);
+        (void)d.poll();
+        d.quiesce();
+        EXPECT_EQ(d.ops_in_flight(), 0u);
+        for (pipe_read* r : {&a, &b, &c}) {
+          EXPECT_TRUE(r->op.is_completed());
+          EXPECT_EQ(r->op.result, -ECANCELED);
+        }
+      },
+      "quiesce");
+  EXPECT_TRUE(uring_driver::cancel_all_refused());
+}
+
+class UringShutdownWithoutCancelAll : public weft_test::on_each_flavor {};
+INSTANTIATE_TEST_SUITE_P(Flavors, UringShutdownWithoutCancelAll, weft_test::each_flavor(),
+                         weft_test::flavor_name);
+
+// The same through a runtime: reads, an accept and a read under a timeout
+// are in the kernel (counted at the test point uring_driver.op_started, so
+// none is still unstarted) and a sleep waits on the timer when the runtime
+// shuts down with the cancel-everything request refused; the shutdown ends.
+TEST_P(UringShutdownWithoutCancelAll, ShutdownWithReadsAcceptsAndTimeoutsInFlightEnds) {
+  WEFT_REQUIRE_TEST_POINTS();
+  using namespace std::chrono_literals;
+  using weft::task;
+  weft_test::point_script script;
+  script.on("uring_driver.op_started", [] {});  // counted only
+  cancel_all_refusal forced;
+  auto rt = std::make_unique<weft::runtime>(weft::runtime_builder{}
+                                                .flavor(GetParam())
+                                                .io_backend(weft::io_backend_choice::io_uring)
+                                                .build());
+  auto [a, b] = weft::net::unix_stream::pair().value();
+  auto [c, d] = weft::net::unix_stream::pair().value();
+  auto l = weft::net::tcp_listener::bind({weft::net::ip_address::v4_loopback(), 0}).value();
+  constexpr int ops = 3;
+  rt->block_on([&]() -> task<void> {
+    (void)weft::spawn([&a]() -> task<void> {
+      std::array<std::byte, 8> buf{};
+      (void)co_await a.read(buf);  // never answered
+    });
+    (void)weft::spawn([&c]() -> task<void> {
+      std::array<std::byte, 8> buf{};
+      (void)co_await weft::timeout(1h, c.read(buf));
+    });
+    (void)weft::spawn([&l]() -> task<void> { (void)co_await l.accept(); });
+    (void)weft::spawn([]() -> task<void> { co_await weft::sleep(1h); });
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (script.reached_count("uring_driver.op_started") < ops &&
+           std::chrono::steady_clock::now() < deadline) {
+      co_await weft::yield_now();
+    }
+  }());
+  ASSERT_EQ(script.reached_count("uring_driver.op_started"), ops);
+  run_with_deadline([&rt] { rt->shutdown(10ms); }, "runtime shutdown");
+  EXPECT_TRUE(uring_driver::cancel_all_refused());
+  rt.reset();
 }
 
 }  // namespace

@@ -130,8 +130,15 @@ struct io_params {
   io_handle* handle = nullptr;  // sockets: the fd and its epoll registration
 };
 
+/// A link in an io_uring driver's list of its in-flight ops (owner thread
+/// only; circular, so an op unlinks itself without knowing the list).
+struct io_flight_link {
+  io_flight_link* flight_next = nullptr;
+  io_flight_link* flight_prev = nullptr;
+};
+
 /// The operation as the kernel sees it, plus its completion state.
-struct io_op : io_params {
+struct io_op : io_params, io_flight_link {
   enum state_t : std::uint32_t { idle, in_flight, cancel_queued, completing, completed };
 
   // ---- completion ----
