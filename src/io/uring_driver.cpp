@@ -49,7 +49,7 @@ bool setup_ring(io_uring& ring, unsigned entries, bool single_issuer) {
 }  // namespace
 
 uring_driver::uring_driver(unsigned entries, bool single_issuer) {
-  for (io_flight_link* l : {&in_flight_list_, &cancel_sent_list_}) {
+  for (io_flight_link* l : {&in_flight_list_, &cancel_sent_list_, &orphan_list_}) {
     l->flight_next = l->flight_prev = l;
   }
   // Blocking eventfd on purpose: io_uring completes a read of an O_NONBLOCK
@@ -73,7 +73,15 @@ uring_driver::~uring_driver() {
   if (hook_fd_ >= 0) ::close(hook_fd_);
 }
 
+void uring_driver::note_driving_thread() noexcept {
+  const std::thread::id self = std::this_thread::get_id();
+  if (self == driving_thread_) return;
+  driving_thread_ = self;
+  ++drive_epoch_;
+}
+
 void uring_driver::ensure_enabled() {
+  note_driving_thread();
   if (enabled_) return;
   // SAFETY: the ring was created with IORING_SETUP_R_DISABLED and this is the
   // owner's first call, so the owner becomes the ring's single issuer.
@@ -195,6 +203,7 @@ bool uring_driver::wait_in_hook(std::optional<std::chrono::nanoseconds> left) {
 void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
   ensure_enabled();
   process_remote_cancels();
+  resubmit_orphans();
   token_.park_with(
       timeout,
       [this] {

@@ -70,6 +70,27 @@
 // shutdown destroys tasks) cancels everything and reaps until no op is in
 // flight.
 //
+// Ops orphaned by an exited thread: the kernel ties a request to the thread
+// that submitted it (io_uring_enter's caller). When that thread exits, its
+// requests still waiting (a socket read armed on poll, work queued for its
+// io-wq) come back -ECANCELED — for a poll-armed read, when data arrives. A
+// current-thread runtime's ring is plain (no SINGLE_ISSUER) and is driven
+// by whichever thread runs block_on, so a task can be left waiting on an op
+// submitted by a thread that has gone (probed on Linux 6.x: a recv
+// submitted by a thread that exits completes -ECANCELED when another thread
+// later sends). The driver counts driving epochs: a new one each time a
+// different thread than the last enters park/poll/acquire_sqe, and each op
+// records the epoch it was submitted in. An -ECANCELED that weft did not ask
+// for (not quiescing, no owner-side cancel sent, state still in_flight: no
+// remote cancel) on an op of an earlier epoch is an orphan: the op moves to
+// orphan_list_ and the next poll()/park() submits it again from the thread
+// that drives the ring now. A connect is not issued twice (the socket's
+// connect is already under way): it is resubmitted as a poll for POLLOUT and
+// its outcome read as epoll reads it (io_perform, a later attempt). Orphans
+// a cancel reached meanwhile, or found at quiesce, complete -ECANCELED. At
+// most one resubmission per op per change of driving thread, so a genuine
+// -ECANCELED cannot loop.
+//
 // Cancelling everything at quiesce: one IORING_OP_ASYNC_CANCEL with
 // IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL (Linux 5.19+). Older
 // kernels answer that request with -EINVAL (unknown cancel flags) and cancel
@@ -94,6 +115,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <thread>
 
 namespace weft::detail {
 
@@ -191,6 +213,13 @@ class uring_driver final : public park_driver {
   /// quiesce on a kernel without IORING_ASYNC_CANCEL_ANY: one ASYNC_CANCEL
   /// per op on in_flight_list_, each moved to cancel_sent_list_.
   void cancel_each_in_flight();
+  /// poll/park/quiesce: submit again the ops whose submitting thread exited
+  /// (or complete them -ECANCELED if cancelled meanwhile or quiescing).
+  void resubmit_orphans();
+  /// An -ECANCELED for `op` that weft did not ask for, from an earlier epoch.
+  [[nodiscard]] bool orphaned(io_op& op, const io_completion& c) const noexcept;
+  /// ensure_enabled: start a new epoch when another thread drives the ring.
+  void note_driving_thread() noexcept;
   /// dispatch: the cancel-everything request came back -EINVAL.
   static void note_cancel_all_refused() noexcept;
   /// Submit pending SQEs and reap without blocking (IORING_ENTER_GETEVENTS
@@ -217,6 +246,12 @@ class uring_driver final : public park_driver {
   // Sentinels of the owner's lists of started, not completed ops (circular).
   io_flight_link in_flight_list_;
   io_flight_link cancel_sent_list_;
+  io_flight_link orphan_list_;  // completed -ECANCELED by an exited submitter
+  bool quiescing_ = false;
+  // The thread that last drove the ring and its epoch (owner only: the
+  // runtime lets one thread at a time drive a current-thread runtime).
+  std::thread::id driving_thread_{};
+  std::uint32_t drive_epoch_ = 0;
   // Ops other threads asked to cancel: under cancel_mu_; cancel_requested_
   // lets the owner skip the lock when the list is empty.
   sync::spin_mutex cancel_mu_;

@@ -1,10 +1,12 @@
 // uring_ops — I/O operations on a worker's ring: start, complete, cancel,
 // quiesce. The protocol is described in uring_driver.hpp and io_op.hpp.
 #include "io/uring_driver.hpp"
+#include "io/io_source.hpp"  // io_perform: an orphaned connect's outcome
 
 #include <weft/detail/test_point.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -120,6 +122,7 @@ void uring_driver::start_op(io_op& op) {
   io_uring_sqe* sqe = acquire_sqe();
   prep(sqe, op);
   io_uring_sqe_set_data(sqe, &op);
+  op.submit_epoch = drive_epoch_;
   op.driver = this;
   // ORDERING: relaxed: the op is not visible to any other thread yet; the
   // task's suspension (begin_suspend's release) publishes it to a canceller.
@@ -129,10 +132,32 @@ void uring_driver::start_op(io_op& op) {
   WEFT_TEST_POINT("uring_driver.op_started");  // tests count it
 }
 
+bool uring_driver::orphaned(io_op& op, const io_completion& c) const noexcept {
+  // ORDERING: acquire: pairs with cancel_op_remote's CAS; a remote cancel
+  // seen here keeps the -ECANCELED (and one racing after it is handled by
+  // resubmit_orphans, which looks again).
+  return c.result == -ECANCELED && !quiescing_ && !op.cancel_sent &&
+         op.submit_epoch != drive_epoch_ &&
+         op.state.load(std::memory_order_acquire) == io_op::in_flight;
+}
+
 void uring_driver::complete_op(const io_completion& c) noexcept {
   auto* op = reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(c.user_data));
   flight_unlink(*op);  // before the wake: the op may be gone after it
-  op->result = c.result;
+  if (orphaned(*op, c)) {
+    flight_push(orphan_list_, *op);  // still in flight for its task and in_flight_
+    return;
+  }
+  std::int32_t result = c.result;
+  if (op->connect_as_poll && result >= 0) {
+    // The socket's connect was issued before: POLLOUT says it has an outcome.
+    result = io_perform(*op, /*first=*/false);
+    if (result == -EAGAIN) {
+      flight_push(orphan_list_, *op);  // not connected yet: poll again
+      return;
+    }
+  }
+  op->result = result;
   waker w = std::move(op->wake_on_done);
   std::uint32_t expected = io_op::in_flight;
   // ORDERING: acq_rel on success: release publishes `result` to whoever
@@ -161,6 +186,7 @@ bool uring_driver::cancel_op_local(io_op& op) noexcept {
   if (op.is_completed()) {
     io_uring_prep_nop(sqe);
   } else {
+    op.cancel_sent = true;  // its -ECANCELED is ours, not an orphan's
     io_uring_prep_cancel(sqe, &op, 0);
   }
   io_uring_sqe_set_data64(sqe, cancel_tag);
@@ -210,9 +236,40 @@ void uring_driver::process_remote_cancels() {
   }
 }
 
+void uring_driver::resubmit_orphans() {
+  while (orphan_list_.flight_next != &orphan_list_) {
+    // The SQE first: getting one may reap completions, which can only add
+    // orphans (none of them has a CQE outstanding to take it off the list).
+    io_uring_sqe* sqe = acquire_sqe();
+    auto* op = static_cast<io_op*>(orphan_list_.flight_next);
+    flight_unlink(*op);
+    // ORDERING: acquire: pairs with cancel_op_remote's CAS (cancel_queued).
+    if (quiescing_ || op->cancel_sent ||
+        op->state.load(std::memory_order_acquire) != io_op::in_flight) {
+      // Cancelled while not in the kernel (its ASYNC_CANCEL found nothing),
+      // or shutting down: it ends here, once.
+      io_uring_prep_nop(sqe);
+      io_uring_sqe_set_data64(sqe, cancel_tag);
+      flight_push(in_flight_list_, *op);  // complete_op unlinks it
+      complete_op(io_completion{reinterpret_cast<std::uintptr_t>(op), -ECANCELED, 0});
+      continue;
+    }
+    if (op->code == io_opcode::connect) {
+      op->connect_as_poll = true;
+      io_uring_prep_poll_add(sqe, op->fd, POLLOUT);
+    } else {
+      prep(sqe, *op);
+    }
+    io_uring_sqe_set_data(sqe, op);
+    op->submit_epoch = drive_epoch_;
+    flight_push(in_flight_list_, *op);
+  }
+}
+
 bool uring_driver::poll() {
   ensure_enabled();
   process_remote_cancels();
+  resubmit_orphans();
   return poll_nonblocking();
 }
 
@@ -254,8 +311,13 @@ void uring_driver::cancel_each_in_flight() {
 void uring_driver::quiesce() noexcept {
   try {
     if (!enabled_ && in_flight_ == 0) return;  // never used by its owner
+    quiescing_ = true;  // every -ECANCELED from here on is ours
     process_remote_cancels();
-    if (in_flight_ == 0) return;
+    resubmit_orphans();  // completes them
+    if (in_flight_ == 0) {
+      quiescing_ = false;
+      return;
+    }
     bool cancelled_each = false;
     if (!cancel_all_refused()) {
       io_uring_sqe* sqe = acquire_sqe();
@@ -275,7 +337,9 @@ void uring_driver::quiesce() noexcept {
       ts.tv_nsec = 100'000'000;  // re-check: an op the kernel could not cancel finishes on its own
       (void)wait_once(&ts);
       process_remote_cancels();
+      resubmit_orphans();  // completes them
     }
+    quiescing_ = false;
   } catch (...) {
     std::fputs("weft: io_uring failed while cancelling operations at shutdown\n", stderr);
     std::abort();

@@ -20,6 +20,8 @@
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <optional>
+#include <span>
 #include <set>
 #include <thread>
 
@@ -256,6 +258,61 @@ TEST_P(UringShutdownWithoutCancelAll, ShutdownWithReadsAcceptsAndTimeoutsInFligh
   run_with_deadline([&rt] { rt->shutdown(10ms); }, "runtime shutdown");
   EXPECT_TRUE(uring_driver::cancel_all_refused());
   rt.reset();
+}
+
+// Bug 10: a current-thread runtime's ring is plain (no SINGLE_ISSUER), so any
+// thread may drive it, but the kernel ties each request to the thread that
+// submitted it: when that thread exits, its pending socket reads come back
+// -ECANCELED once data arrives (probed on Linux 6.x). A task left waiting by
+// a thread that ran block_on and exited then saw operation_canceled when
+// another thread drove the runtime later. Now the driver resubmits an op that
+// comes back -ECANCELED with no cancel of weft's behind it, from the thread
+// that drives the ring now.
+//
+// How the order is forced: thread A runs block_on; the reader's recv is
+// queued (counted at uring_driver.op_started) and then A completes a second
+// read of data already there, which cannot return before both SQEs went to
+// the kernel in A's io_uring_enter; A returns and is joined (it has exited).
+// Only then does this thread drive the runtime and send the byte.
+TEST(UringCurrentThread, AReadStartedByAThreadThatExitedCompletesWhenAnotherThreadDrivesTheRuntime) {
+  WEFT_REQUIRE_TEST_POINTS();
+  using namespace std::chrono_literals;
+  using weft::result;
+  using weft::task;
+  weft_test::point_script script;
+  script.on("uring_driver.op_started", [] {});  // counted only
+  weft::runtime rt = weft::runtime_builder{}
+                         .flavor(weft::runtime_flavor::current_thread)
+                         .io_backend(weft::io_backend_choice::io_uring)
+                         .build();
+  auto [a, b] = weft::net::unix_stream::pair().value();
+  auto [c, d] = weft::net::unix_stream::pair().value();
+  std::optional<weft::join_handle<result<std::size_t>>> reader;
+  std::thread first([&] {
+    rt.block_on([&]() -> task<void> {
+      reader = weft::spawn([&a]() -> task<result<std::size_t>> {
+        std::array<std::byte, 8> buf{};
+        co_return co_await a.read(buf);
+      });
+      const auto deadline = std::chrono::steady_clock::now() + 30s;
+      while (script.reached_count("uring_driver.op_started") < 1 &&
+             std::chrono::steady_clock::now() < deadline) {
+        co_await weft::yield_now();
+      }
+      EXPECT_TRUE(co_await d.write_all(std::as_bytes(std::span("y", 1))));
+      std::array<std::byte, 1> one{};
+      result<std::size_t> r = co_await c.read(one);  // the reader's SQE went in before it
+      EXPECT_TRUE(r && *r == 1u);
+    }());
+  });
+  first.join();  // the submitting thread has exited
+  ASSERT_TRUE(reader.has_value());
+  result<std::size_t> n = rt.block_on([&]() -> task<result<std::size_t>> {
+    EXPECT_TRUE(co_await b.write_all(std::as_bytes(std::span("x", 1))));
+    co_return co_await std::move(*reader);
+  }());
+  ASSERT_TRUE(n.has_value()) << n.error().message();
+  EXPECT_EQ(*n, 1u);
 }
 
 }  // namespace

@@ -156,6 +156,13 @@ struct io_op : io_params, io_flight_link {
   io_op* next = nullptr;
   io_op* prev = nullptr;
   bool queued = false;  // on a driver's cancel list (under its lock)
+  // io_uring, owner thread only: weft asked the kernel to cancel this op
+  // (owner-side ASYNC_CANCEL); the ring-driving epoch it was last submitted
+  // in; a connect whose first submission was lost, now waited for as a poll
+  // (see uring_driver.hpp, "Ops orphaned by an exited thread").
+  bool cancel_sent = false;
+  bool connect_as_poll = false;
+  std::uint32_t submit_epoch = 0;
 
   [[nodiscard]] bool is_completed() const noexcept {
     // ORDERING: acquire: pairs with the release store of `completed` by the
