@@ -203,7 +203,12 @@ bool uring_driver::wait_in_hook(std::optional<std::chrono::nanoseconds> left) {
 void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
   ensure_enabled();
   process_remote_cancels();
-  resubmit_orphans();
+  if (resubmit_orphans()) {
+    // It woke a task (an orphan cancelled while out of the kernel). A wake
+    // from the owner's own thread does not unpark it: do not wait.
+    (void)poll_nonblocking();
+    return;
+  }
   token_.park_with(
       timeout,
       [this] {

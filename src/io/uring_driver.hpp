@@ -87,7 +87,10 @@
 // that drives the ring now. A connect is not issued twice (the socket's
 // connect is already under way): it is resubmitted as a poll for POLLOUT and
 // its outcome read as epoll reads it (io_perform, a later attempt). Orphans
-// a cancel reached meanwhile, or found at quiesce, complete -ECANCELED. At
+// a cancel reached meanwhile (its ASYNC_CANCEL found nothing in the kernel),
+// or found at quiesce, complete -ECANCELED there, once; a park that
+// completed one that way returns without waiting, because a wake from the
+// owner's own thread does not unpark it. At
 // most one resubmission per op per change of driving thread, so a genuine
 // -ECANCELED cannot loop.
 //
@@ -214,8 +217,9 @@ class uring_driver final : public park_driver {
   /// per op on in_flight_list_, each moved to cancel_sent_list_.
   void cancel_each_in_flight();
   /// poll/park/quiesce: submit again the ops whose submitting thread exited
-  /// (or complete them -ECANCELED if cancelled meanwhile or quiescing).
-  void resubmit_orphans();
+  /// (or complete them -ECANCELED if cancelled meanwhile or quiescing). True
+  /// if it completed one (a task was woken: park must not wait).
+  bool resubmit_orphans();
   /// An -ECANCELED for `op` that weft did not ask for, from an earlier epoch.
   [[nodiscard]] bool orphaned(io_op& op, const io_completion& c) const noexcept;
   /// ensure_enabled: start a new epoch when another thread drives the ring.

@@ -146,6 +146,7 @@ void uring_driver::complete_op(const io_completion& c) noexcept {
   flight_unlink(*op);  // before the wake: the op may be gone after it
   if (orphaned(*op, c)) {
     flight_push(orphan_list_, *op);  // still in flight for its task and in_flight_
+    WEFT_TEST_POINT("uring_driver.orphan_queued");
     return;
   }
   std::int32_t result = c.result;
@@ -236,7 +237,8 @@ void uring_driver::process_remote_cancels() {
   }
 }
 
-void uring_driver::resubmit_orphans() {
+bool uring_driver::resubmit_orphans() {
+  bool completed = false;
   while (orphan_list_.flight_next != &orphan_list_) {
     // The SQE first: getting one may reap completions, which can only add
     // orphans (none of them has a CQE outstanding to take it off the list).
@@ -252,6 +254,7 @@ void uring_driver::resubmit_orphans() {
       io_uring_sqe_set_data64(sqe, cancel_tag);
       flight_push(in_flight_list_, *op);  // complete_op unlinks it
       complete_op(io_completion{reinterpret_cast<std::uintptr_t>(op), -ECANCELED, 0});
+      completed = true;
       continue;
     }
     if (op->code == io_opcode::connect) {
@@ -264,13 +267,14 @@ void uring_driver::resubmit_orphans() {
     op->submit_epoch = drive_epoch_;
     flight_push(in_flight_list_, *op);
   }
+  return completed;
 }
 
 bool uring_driver::poll() {
   ensure_enabled();
   process_remote_cancels();
-  resubmit_orphans();
-  return poll_nonblocking();
+  const bool completed = resubmit_orphans();
+  return poll_nonblocking() || completed;
 }
 
 bool uring_driver::cancel_all_refused() noexcept {

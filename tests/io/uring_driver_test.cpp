@@ -8,6 +8,7 @@
 #include <weft/net/unix.hpp>
 #include <weft/runtime.hpp>
 #include <weft/time.hpp>
+#include <weft/with_cancellation.hpp>
 
 #include <gtest/gtest.h>
 
@@ -313,6 +314,122 @@ TEST(UringCurrentThread, AReadStartedByAThreadThatExitedCompletesWhenAnotherThre
   }());
   ASSERT_TRUE(n.has_value()) << n.error().message();
   EXPECT_EQ(*n, 1u);
+}
+
+// The same for a connect: it is not issued twice (the socket's connect is
+// already under way) but waited for as a poll, and its outcome read from the
+// socket. The listener's accept queue (backlog 0: one connection) is filled
+// first, so the kernel drops the SYN of the connect thread A submits and the
+// connect stays in flight; A completes a read of data already there (its
+// SQEs went in) and exits. This thread then accepts the first connection,
+// and the connect completes when the SYN is sent again (the kernel's
+// retransmission, about a second later).
+TEST(UringCurrentThread, AConnectStartedByAThreadThatExitedConnectsWhenAnotherThreadDrivesTheRuntime) {
+  WEFT_REQUIRE_TEST_POINTS();
+  using namespace std::chrono_literals;
+  using weft::result;
+  using weft::task;
+  using weft::net::tcp_listener;
+  using weft::net::tcp_stream;
+  weft_test::point_script script;
+  script.on("uring_driver.op_started", [] {});  // counted only
+  weft::runtime rt = weft::runtime_builder{}
+                         .flavor(weft::runtime_flavor::current_thread)
+                         .io_backend(weft::io_backend_choice::io_uring)
+                         .build();
+  tcp_listener l =
+      tcp_listener::bind({weft::net::ip_address::v4_loopback(), 0}, {.backlog = 0}).value();
+  const weft::net::socket_address at = l.local_address().value();
+  auto [c, d] = weft::net::unix_stream::pair().value();
+  std::optional<weft::join_handle<result<tcp_stream>>> connector;
+  std::thread first([&] {
+    rt.block_on([&]() -> task<void> {
+      // Fills the accept queue (the connection is complete once queued).
+      result<tcp_stream> filler = co_await tcp_stream::connect(at);
+      EXPECT_TRUE(filler.has_value());
+      const int started = script.reached_count("uring_driver.op_started");
+      connector = weft::spawn(tcp_stream::connect(at));
+      const auto deadline = std::chrono::steady_clock::now() + 30s;
+      while (script.reached_count("uring_driver.op_started") <= started &&
+             std::chrono::steady_clock::now() < deadline) {
+        co_await weft::yield_now();
+      }
+      EXPECT_TRUE(co_await d.write_all(std::as_bytes(std::span("y", 1))));
+      std::array<std::byte, 1> one{};
+      result<std::size_t> r = co_await c.read(one);  // the connect's SQE went in before it
+      EXPECT_TRUE(r && *r == 1u);
+      filler->close();  // queued, not accepted: still fills the queue
+    }());
+  });
+  first.join();  // the submitting thread has exited
+  ASSERT_TRUE(connector.has_value());
+  result<result<tcp_stream>> s = rt.block_on([&]() -> task<result<result<tcp_stream>>> {
+    result<tcp_stream> accepted = co_await l.accept();  // makes room in the queue
+    EXPECT_TRUE(accepted.has_value());
+    co_return co_await weft::timeout(30s, std::move(*connector));
+  }());
+  ASSERT_TRUE(s.has_value()) << "the connect did not end within 30 s";
+  ASSERT_TRUE(s->has_value()) << s->error().message();
+}
+
+// An orphaned read cancelled before it is submitted again ends -ECANCELED
+// and takes no data: its cancel finds nothing in the kernel, so the
+// resubmission step must see the cancel instead of sending the read again.
+// How the order is forced: as above, thread A's read is orphaned when this
+// thread sends a byte; at the test point where the driver queues the orphan
+// (inside its park, before any resubmission) the read's token is cancelled,
+// so the read's branch is cancelled by the tasks that run before the next
+// park. The byte must then still be there for a second read.
+TEST(UringCurrentThread, AnOrphanedReadCancelledBeforeItIsResubmittedEndsCanceledAndTakesNoData) {
+  WEFT_REQUIRE_TEST_POINTS();
+  using namespace std::chrono_literals;
+  using weft::result;
+  using weft::task;
+  weft_test::point_script script;
+  script.on("uring_driver.op_started", [] {});  // counted only
+  weft::cancellation_source stop;
+  weft::runtime rt = weft::runtime_builder{}
+                         .flavor(weft::runtime_flavor::current_thread)
+                         .io_backend(weft::io_backend_choice::io_uring)
+                         .build();
+  auto [a, b] = weft::net::unix_stream::pair().value();
+  auto [c, d] = weft::net::unix_stream::pair().value();
+  std::optional<weft::join_handle<std::error_code>> reader;
+  std::thread first([&] {
+    rt.block_on([&]() -> task<void> {
+      reader = weft::spawn([](weft::net::unix_stream& a,
+                              weft::cancellation_token tok) -> task<std::error_code> {
+        std::array<std::byte, 8> buf{};
+        result<result<std::size_t>> r =
+            co_await weft::with_cancellation(std::move(tok), a.read(buf));
+        if (!r) co_return r.error();
+        co_return r->has_value() ? std::error_code{} : r->error();
+      }(a, stop.token()));
+      const auto deadline = std::chrono::steady_clock::now() + 30s;
+      while (script.reached_count("uring_driver.op_started") < 1 &&
+             std::chrono::steady_clock::now() < deadline) {
+        co_await weft::yield_now();
+      }
+      EXPECT_TRUE(co_await d.write_all(std::as_bytes(std::span("y", 1))));
+      std::array<std::byte, 1> one{};
+      result<std::size_t> r = co_await c.read(one);  // the reader's SQE went in before it
+      EXPECT_TRUE(r && *r == 1u);
+    }());
+  });
+  first.join();  // the submitting thread has exited
+  ASSERT_TRUE(reader.has_value());
+  script.on("uring_driver.orphan_queued", [&stop] { stop.cancel(); });
+  const std::error_code ec = rt.block_on([&]() -> task<std::error_code> {
+    EXPECT_TRUE(co_await b.write_all(std::as_bytes(std::span("x", 1))));
+    std::error_code e = co_await std::move(*reader);
+    std::array<std::byte, 8> buf{};
+    result<result<std::size_t>> again = co_await weft::timeout(30s, a.read(buf));
+    EXPECT_TRUE(again.has_value() && again->has_value() && **again == 1u)
+        << "the cancelled read took the byte";
+    co_return e;
+  }());
+  EXPECT_EQ(ec, weft::errc::operation_canceled);
+  EXPECT_EQ(script.reached_count("uring_driver.orphan_queued"), 1);
 }
 
 }  // namespace
