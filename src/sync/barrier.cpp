@@ -49,8 +49,11 @@ void barrier::withdraw(detail::barrier_waiter& w) noexcept {
   waker dropped;  // our own waker, dropped after the lock
   detail::sync::lock_guard<detail::sync::spin_mutex> lock(mu_);
   if (!detail::unlink_if_queued(waiters_, w, dropped)) return;  // its phase completed
-  // It was still waiting, so its phase is the current one: take the arrival back.
-  --arrived_;
+  // Still linked does not mean still waiting: the leader of its phase may be
+  // waking a round unlocked (release_in_rounds) with this node still queued,
+  // while arrived_ already counts the next phase. Only an arrival of the
+  // current phase is taken back; one of a completed phase just leaves.
+  if (w.phase == phase_) --arrived_;
 }
 
 barrier_wait_awaiter::~barrier_wait_awaiter() {

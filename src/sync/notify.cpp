@@ -21,8 +21,17 @@ notify::~notify() {
 }
 
 void notify::notify_one_locked(detail::wake_batch& batch) noexcept {
-  if (detail::waiter_node* f = waiters_.pop_front()) {
+  // A notify_all may be waking a round unlocked (release_in_rounds): the
+  // nodes it has still to release stay linked at the head, with a generation
+  // below generation_. They are notified already; this notify_one is for the
+  // first waiter no notify_all releases (or is stored as the permit).
+  detail::waiter_node* f = waiters_.front();
+  while (f != nullptr && static_cast<detail::notify_waiter*>(f)->generation < generation_) {
+    f = f->next;
+  }
+  if (f != nullptr) {
     auto& w = static_cast<detail::notify_waiter&>(*f);
+    waiters_.remove(w);
     w.by_one = true;  // if it is destroyed before resuming, it passes this on
     batch.take(w);
     return;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <weft/detail/sync_shim.hpp>
+#include <weft/detail/test_point.hpp>
 #include <weft/detail/waiter_list.hpp>
 #include <weft/waker.hpp>
 
@@ -66,7 +67,11 @@ inline bool unlink_if_queued(waiter_list& waiters, waiter_node& w, waker& droppe
 /// Lock held (by `lk`). Release waiters from the head while `take(node)`
 /// says so (it may update the node it accepts; false stops: this and later
 /// ones stay). Every wake_batch::capacity releases, unlock, wake the round,
-/// and lock again.
+/// and lock again. While a round is woken unlocked, nodes this call would
+/// still take stay linked: a waiter destroyed then (its withdraw) finds itself
+/// linked although its wait already completed — each primitive's withdraw must
+/// tell that apart from "still waiting" (barrier: by phase, notify: by
+/// generation), never undo state of a wait that is already complete.
 template <class Node, class Lock, class Take>
 void release_in_rounds(Lock& lk, waiter_list& waiters, wake_batch& batch, Take&& take) noexcept {
   while (waiter_node* f = waiters.front()) {
@@ -77,6 +82,7 @@ void release_in_rounds(Lock& lk, waiter_list& waiters, wake_batch& batch, Take&&
     if (batch.full()) {
       lk.unlock();
       batch.wake_all();
+      WEFT_TEST_POINT("wait_queue.between_rounds");
       lk.lock();
     }
   }

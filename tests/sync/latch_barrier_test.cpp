@@ -5,19 +5,23 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "support/flavors.hpp"
+#include "support/test_points.hpp"
 #include "sync_support.hpp"
 
 namespace {
 
 using weft::task;
 using weft::detail::waiter_count;
+using sync_test::manual_coro;
 using sync_test::wait_until;
+using namespace std::chrono_literals;
 
 class Latch : public weft_test::on_each_flavor {};
 INSTANTIATE_TEST_SUITE_P(Flavors, Latch, weft_test::each_flavor(), weft_test::flavor_name);
@@ -172,6 +176,71 @@ TEST_P(Barrier, ManyWaitersAreReleasedInRoundsAndTheNextPhaseQueuesBehind) {
     for (auto& h : hs) co_await h;
   }());
   EXPECT_EQ(leaders.load(), 20);
+}
+
+manual_coro arrive_in_orphan(weft::barrier& b, bool& resumed) {
+  (void)co_await b.arrive_and_wait();
+  resumed = true;
+}
+
+TEST_P(Barrier, AWaiterCancelledBetweenWakeRoundsDoesNotBreakTheNextPhase) {
+  WEFT_REQUIRE_TEST_POINTS();
+  // How the order is forced: the 40th arrival (the leader) releases the 39
+  // waiters of phase 1 in rounds of 32 and reaches the test point
+  // "wait_queue.between_rounds" after waking the first round, with the lock
+  // released. The script destroys there, inline on the leader's thread, the
+  // coroutine of the 39th arrival, still linked in the queue: its phase has
+  // completed, but the next phase has started (its count is 0).
+  static constexpr int kParties = 40;
+  weft_test::point_script script;  // outlives the runtime: its threads reach the point
+  bool resumed = false;
+  std::atomic<int> phase2_released{0};
+  {
+    weft::runtime r = weft::runtime_builder{}.flavor(GetParam()).build();
+    weft::barrier b(kParties);
+    r.block_on([&]() -> task<> {
+      std::vector<weft::join_handle<void>> first;
+      for (int i = 0; i < kParties - 2; ++i) {
+        first.push_back(weft::spawn([&]() -> task<> { (void)co_await b.arrive_and_wait(); }));
+      }
+      co_await wait_until([&] { return waiter_count(b) == kParties - 2; });
+      manual_coro orphan = arrive_in_orphan(b, resumed);
+      orphan.start();              // the 39th arrival, queued behind a full round
+      co_await weft::yield_now();  // its waker is stale from here on: it never resumes
+      EXPECT_EQ(waiter_count(b), static_cast<std::size_t>(kParties - 1));
+      script.on("wait_queue.between_rounds", [&] { orphan.destroy(); });
+      EXPECT_TRUE(co_await b.arrive_and_wait());  // leads phase 1
+      EXPECT_EQ(script.reached_count("wait_queue.between_rounds"), 1);
+      for (auto& h : first) co_await h;
+      EXPECT_EQ(waiter_count(b), 0u);
+
+      // Phase 2: 39 tasks wait, the 40th arrival must lead and release them.
+      std::vector<weft::join_handle<void>> second;
+      for (int i = 0; i < kParties - 1; ++i) {
+        second.push_back(weft::spawn([&]() -> task<> {
+          (void)co_await b.arrive_and_wait();
+          phase2_released.fetch_add(1);
+        }));
+      }
+      co_await wait_until([&] { return waiter_count(b) == kParties - 1; });
+      auto led = co_await weft::timeout(30s, b.arrive_and_wait());
+      EXPECT_TRUE(led.has_value()) << "phase 2 did not complete with " << kParties << " arrivals";
+      if (led.has_value()) {
+        EXPECT_TRUE(*led);
+      }
+      // On failure, arrive until the stuck phase completes, so that every
+      // task ends and the barrier is destroyed empty.
+      for (int extra = 0; extra < 4 * kParties && waiter_count(b) != 0; ++extra) {
+        const std::size_t before = waiter_count(b);
+        (void)weft::spawn([&]() -> task<> { (void)co_await b.arrive_and_wait(); });
+        co_await wait_until([&] { return waiter_count(b) != before; });
+      }
+      for (auto& h : second) co_await h;
+    }());
+  }
+  EXPECT_FALSE(resumed);
+  EXPECT_EQ(phase2_released.load(), kParties - 1);
+  EXPECT_FALSE(script.held_too_long());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/flavors.hpp"
+#include "support/test_points.hpp"
 #include "sync_support.hpp"
 
 namespace {
@@ -88,6 +89,42 @@ TEST_P(Notify, NotifyAllWakesEveryWaiterInRoundsAndStoresNoPermit) {
     auto r = co_await weft::timeout(1ms, n.notified());
     EXPECT_EQ(r.error(), weft::errc::timed_out);
   }());
+}
+
+TEST_P(Notify, NotifyOneBetweenTheWakeRoundsOfANotifyAllIsNotAbsorbedByItsWaiters) {
+  WEFT_REQUIRE_TEST_POINTS();
+  // How the order is forced: notify_all over 40 waiters wakes them in rounds
+  // of 32 and reaches the test point "wait_queue.between_rounds" after the
+  // first round, unlocked, with 8 of its waiters still linked. The script
+  // calls notify_one there, inline on the notifying thread. Those 8 are
+  // notified already, so the notify_one must be stored as the permit.
+  static constexpr int kWaiters = 40;
+  weft_test::point_script script;  // outlives the runtime: its threads reach the point
+  std::atomic<int> woken{0};
+  {
+    weft::runtime r = weft::runtime_builder{}.flavor(GetParam()).build();
+    weft::notify n;
+    r.block_on([&]() -> task<> {
+      std::vector<weft::join_handle<void>> hs;
+      for (int i = 0; i < kWaiters; ++i) {
+        hs.push_back(weft::spawn([&]() -> task<> {
+          co_await n.notified();
+          woken.fetch_add(1);
+        }));
+      }
+      co_await wait_until([&] { return waiter_count(n) == kWaiters; });
+      script.on("wait_queue.between_rounds", [&] { n.notify_one(); });
+      n.notify_all();
+      EXPECT_EQ(script.reached_count("wait_queue.between_rounds"), 1);
+      for (auto& h : hs) co_await h;
+      EXPECT_EQ(waiter_count(n), 0u);
+      // The notify_one left its permit: the next wait completes at once.
+      auto r2 = co_await weft::timeout(30s, n.notified());
+      EXPECT_TRUE(r2.has_value()) << "the notify_one was absorbed by notify_all's waiters";
+    }());
+  }
+  EXPECT_EQ(woken.load(), kWaiters);
+  EXPECT_FALSE(script.held_too_long());
 }
 
 TEST_P(Notify, NotifyOneFromAPlainThreadWakesTheWaiter) {
