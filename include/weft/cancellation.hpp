@@ -28,6 +28,10 @@
 // source's state), so registering allocates nothing.
 //
 // cancel() sets the flag under the mutex, then pops the nodes one at a time.
+// A child's link is not called: the walk enters the child and cancels it in
+// place (its callbacks, then its own children, depth first), then goes on with
+// the parent's next node — the order of a recursive walk, but with no
+// recursion, so a chain of children of any depth cancels in constant stack.
 // A callback node runs with the mutex released (a callback may register,
 // deregister or cancel anything), and the state records which node runs on
 // which thread; a waiter node (an awaiter: its run is one wake) runs under the
@@ -150,6 +154,19 @@ class cancellation_state {
   };
   static void cancel_from_parent(cancellation_node& n) noexcept;
   void unlink_locked(cancellation_node& n) noexcept;
+  /// Take a reference unless the count is already zero (being destroyed).
+  bool try_ref() noexcept;
+  /// Set the flag and record this thread as the canceller; false if the
+  /// state was cancelled already.
+  bool begin_cancel() noexcept;
+  /// One step of cancel()'s walk (see there): run the registrations in order
+  /// until one is a child's link whose child starts cancelling (return the
+  /// child, with the link recorded as running) or the list is empty (return
+  /// nullptr). `resuming`: a child entered from here has finished.
+  cancellation_state* run_registrations(bool resuming) noexcept;
+  /// The walk is done with this state: request the std::stop_source, drop
+  /// the walk's reference (may free *this).
+  void finish_cancel() noexcept;
 
  protected:
   /// Cancel, unless the last reference is already gone (the state is being
@@ -157,6 +174,11 @@ class cancellation_state {
   /// node keeps the memory alive but not the count (a parent's, a
   /// std::stop_callback's).
   void cancel_if_alive() noexcept;
+  /// cancel_if_alive for std::stop_callback's bridge (from_stop_token). If
+  /// this thread is inside a cancel() walk (its request_stop ran the bridge),
+  /// the state is queued for that walk to cancel after its current tree,
+  /// instead of a nested walk: a chain of bridges then does not recurse.
+  void cancel_from_bridge() noexcept;
 
  private:
   // ORDERING: see ref()/unref()/is_cancelled()/cancel().
@@ -173,6 +195,10 @@ class cancellation_state {
   std::thread::id canceller_;             // the thread running cancel()
   std::size_t waiting_ = 0;               // withdrawers waiting for running_
   std::stop_source stop_source_{std::nostopstate};
+  // Only the thread cancelling this state (its walk) reads or writes these:
+  cancellation_state* walk_parent_ = nullptr;  // the state whose walk entered this one
+  bool walk_has_stop_source_ = false;           // decided when the list ran empty
+  cancellation_state* deferred_next_ = nullptr; // in the walk's queue of bridged states
 
   parent_link parent_link_{
       this};  // our node in the parent's list; its own fields under the parent's mu_

@@ -24,7 +24,7 @@ namespace {
 /// std::stop_callback cancelling it. One allocation for both. Destroying it
 /// destroys the stop_callback first, which waits for a request_stop running
 /// the bridge on another thread; the bridge finds the count at zero and does
-/// nothing (cancel_if_alive).
+/// nothing (cancel_from_bridge → try_ref fails).
 class stop_bridged_state final : public cancellation_state {
  public:
   explicit stop_bridged_state(std::stop_token st)
@@ -37,11 +37,21 @@ class stop_bridged_state final : public cancellation_state {
  private:
   struct bridge {
     stop_bridged_state* state;
-    void operator()() const noexcept { state->cancel_if_alive(); }
+    void operator()() const noexcept { state->cancel_from_bridge(); }
   };
   const std::stop_token watched_;
   std::stop_callback<bridge> callback_;
 };
+
+/// The outermost cancel() walk running on this thread: bridged states whose
+/// std::stop_callback ran during it (a request_stop of the walk) wait here,
+/// each with a reference, to be cancelled by that walk after its current
+/// tree. Only this thread touches it.
+struct walk_queue {
+  cancellation_state* head = nullptr;
+  cancellation_state* tail = nullptr;
+};
+thread_local walk_queue* this_thread_walk = nullptr;
 
 }  // namespace
 
@@ -69,6 +79,13 @@ cancellation_state* cancellation_state::create_child(cancellation_state* parent)
 
 cancellation_state* cancellation_state::create_from_stop_token(std::stop_token st) {
   if (!st.stop_possible()) return nullptr;  // can never be requested
+  // Stop requested already: the std::stop_callback runs the bridge in the
+  // constructor, on this thread. It must cancel at once even inside a walk
+  // (a callback making a token), not be queued for later: hide the walk.
+  struct hide_walk {
+    walk_queue* saved = std::exchange(this_thread_walk, nullptr);
+    ~hide_walk() { this_thread_walk = saved; }
+  } hidden;
   return new stop_bridged_state(std::move(st));
 }
 
@@ -89,34 +106,60 @@ void cancellation_state::unref() noexcept {
   }
 }
 
-void cancellation_state::cancel_if_alive() noexcept {
+bool cancellation_state::try_ref() noexcept {
   // ORDERING: relaxed (load and CAS): as ref(); the memory is kept alive by
   // the caller's node (linked or running), and a zero count means it is being
   // destroyed — we must not bring it back.
   std::size_t n = refs_.load(std::memory_order_relaxed);
   do {
-    if (n == 0) return;
+    if (n == 0) return false;
   } while (
       !refs_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed, std::memory_order_relaxed));
+  return true;
+}
+
+void cancellation_state::cancel_if_alive() noexcept {
+  if (!try_ref()) return;
   cancel();
   unref();
 }
 
+void cancellation_state::cancel_from_bridge() noexcept {
+  walk_queue* q = this_thread_walk;
+  if (q == nullptr) {
+    cancel_if_alive();
+    return;
+  }
+  if (!try_ref()) return;  // being destroyed: nobody can observe it
+  deferred_next_ = nullptr;
+  (q->tail != nullptr ? q->tail->deferred_next_ : q->head) = this;
+  q->tail = this;
+}
+
 void cancellation_state::cancel_from_parent(cancellation_node& n) noexcept {
+  // cancel()'s walk enters a child itself (run_registrations); this is the
+  // link's run function for anything that runs it directly.
   static_cast<parent_link&>(n).child->cancel_if_alive();
 }
 
-bool cancellation_state::cancel() noexcept {
-  sync::unique_lock<sync::mutex> lock(mu_);
+bool cancellation_state::begin_cancel() noexcept {
+  sync::lock_guard<sync::mutex> lock(mu_);
   // ORDERING: relaxed: the flag is only written under mu_, which we hold.
   if (cancelled_.load(std::memory_order_relaxed)) return false;
   // ORDERING: release: pairs with the acquire load in is_cancelled(); a
   // reader that sees the flag sees what this thread wrote before cancel().
   cancelled_.store(true, std::memory_order_release);
   canceller_ = std::this_thread::get_id();
-  // A reference of our own for the loop: a callback may drop the last other
-  // one (destroy its registration and the last source).
-  ref();
+  return true;
+}
+
+cancellation_state* cancellation_state::run_registrations(bool resuming) noexcept {
+  sync::unique_lock<sync::mutex> lock(mu_);
+  if (resuming) {
+    // The child entered through running_ (our link to it) is cancelled.
+    running_ = nullptr;
+    if (waiting_ != 0) running_done_.notify_all();
+  }
   while (head_ != nullptr) {
     cancellation_node* n = head_;
     unlink_locked(*n);
@@ -126,7 +169,20 @@ bool cancellation_state::cancel() noexcept {
     }
     running_ = n;
     lock.unlock();
-    n->run_(*n);  // `n` may be gone when this returns: never touch it again
+    if (n->run_ == &cancel_from_parent) {
+      // A child: enter it instead of calling into it (no recursion). Its
+      // reference (try_ref) is the walk's; finish_cancel drops it.
+      cancellation_state* child = static_cast<parent_link&>(*n).child;
+      if (child->try_ref()) {
+        if (child->begin_cancel()) {
+          child->walk_parent_ = this;
+          return child;  // running_ stays our link until the child is done
+        }
+        child->unref();  // cancelled already; may free it (and `n` with it)
+      }
+    } else {
+      n->run_(*n);  // `n` may be gone when this returns: never touch it again
+    }
     lock.lock();
     running_ = nullptr;
     if (waiting_ != 0) running_done_.notify_all();
@@ -134,10 +190,62 @@ bool cancellation_state::cancel() noexcept {
   canceller_ = std::thread::id{};
   // stop_source_ is only assigned while it has no state, under mu_; once it
   // has one it is only read, so it may be used after unlocking.
-  const bool has_stop_source = stop_source_.stop_possible();
-  lock.unlock();
-  if (has_stop_source) stop_source_.request_stop();
-  unref();  // may free *this
+  walk_has_stop_source_ = stop_source_.stop_possible();
+  return nullptr;
+}
+
+void cancellation_state::finish_cancel() noexcept {
+  if (walk_has_stop_source_) stop_source_.request_stop();
+  unref();  // the walk's reference; may free *this
+}
+
+bool cancellation_state::cancel() noexcept {
+  if (!begin_cancel()) return false;
+  // A reference of our own for the walk: a callback may drop the last other
+  // one (destroy its registration and the last source).
+  ref();
+  // Depth first over the tree of children, with no recursion: `s` is the
+  // state whose registrations run now; a child's link makes its child the
+  // current state, and a state whose list is empty hands back to the state
+  // that entered it (walk_parent_), which goes on after the link.
+  //
+  // The outermost walk on a thread also cancels, one after another as roots
+  // of their own, the bridged states (from_stop_token) whose std callback ran
+  // in its request_stop calls (cancel_from_bridge queues them).
+  walk_queue queue;
+  const bool outermost = this_thread_walk == nullptr;
+  if (outermost) this_thread_walk = &queue;
+  cancellation_state* s = this;
+  bool resuming = false;
+  for (;;) {
+    if (cancellation_state* child = s->run_registrations(resuming)) {
+      s = child;
+      resuming = false;
+      continue;
+    }
+    cancellation_state* up = s->walk_parent_;  // read before s may be freed
+    s->finish_cancel();
+    if (up != nullptr) {
+      s = up;
+      resuming = true;
+      continue;
+    }
+    // A root is done: the next queued bridged state, if any, is the next root.
+    s = nullptr;
+    while (outermost && queue.head != nullptr && s == nullptr) {
+      cancellation_state* d = queue.head;
+      queue.head = d->deferred_next_;
+      if (queue.head == nullptr) queue.tail = nullptr;
+      if (d->begin_cancel()) {
+        s = d;  // its queued reference is the walk's
+      } else {
+        d->unref();
+      }
+    }
+    if (s == nullptr) break;
+    resuming = false;
+  }
+  if (outermost) this_thread_walk = nullptr;
   return true;
 }
 

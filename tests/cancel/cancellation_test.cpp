@@ -235,6 +235,80 @@ TEST(CancellationSource, ADeepChainOfChildrenIsFreedWithoutRecursion) {
   EXPECT_FALSE(t.is_cancelled());
 }
 
+TEST(CancellationSource, CancellingADeepChainOfChildrenDoesNotRecurse) {
+  // 200,000 levels: a cancel that recursed per level would exhaust the
+  // stack. Every token of the chain sees the cancellation, and each level's
+  // callback runs once.
+  static constexpr int kDepth = 200'000;
+  weft::cancellation_source root;
+  std::vector<weft::cancellation_source> chain;
+  chain.reserve(kDepth);
+  weft::cancellation_token t = root.token();
+  for (int i = 0; i < kDepth; ++i) {
+    chain.push_back(t.child());
+    t = chain.back().token();
+  }
+  int leaf_runs = 0;
+  weft::cancellation_callback cb(chain.back().token(), [&] { ++leaf_runs; });
+  EXPECT_TRUE(root.cancel());
+  EXPECT_EQ(leaf_runs, 1);
+  int not_cancelled = 0;
+  for (const auto& c : chain) not_cancelled += c.is_cancelled() ? 0 : 1;
+  EXPECT_EQ(not_cancelled, 0);
+  EXPECT_EQ(cancellation_registrations(root.token()), 0u);
+  // Freed from the leaf up (the release is a loop as well).
+  while (!chain.empty()) chain.pop_back();
+}
+
+TEST(CancellationSource, CallbacksRunDepthFirstInRegistrationOrder) {
+  // The parent's registrations run in order; a child's link cancels the whole
+  // subtree (its callbacks, then its own children) before the next one.
+  weft::cancellation_source root;
+  std::vector<int> order;
+  weft::cancellation_callback a(root.token(), [&] { order.push_back(1); });
+  weft::cancellation_source child = root.child();
+  weft::cancellation_callback b(root.token(), [&] { order.push_back(5); });
+  weft::cancellation_callback ca(child.token(), [&] { order.push_back(2); });
+  weft::cancellation_source grandchild = child.child();
+  weft::cancellation_callback cb(child.token(), [&] { order.push_back(4); });
+  weft::cancellation_callback ga(grandchild.token(), [&] { order.push_back(3); });
+  root.cancel();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4, 5}));
+}
+
+TEST(CancellationSource, ADeepChainThroughStopTokenBridgesDoesNotRecurse) {
+  // Each level: a child of a from_stop_token token, bridged on through
+  // to_stop_token into the next from_stop_token. The std::stop_callback of a
+  // bridge runs inside the request_stop of the level above; the outermost
+  // cancel walk takes the bridged states in turn instead of nesting.
+  static constexpr int kDepth = 100'000;
+  weft::cancellation_source root;
+  std::vector<weft::cancellation_source> chain;
+  chain.reserve(kDepth);
+  weft::cancellation_token t = root.token();
+  for (int i = 0; i < kDepth; ++i) {
+    chain.push_back(weft::from_stop_token(weft::to_stop_token(t)).child());
+    t = chain.back().token();
+  }
+  EXPECT_TRUE(root.cancel());
+  int not_cancelled = 0;
+  for (const auto& c : chain) not_cancelled += c.is_cancelled() ? 0 : 1;
+  EXPECT_EQ(not_cancelled, 0);
+  while (!chain.empty()) chain.pop_back();
+}
+
+TEST(CancellationSource, AFromStopTokenMadeInsideACallbackOfARequestedTokenIsCancelledAtOnce) {
+  weft::cancellation_source src;
+  std::stop_source requested;
+  requested.request_stop();
+  bool was_cancelled = false;
+  weft::cancellation_callback cb(src.token(), [&] {
+    was_cancelled = weft::from_stop_token(requested.get_token()).is_cancelled();
+  });
+  src.cancel();
+  EXPECT_TRUE(was_cancelled);
+}
+
 TEST(CancellationSource, ChildrenDroppedWhileTheParentCancelsAreSafe) {
   // A child's last reference races the parent's cancel running its link.
   for (int round = 0; round < 200; ++round) {
