@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -35,6 +36,114 @@ class BroadcastOnOneThread : public chan_test::on_current_thread {};
 
 TEST(BroadcastApi, ZeroCapacityIsRejected) {
   EXPECT_THROW((void)weft::broadcast::channel<int>(0), std::invalid_argument);
+}
+
+TEST(BroadcastApi, AFailedSendHandsTheValueBack) {
+  auto [tx, rx] = weft::broadcast::channel<std::shared_ptr<int>>(4);
+  { auto gone = std::move(rx); }  // no receiver left
+  auto payload = std::make_shared<int>(7);
+  std::weak_ptr<int> w = payload;
+  weft::broadcast::send_result<std::shared_ptr<int>> r = tx.send(std::move(payload));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), weft::errc::channel_closed);
+  EXPECT_EQ(r.receivers(), 0u);
+  EXPECT_THROW((void)r.value(), std::system_error);
+  std::shared_ptr<int> back = r.take_value();
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(*back, 7);
+  EXPECT_EQ(w.use_count(), 1);  // only `back`: the channel kept nothing
+  EXPECT_THROW((void)r.take_value(), std::logic_error);
+  // A successful send says how many it reached and has nothing to hand back.
+  auto rx2 = tx.subscribe();
+  auto ok = tx.send(std::move(back));
+  EXPECT_TRUE(ok.has_value());
+  EXPECT_EQ(ok.value(), 1u);
+  EXPECT_EQ(ok.receivers(), 1u);
+  EXPECT_THROW((void)ok.take_value(), std::logic_error);
+}
+
+TEST(BroadcastApi, AValueIsDestroyedWhenTheLastReceiverReceivedIt) {
+  auto [tx, rx1] = weft::broadcast::channel<std::shared_ptr<int>>(8);
+  auto rx2 = tx.subscribe();
+  std::weak_ptr<int> w;
+  {
+    auto payload = std::make_shared<int>(1);
+    w = payload;
+    EXPECT_EQ(tx.send(std::move(payload)).value(), 2u);
+  }
+  { auto got = rx1.try_recv(); ASSERT_TRUE(got.has_value()); }
+  EXPECT_FALSE(w.expired());  // rx2 has not received it yet
+  {
+    auto got = rx2.try_recv();
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(w.use_count(), 1);  // the last receiver got it moved: the slot holds nothing
+  }
+  EXPECT_TRUE(w.expired());  // without waiting for `capacity` more sends
+}
+
+TEST(BroadcastApi, LaggingReceiversReleaseWhatTheyMissedAndTheRestOnReading) {
+  // Capacity 2: `slow` never reads while 5 values are sent; `fast` reads
+  // each at once. A value stays alive only while `slow` still needs it.
+  auto [tx, fast] = weft::broadcast::channel<std::shared_ptr<int>>(2);
+  auto slow = tx.subscribe();
+  std::vector<std::weak_ptr<int>> ws;
+  for (int i = 0; i < 5; ++i) {
+    auto p = std::make_shared<int>(i);
+    ws.push_back(p);
+    EXPECT_EQ(tx.send(std::move(p)).value(), 2u);
+    ASSERT_EQ(*fast.try_recv().value(), i);
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(ws[i].expired()) << i;  // evicted
+  for (int i = 3; i < 5; ++i) EXPECT_FALSE(ws[i].expired()) << i;  // `slow` needs them
+  EXPECT_EQ(slow.try_recv().error(), weft::errc::channel_lagged);
+  EXPECT_EQ(slow.lagged_by(), 3u);
+  EXPECT_EQ(*slow.try_recv().value(), 3);
+  EXPECT_TRUE(ws[3].expired());
+  EXPECT_EQ(*slow.try_recv().value(), 4);
+  EXPECT_TRUE(ws[4].expired());
+  EXPECT_EQ(slow.try_recv().error(), weft::errc::would_block);
+}
+
+TEST(BroadcastApi, DroppedAndCopiedReceiversAreAccountedForEachHeldValue) {
+  auto [tx, rx] = weft::broadcast::channel<std::shared_ptr<int>>(4);
+  std::vector<std::weak_ptr<int>> ws;
+  auto send = [&](int i) {
+    auto p = std::make_shared<int>(i);
+    ws.push_back(p);
+    (void)tx.send(std::move(p)).value();
+  };
+  auto behind = tx.subscribe();
+  send(0);
+  send(1);
+  send(2);
+  ASSERT_EQ(*rx.try_recv().value(), 0);
+  auto copy = rx;  // needs 1 and 2, as rx does
+  ASSERT_EQ(*rx.try_recv().value(), 1);
+  ASSERT_EQ(*rx.try_recv().value(), 2);
+  EXPECT_TRUE(ws[0].expired() == false);  // `behind` needs 0
+  { auto gone = std::move(behind); }  // dropped at position 0
+  EXPECT_TRUE(ws[0].expired());       // nobody else needed it
+  EXPECT_FALSE(ws[1].expired());      // `copy` still does
+  ASSERT_EQ(*copy.try_recv().value(), 1);
+  EXPECT_TRUE(ws[1].expired());
+  { auto gone = std::move(copy); }  // dropped at position 2, which it still needed
+  EXPECT_TRUE(ws[2].expired());
+  // A receiver that lagged past evicted values, then dropped: only the held
+  // ones are released, each once.
+  auto lagger = tx.subscribe();
+  for (int i = 3; i < 10; ++i) {
+    send(i);
+    ASSERT_EQ(*rx.try_recv().value(), i);
+  }
+  for (int i = 3; i < 6; ++i) EXPECT_TRUE(ws[i].expired()) << i;
+  for (int i = 6; i < 10; ++i) EXPECT_FALSE(ws[i].expired()) << i;
+  { auto gone = std::move(lagger); }
+  for (int i = 6; i < 10; ++i) EXPECT_TRUE(ws[i].expired()) << i;
+  // Values held when the channel goes are destroyed with it.
+  send(10);
+  EXPECT_FALSE(ws[10].expired());
+  { auto gone = std::move(rx); }
+  EXPECT_TRUE(ws[10].expired());
 }
 
 TEST(BroadcastApi, MovedFromHandlesThrowLogicError) {

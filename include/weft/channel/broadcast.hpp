@@ -3,7 +3,8 @@
 //
 //   auto [tx, rx] = weft::broadcast::channel<event>(64);
 //   auto rx2 = tx.subscribe();                 // sees values sent from now on
-//   tx.send(event{...});                       // result<size_t>: receivers reached
+//   tx.send(event{...});                       // send_result<event>: receivers reached,
+//                                              // or the value handed back
 //   for (;;) {
 //     weft::result<event> e = co_await rx.recv();
 //     if (e) handle(*e);
@@ -17,8 +18,12 @@
 //   still held.
 // - recv returns channel_closed once every sender is gone and the receiver
 //   has received everything still held for it.
-// - tx.send fails with channel_closed (the value is dropped) when no
-//   receiver exists.
+// - tx.send fails with channel_closed when no receiver exists, and hands
+//   the value back (send_result::take_value).
+// - A value is destroyed as soon as every receiver that was to see it has
+//   received it (the last one gets it moved, not copied), has lagged past it
+//   or is gone: a value owning a resource does not hold it for `capacity`
+//   more sends.
 // - T must be copyable: each receiver gets its own copy. Senders and
 //   receivers are copyable; a copied receiver continues from the same
 //   position independently.
@@ -30,8 +35,18 @@
 // lives in slot p % capacity. `tail_` is the position of the next send. A
 // receiver is just a position. One adaptive spin_mutex guards the ring, the
 // counts and the waiter list. Receivers copy the value under the lock (T's
-// copy constructor must not use this channel); values a send evicts are
-// destroyed after the lock is released.
+// copy constructor must not use this channel); values a send evicts, and
+// values a dropped receiver was the last to need, are destroyed after the
+// lock is released.
+//
+// Each held slot counts the receivers still to read it (`remaining`):
+// invariant, for every position q in [oldest, tail_), remaining(q) == the
+// number of live receivers whose position is <= q. A send sets it to
+// receivers_ (every receiver is at most at the tail); a read at q
+// decrements it (at zero the reader moves the value out and the slot is
+// emptied); a receiver copied at p adds one, and one dropped at p takes one,
+// on every held position from p on; a lagging receiver jumps to `oldest`,
+// which keeps it counted where it was. An evicted slot simply starts over.
 //
 // A receiver waits only when it has seen everything (position == tail_).
 // Its awaiter records that position; a send wakes every waiter whose
@@ -44,6 +59,7 @@
 #include <weft/detail/context.hpp>
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/waiter_list.hpp>
+#include <weft/channel/broadcast_send_result.hpp>
 #include <weft/channel/ordered_waiters.hpp>
 #include <weft/channel/send_result.hpp>
 #include <weft/channel/shared_refs.hpp>
@@ -52,6 +68,7 @@
 #include <weft/result.hpp>
 #include <weft/waker.hpp>
 
+#include <algorithm>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
@@ -73,7 +90,7 @@ class broadcast_state : public shared_refs<broadcast_state<T>> {
 
  public:
   explicit broadcast_state(std::size_t capacity)
-      : ring_(std::make_unique<std::optional<T>[]>(capacity)), capacity_(capacity) {}
+      : ring_(std::make_unique<slot[]>(capacity)), capacity_(capacity) {}
 
   void add_sender() noexcept {
     {
@@ -92,40 +109,69 @@ class broadcast_state : public shared_refs<broadcast_state<T>> {
     this->unref();
   }
 
-  /// A receiver at the tail (subscribe) or at `pos` (a copy).
+  /// A receiver at the tail (subscribe) or at `pos` (a copy: it needs every
+  /// value still held from `*pos` on, as the receiver it copies does).
   std::uint64_t add_receiver(const std::uint64_t* pos) noexcept {
     std::uint64_t p;
     {
       guard g(mu_);
       ++receivers_;
       p = pos != nullptr ? *pos : tail_;
+      for (std::uint64_t q = std::max(p, oldest_locked()); q < tail_; ++q) {
+        ++ring_[q % capacity_].remaining;
+      }
     }
     this->ref();
     return p;
   }
-  void drop_receiver() noexcept {
-    {
-      guard g(mu_);
-      --receivers_;
+
+  /// A receiver at `pos` is gone: the held values from `pos` on need one
+  /// receiver fewer; those it was the last to need are destroyed, one at a
+  /// time after the lock is released (a destructor may use this channel).
+  void drop_receiver(std::uint64_t pos) noexcept {
+    std::uint64_t end = 0;  // the tail when it left: later sends never counted it
+    bool first = true;
+    for (;;) {
+      std::optional<T> dead;  // destroyed after the lock is released
+      {
+        guard g(mu_);
+        if (first) {
+          --receivers_;
+          end = tail_;
+          first = false;
+        }
+        // Positions evicted meanwhile are gone with their counts.
+        for (pos = std::max(pos, oldest_locked()); pos < end && !dead.has_value(); ++pos) {
+          slot& s = ring_[pos % capacity_];
+          if (--s.remaining == 0) dead = std::exchange(s.value, std::nullopt);
+        }
+      }
+      if (!dead.has_value()) break;
     }
     this->unref();
   }
 
-  result<std::size_t> send(T&& v) {
+  broadcast::send_result<T> send(T&& v) {
     std::optional<T> evicted;  // destroyed after the lock is released
     std::size_t reached;
     {
       guard g(mu_);
-      if (receivers_ == 0) return make_error_code(errc::channel_closed);
-      std::optional<T>& slot = ring_[tail_ % capacity_];
-      if (slot.has_value()) evicted.emplace(std::move(*slot));
-      slot.emplace(std::move(v));
+      if (receivers_ == 0) return {make_error_code(errc::channel_closed), std::move(v)};
+      slot& s = ring_[tail_ % capacity_];
+      if (s.value.has_value()) evicted = std::exchange(s.value, std::nullopt);
+      try {
+        s.value.emplace(std::move(v));
+      } catch (...) {
+        s.value = std::move(evicted);  // nothing sent: the oldest value stays held
+        throw;
+      }
+      s.remaining = receivers_;
       ++tail_;
       reached = receivers_;
-      if (waiters_.empty()) return reached;
+      if (waiters_.empty()) return broadcast::send_result<T>{reached};
     }
     wake_ready();
-    return reached;
+    return broadcast::send_result<T>{reached};
   }
 
   [[nodiscard]] std::size_t receiver_count() noexcept {
@@ -140,14 +186,22 @@ class broadcast_state : public shared_refs<broadcast_state<T>> {
   poll_result poll_locked(std::uint64_t& pos, std::optional<result<T>>& out,
                           std::uint64_t& missed) {
     if (pos < tail_) {
-      const std::uint64_t oldest = tail_ > capacity_ ? tail_ - capacity_ : 0;
+      const std::uint64_t oldest = oldest_locked();
       if (pos < oldest) {
         missed = oldest - pos;
         pos = oldest;
         out.emplace(make_error_code(errc::channel_lagged));
         return poll_result::lagged;
       }
-      out.emplace(*ring_[pos % capacity_]);  // copy; may throw (then nothing moved)
+      slot& s = ring_[pos % capacity_];
+      if (s.remaining == 1) {
+        // The last receiver to need it: take it; the slot is empty from now.
+        out.emplace(std::move(*s.value));  // may throw (then nothing moved)
+        s.value.reset();  // a moved-from T: destroyed under the lock
+      } else {
+        out.emplace(*s.value);  // copy; may throw (then nothing moved)
+      }
+      --s.remaining;
       ++pos;
       return poll_result::value;
     }
@@ -205,6 +259,16 @@ class broadcast_state : public shared_refs<broadcast_state<T>> {
   friend class shared_refs<broadcast_state>;
   ~broadcast_state() = default;  // through unref()
 
+  struct slot {
+    std::optional<T> value;     // empty once every receiver that needs it has it
+    std::size_t remaining = 0;  // receivers still to read it (see the file comment)
+  };
+
+  /// mu_ held. The oldest position still held.
+  [[nodiscard]] std::uint64_t oldest_locked() const noexcept {
+    return tail_ > capacity_ ? tail_ - capacity_ : 0;
+  }
+
   // Wake, in rounds of 32, every waiter whose recv is ready: position below
   // the tail, or no sender left.
   void wake_ready() noexcept {
@@ -213,7 +277,7 @@ class broadcast_state : public shared_refs<broadcast_state<T>> {
 
   sync_mutex mu_;
   // Guarded by mu_:
-  std::unique_ptr<std::optional<T>[]> ring_;
+  std::unique_ptr<slot[]> ring_;
   std::uint64_t tail_ = 0;  // position of the next send
   std::size_t senders_ = 1;
   std::size_t receivers_ = 1;
@@ -293,11 +357,12 @@ class sender {
   ~sender() = default;
   void swap(sender& o) noexcept { st_.swap(o.st_); }
 
-  /// Send to every current receiver: the number of receivers, or
-  /// channel_closed (value dropped) when there is none. Overwrites the
-  /// oldest value when `capacity` are held. Never blocks, any thread; wakes
-  /// the waiting receivers. No allocation (the slot exists).
-  result<std::size_t> send(T value) const { return checked()->send(std::move(value)); }
+  /// Send to every current receiver: send_result with the number of
+  /// receivers reached, or channel_closed and the value handed back
+  /// (take_value) when there is none. Overwrites the oldest value when
+  /// `capacity` are held. Never blocks, any thread; wakes the waiting
+  /// receivers. No allocation (the slot exists).
+  send_result<T> send(T value) const { return checked()->send(std::move(value)); }
 
   /// A new receiver that sees the values sent after this call.
   [[nodiscard]] receiver<T> subscribe() const {
@@ -331,10 +396,11 @@ class receiver {
  public:
   // The copy continues from o's position: add_receiver(&o.pos_) makes the
   // hold that st_ adopts.
-  receiver(const receiver& o) noexcept : st_(o.st_.get()), lagged_(o.lagged_) {
-    if (st_.get() != nullptr) pos_ = st_->add_receiver(&o.pos_);
+  receiver(const receiver& o) noexcept : st_(o.st_), lagged_(o.lagged_) {
+    if (st_ != nullptr) pos_ = st_->add_receiver(&o.pos_);
   }
-  receiver(receiver&& o) noexcept = default;
+  receiver(receiver&& o) noexcept
+      : st_(std::exchange(o.st_, nullptr)), pos_(o.pos_), lagged_(o.lagged_) {}
   receiver& operator=(const receiver& o) noexcept {
     receiver(o).swap(*this);
     return *this;
@@ -343,9 +409,11 @@ class receiver {
     receiver(std::move(o)).swap(*this);
     return *this;
   }
-  ~receiver() = default;
+  ~receiver() {
+    if (st_ != nullptr) st_->drop_receiver(pos_);
+  }
   void swap(receiver& o) noexcept {
-    st_.swap(o.st_);
+    std::swap(st_, o.st_);
     std::swap(pos_, o.pos_);
     std::swap(lagged_, o.lagged_);
   }
@@ -365,7 +433,7 @@ class receiver {
   [[nodiscard]] std::uint64_t lagged_by() const noexcept { return lagged_; }
 
   /// False for a moved-from receiver.
-  [[nodiscard]] bool valid() const noexcept { return st_.get() != nullptr; }
+  [[nodiscard]] bool valid() const noexcept { return st_ != nullptr; }
 
  private:
   friend class recv_awaiter<T>;
@@ -373,12 +441,15 @@ class receiver {
   friend std::pair<sender<T>, receiver<T>> channel<T>(std::size_t);
   receiver(state* st, std::uint64_t pos) noexcept : st_(st), pos_(pos) {}
   state* checked() const {
-    return st_.checked(
-        "weft::broadcast::receiver: used after it was moved from; receive through the "
-        "receiver it was moved to");
+    if (st_ == nullptr) {
+      weft::detail::throw_channel_misuse(
+          "weft::broadcast::receiver: used after it was moved from; receive through the "
+          "receiver it was moved to");
+    }
+    return st_;
   }
 
-  chan_detail::unique_state<state, &state::drop_receiver> st_;
+  state* st_ = nullptr;       // one hold, dropped with the position (drop_receiver)
   std::uint64_t pos_ = 0;     // the position of the next value for this receiver
   std::uint64_t lagged_ = 0;  // missed at the last lag
 };
