@@ -101,7 +101,7 @@ event_wait_awaiter::~event_wait_awaiter() {
       [this](detail::event_waiter& w) { e_->withdraw(w); });
 }
 
-bool event_wait_awaiter::await_ready() noexcept {
+bool event_wait_awaiter::await_ready() {
   return op_.ready([this]() noexcept { return e_->try_consume(); });
 }
 

@@ -95,7 +95,7 @@ notified_awaiter::~notified_awaiter() {
       [this] { n_->notify_one(); }, [this](detail::notify_waiter& w) { n_->withdraw(w); });
 }
 
-bool notified_awaiter::await_ready() noexcept {
+bool notified_awaiter::await_ready() {
   return op_.ready([this]() noexcept { return n_->take_permit(); });
 }
 

@@ -57,7 +57,8 @@ struct barrier_waiter : waiter_node {
 /// - runtime shutdown: a waiting task destroyed by shutdown cancels as above;
 ///   the barrier must outlive every task that may wait on it.
 /// - allocation: none; the awaiter is the queue node.
-/// - movable only before it is awaited.
+/// - movable only before it is awaited; awaiting it a second time, or
+///   after it was moved from, throws std::logic_error (in every build).
 class [[nodiscard]] barrier_wait_awaiter {
  public:
   explicit barrier_wait_awaiter(barrier& b) noexcept : b_(&b) {}

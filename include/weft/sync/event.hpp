@@ -65,7 +65,8 @@ struct event_waiter : waiter_node {
 /// - runtime shutdown: a waiting task destroyed by shutdown cancels as above;
 ///   the event must outlive every task that may wait on it.
 /// - allocation: none; the awaiter is the queue node.
-/// - movable only before it is awaited.
+/// - movable only before it is awaited; awaiting it a second time, or
+///   after it was moved from, throws std::logic_error (in every build).
 class [[nodiscard]] event_wait_awaiter {
  public:
   explicit event_wait_awaiter(event& e) noexcept : e_(&e) {}
@@ -75,7 +76,7 @@ class [[nodiscard]] event_wait_awaiter {
   event_wait_awaiter& operator=(event_wait_awaiter&&) = delete;
   ~event_wait_awaiter();
 
-  bool await_ready() noexcept;
+  bool await_ready();  // throws std::logic_error if awaited twice or moved from
   bool await_suspend(std::coroutine_handle<> h);
   void await_resume() noexcept { op_.resume(); }  // resumed only once released
 

@@ -143,7 +143,8 @@ class permit_acquire {
 
   /// await_ready: acquire at once if possible; keep the permits and yield
   /// instead of completing when the step's budget is spent.
-  bool ready() noexcept {
+  /// Throws std::logic_error if awaited before, or moved from.
+  bool ready() {
     return op_.ready([this] { return core_->try_acquire(op_.node().wanted); });
   }
 

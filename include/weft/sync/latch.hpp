@@ -23,6 +23,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <limits>
+#include <utility>
 
 namespace weft {
 
@@ -50,11 +51,14 @@ std::size_t waiter_count(const latch& l) noexcept;
 /// - runtime shutdown: a waiting task destroyed by shutdown cancels as above;
 ///   the latch must outlive every task that may wait on it.
 /// - allocation: none; the awaiter is the queue node.
-/// - movable only before it is awaited.
+/// - movable only before it is awaited; awaiting it a second time, or
+///   after it was moved from, throws std::logic_error (in every build).
 class [[nodiscard]] latch_wait_awaiter {
  public:
   latch_wait_awaiter(latch& l, std::ptrdiff_t arrive) noexcept : l_(&l), arrive_(arrive) {}
-  latch_wait_awaiter(latch_wait_awaiter&& o) noexcept = default;  // only before being awaited
+  // The arrival goes with the move: a moved-from awaiter never counts down.
+  latch_wait_awaiter(latch_wait_awaiter&& o) noexcept
+      : l_(o.l_), arrive_(std::exchange(o.arrive_, 0)), op_(std::move(o.op_)) {}
   latch_wait_awaiter(const latch_wait_awaiter&) = delete;
   latch_wait_awaiter& operator=(const latch_wait_awaiter&) = delete;
   latch_wait_awaiter& operator=(latch_wait_awaiter&&) = delete;

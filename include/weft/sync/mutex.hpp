@@ -76,13 +76,15 @@ class [[nodiscard]] mutex_guard {
 /// - runtime shutdown: a waiting task destroyed by shutdown cancels as above;
 ///   the mutex must outlive every task that may wait on it.
 /// - allocation: none; the awaiter is the queue node.
-/// - movable only before it is awaited (with_cancellation moves it in).
+/// - movable only before it is awaited (with_cancellation moves it in);
+///   awaiting it a second time, or after it was moved from, throws
+///   std::logic_error (in every build).
 class [[nodiscard]] mutex_lock_awaiter {
  public:
   explicit mutex_lock_awaiter(mutex& m) noexcept;
   mutex_lock_awaiter(mutex_lock_awaiter&&) noexcept = default;
 
-  bool await_ready() noexcept { return acq_.ready(); }
+  bool await_ready() { return acq_.ready(); }  // throws std::logic_error if awaited twice
   bool await_suspend(std::coroutine_handle<> h) { return acq_.suspend(h); }
   mutex_guard await_resume() noexcept {
     acq_.take();

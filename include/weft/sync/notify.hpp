@@ -66,7 +66,8 @@ struct notify_waiter : waiter_node {
 /// - runtime shutdown: a waiting task destroyed by shutdown cancels as above;
 ///   the notify must outlive every task that may wait on it.
 /// - allocation: none; the awaiter is the queue node.
-/// - movable only before it is awaited.
+/// - movable only before it is awaited; awaiting it a second time, or
+///   after it was moved from, throws std::logic_error (in every build).
 class [[nodiscard]] notified_awaiter {
  public:
   explicit notified_awaiter(notify& n) noexcept : n_(&n) {}
@@ -76,7 +77,7 @@ class [[nodiscard]] notified_awaiter {
   notified_awaiter& operator=(notified_awaiter&&) = delete;
   ~notified_awaiter();
 
-  bool await_ready() noexcept;
+  bool await_ready();  // throws std::logic_error if awaited twice or moved from
   bool await_suspend(std::coroutine_handle<> h);
   void await_resume() noexcept { op_.resume(); }  // resumed only once notified
 

@@ -77,12 +77,13 @@ class [[nodiscard]] semaphore_permit {
 /// - runtime shutdown: a waiting task destroyed by shutdown cancels as above;
 ///   the semaphore must outlive every task that may wait on it.
 /// - allocation: none; the awaiter is the queue node.
-/// - movable only before it is awaited.
+/// - movable only before it is awaited; awaiting it a second time, or
+///   after it was moved from, throws std::logic_error (in every build).
 class [[nodiscard]] semaphore_acquire_awaiter {
  public:
   semaphore_acquire_awaiter(semaphore& s, std::size_t n) noexcept;
   semaphore_acquire_awaiter(semaphore_acquire_awaiter&&) noexcept = default;
-  bool await_ready() noexcept { return acq_.ready(); }
+  bool await_ready() { return acq_.ready(); }  // throws std::logic_error if awaited twice
   bool await_suspend(std::coroutine_handle<> h) { return acq_.suspend(h); }
   semaphore_permit await_resume() noexcept {
     acq_.take();

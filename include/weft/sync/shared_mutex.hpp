@@ -93,12 +93,13 @@ class [[nodiscard]] shared_guard {
 /// - runtime shutdown: a waiting task destroyed by shutdown cancels as above;
 ///   the shared_mutex must outlive every task that may wait on it.
 /// - allocation: none; the awaiter is the queue node.
-/// - movable only before it is awaited.
+/// - movable only before it is awaited; awaiting it a second time, or
+///   after it was moved from, throws std::logic_error (in every build).
 class [[nodiscard]] shared_mutex_lock_awaiter {
  public:
   explicit shared_mutex_lock_awaiter(shared_mutex& m) noexcept;
   shared_mutex_lock_awaiter(shared_mutex_lock_awaiter&&) noexcept = default;
-  bool await_ready() noexcept { return acq_.ready(); }
+  bool await_ready() { return acq_.ready(); }  // throws std::logic_error if awaited twice
   bool await_suspend(std::coroutine_handle<> h) { return acq_.suspend(h); }
   unique_guard await_resume() noexcept {
     acq_.take();
@@ -115,7 +116,7 @@ class [[nodiscard]] shared_mutex_lock_shared_awaiter {
  public:
   explicit shared_mutex_lock_shared_awaiter(shared_mutex& m) noexcept;
   shared_mutex_lock_shared_awaiter(shared_mutex_lock_shared_awaiter&&) noexcept = default;
-  bool await_ready() noexcept { return acq_.ready(); }
+  bool await_ready() { return acq_.ready(); }  // throws std::logic_error if awaited twice
   bool await_suspend(std::coroutine_handle<> h) { return acq_.suspend(h); }
   shared_guard await_resume() noexcept {
     acq_.take();
