@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -71,6 +72,77 @@ TEST(MpscApi, MovedFromHandlesThrowLogicError) {
   EXPECT_THROW((void)ch.second.try_recv(), std::logic_error);
   EXPECT_TRUE(ch.first.is_closed());
   EXPECT_FALSE(tx.is_closed());
+}
+
+/// Await `a` (an lvalue: the same awaitable again); the logic_error's message,
+/// or "" if it did not throw.
+template <class A>
+task<std::string> misuse_message(A& a) {
+  try {
+    (void)co_await a;
+  } catch (const std::logic_error& e) {
+    co_return e.what();
+  }
+  co_return "";
+}
+
+TEST_F(MpscOnOneThread, AwaitingAChannelAwaitableTwiceThrowsAndSendsNothingAgain) {
+  static constexpr const char* kTwice = "awaited a second time";
+  rt.block_on([]() -> task<> {
+    auto [tx, rx] = weft::mpsc::channel<std::string>(4);
+    auto send = tx.send("once");
+    EXPECT_TRUE((co_await send).has_value());
+    EXPECT_NE((co_await misuse_message(send)).find(kTwice), std::string::npos);
+    auto recv = rx.recv();
+    EXPECT_EQ((co_await recv).value(), "once");
+    EXPECT_NE((co_await misuse_message(recv)).find(kTwice), std::string::npos);
+    EXPECT_EQ(rx.try_recv().error(), weft::errc::would_block);  // nothing sent twice
+    rx.close();
+    auto closed = tx.closed();
+    co_await closed;
+    EXPECT_NE((co_await misuse_message(closed)).find(kTwice), std::string::npos);
+
+    auto [btx, brx] = weft::broadcast::channel<int>(4);
+    (void)btx.send(1).value();
+    auto brecv = brx.recv();
+    EXPECT_EQ((co_await brecv).value(), 1);
+    EXPECT_NE((co_await misuse_message(brecv)).find(kTwice), std::string::npos);
+
+    auto [wtx, wrx] = weft::watch::channel<int>(0);
+    (void)wtx.send(1);
+    auto changed = wrx.changed();
+    EXPECT_TRUE((co_await changed).has_value());
+    EXPECT_NE((co_await misuse_message(changed)).find(kTwice), std::string::npos);
+  }());
+}
+
+TEST_F(MpscOnOneThread, AwaitingAMovedFromChannelAwaitableThrows) {
+  static constexpr const char* kMoved = "after it was moved from";
+  rt.block_on([]() -> task<> {
+    auto [tx, rx] = weft::mpsc::channel<std::string>(4);
+    auto send = tx.send("once");
+    auto moved_send = std::move(send);
+    EXPECT_NE((co_await misuse_message(send)).find(kMoved), std::string::npos);
+    EXPECT_EQ(rx.try_recv().error(), weft::errc::would_block);  // the moved-out value was not sent
+    EXPECT_TRUE((co_await moved_send).has_value());
+    auto recv = rx.recv();
+    auto moved_recv = std::move(recv);
+    EXPECT_NE((co_await misuse_message(recv)).find(kMoved), std::string::npos);
+    EXPECT_EQ((co_await moved_recv).value(), "once");
+    auto closed = tx.closed();
+    auto moved_closed = std::move(closed);
+    EXPECT_NE((co_await misuse_message(closed)).find(kMoved), std::string::npos);
+
+    auto [btx, brx] = weft::broadcast::channel<int>(4);
+    auto brecv = brx.recv();
+    auto moved_brecv = std::move(brecv);
+    EXPECT_NE((co_await misuse_message(brecv)).find(kMoved), std::string::npos);
+
+    auto [wtx, wrx] = weft::watch::channel<int>(0);
+    auto changed = wrx.changed();
+    auto moved_changed = std::move(changed);
+    EXPECT_NE((co_await misuse_message(changed)).find(kMoved), std::string::npos);
+  }());
 }
 
 TEST_P(Mpsc, ReceiverGetsValuesInSendOrder) {

@@ -59,6 +59,7 @@
 #include <weft/detail/context.hpp>
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/waiter_list.hpp>
+#include <weft/channel/await_once.hpp>
 #include <weft/channel/broadcast_send_result.hpp>
 #include <weft/channel/ordered_waiters.hpp>
 #include <weft/channel/send_result.hpp>
@@ -320,7 +321,7 @@ template <class T>
 class [[nodiscard]] recv_awaiter : private chan_detail::broadcast_node {
  public:
   explicit recv_awaiter(receiver<T>& rx) noexcept : rx_(&rx) {}
-  recv_awaiter(recv_awaiter&& o) noexcept : rx_(o.rx_) {}
+  recv_awaiter(recv_awaiter&& o) noexcept : rx_(o.rx_), once_(std::move(o.once_)) {}
   recv_awaiter& operator=(recv_awaiter&&) = delete;
   ~recv_awaiter() {
     if (this->suspended) rx_->st_->abandon(*this);
@@ -328,6 +329,7 @@ class [[nodiscard]] recv_awaiter : private chan_detail::broadcast_node {
 
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) {
+    once_.begin();  // throws if awaited before or moved from: nothing received
     return rx_->st_->start_recv(*this, rx_->pos_, out_, rx_->lagged_, h);
   }
   result<T> await_resume() {
@@ -341,6 +343,7 @@ class [[nodiscard]] recv_awaiter : private chan_detail::broadcast_node {
  private:
   receiver<T>* rx_;
   std::optional<result<T>> out_;
+  chan_detail::await_once once_;
 };
 
 /// The sending half. Copyable; the channel closes for receivers when the

@@ -52,6 +52,7 @@
 // one or two a message completes; wake_batch, in rounds of 32, for closing).
 #pragma once
 
+#include <weft/channel/await_once.hpp>
 #include <weft/channel/block_queue.hpp>
 #include <weft/channel/send_result.hpp>
 #include <weft/channel/shared_refs.hpp>
@@ -443,14 +444,18 @@ template <class T>
 class [[nodiscard]] send_awaiter : private chan_detail::mpsc_send_node {
  public:
   send_awaiter(chan_detail::mpsc_chan<T>* ch, T&& v) noexcept : ch_(ch), value_(std::move(v)) {}
-  send_awaiter(send_awaiter&& o) noexcept : ch_(o.ch_), value_(std::move(o.value_)) {}
+  send_awaiter(send_awaiter&& o) noexcept
+      : ch_(o.ch_), value_(std::move(o.value_)), once_(std::move(o.once_)) {}
   send_awaiter& operator=(send_awaiter&&) = delete;
   ~send_awaiter() {
     if (this->suspended) ch_->abandon_send(*this);
   }
 
   bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) { return ch_->start_send(*this, value_, h); }
+  bool await_suspend(std::coroutine_handle<> h) {
+    once_.begin();  // throws if awaited before or moved from: nothing sent
+    return ch_->start_send(*this, value_, h);
+  }
   send_result<T> await_resume() {
     this->suspended = false;
     switch (this->out) {
@@ -469,6 +474,7 @@ class [[nodiscard]] send_awaiter : private chan_detail::mpsc_send_node {
  private:
   chan_detail::mpsc_chan<T>* ch_;
   T value_;
+  chan_detail::await_once once_;
 };
 
 /// `co_await rx.recv()`.
@@ -497,14 +503,17 @@ class [[nodiscard]] recv_awaiter : private chan_detail::mpsc_recv_node<T> {
 
  public:
   explicit recv_awaiter(chan_detail::mpsc_chan<T>* ch) noexcept : ch_(ch) {}
-  recv_awaiter(recv_awaiter&& o) noexcept : ch_(o.ch_) {}
+  recv_awaiter(recv_awaiter&& o) noexcept : ch_(o.ch_), once_(std::move(o.once_)) {}
   recv_awaiter& operator=(recv_awaiter&&) = delete;
   ~recv_awaiter() {
     if (this->suspended) ch_->abandon_recv(*this);
   }
 
   bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) { return ch_->start_recv(*this, h); }
+  bool await_suspend(std::coroutine_handle<> h) {
+    once_.begin();  // throws if awaited before or moved from: nothing received
+    return ch_->start_recv(*this, h);
+  }
   result<T> await_resume() {
     this->suspended = false;
     if (this->out == node::outcome::value) {
@@ -518,6 +527,7 @@ class [[nodiscard]] recv_awaiter : private chan_detail::mpsc_recv_node<T> {
 
  private:
   chan_detail::mpsc_chan<T>* ch_;
+  chan_detail::await_once once_;
 };
 
 /// `co_await tx.closed()`.
@@ -535,17 +545,21 @@ template <class T>
 class [[nodiscard]] closed_awaiter : private chan_detail::mpsc_closed_node {
  public:
   explicit closed_awaiter(chan_detail::mpsc_chan<T>* ch) noexcept : ch_(ch) {}
-  closed_awaiter(closed_awaiter&& o) noexcept : ch_(o.ch_) {}
+  closed_awaiter(closed_awaiter&& o) noexcept : ch_(o.ch_), once_(std::move(o.once_)) {}
   closed_awaiter& operator=(closed_awaiter&&) = delete;
   ~closed_awaiter() {
     if (this->suspended) ch_->abandon_closed(*this);
   }
   bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) { return ch_->start_closed(*this, h); }
+  bool await_suspend(std::coroutine_handle<> h) {
+    once_.begin();  // throws if awaited before or moved from
+    return ch_->start_closed(*this, h);
+  }
   void await_resume() noexcept { this->suspended = false; }
 
  private:
   chan_detail::mpsc_chan<T>* ch_;
+  chan_detail::await_once once_;
 };
 
 namespace mpsc_handles {

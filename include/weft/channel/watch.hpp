@@ -36,6 +36,7 @@
 // reader-writer lock yet.)
 #pragma once
 
+#include <weft/channel/await_once.hpp>
 #include <weft/channel/ordered_waiters.hpp>
 #include <weft/channel/send_result.hpp>
 #include <weft/channel/shared_refs.hpp>
@@ -211,13 +212,14 @@ template <class T>
 class [[nodiscard]] changed_awaiter : private chan_detail::watch_node {
  public:
   explicit changed_awaiter(receiver<T>& rx) noexcept : rx_(&rx) {}
-  changed_awaiter(changed_awaiter&& o) noexcept : rx_(o.rx_) {}
+  changed_awaiter(changed_awaiter&& o) noexcept : rx_(o.rx_), once_(std::move(o.once_)) {}
   changed_awaiter& operator=(changed_awaiter&&) = delete;
   ~changed_awaiter() {
     if (this->suspended) rx_->st_->abandon(*this);
   }
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) {
+    once_.begin();  // throws if awaited before or moved from
     return rx_->st_->start_changed(*this, rx_->seen_, h);
   }
   result<void> await_resume() noexcept {
@@ -232,6 +234,7 @@ class [[nodiscard]] changed_awaiter : private chan_detail::watch_node {
 
  private:
   receiver<T>* rx_;
+  chan_detail::await_once once_;
 };
 
 /// The sending half: move-only. Dropping it closes the channel.
