@@ -53,7 +53,9 @@ struct timer_node : timer_entry {
 ///
 /// - completes with: nothing (void), at or after the deadline.
 /// - cancellation: destroying the waiting coroutine (weft::timeout, shutdown)
-///   unlinks the timer; nothing fires afterwards.
+///   unlinks the timer; nothing fires afterwards. A sleep passed by reference
+///   into a race it lost may be awaited again: it waits for the same deadline.
+///   Destroying the sleep unlinks it too.
 /// - resumes on: the runtime's workers (the same task, possibly another worker).
 /// - runtime shutdown: the waiting task is destroyed with the timer unlinked.
 /// - allocation: none; the timer node lives in this awaiter.
@@ -68,6 +70,11 @@ class [[nodiscard]] sleep_awaiter {
   ~sleep_awaiter() { cancel(); }
 
   bool await_ready() {
+    // Awaited again after losing a race (weft::timeout or when_any around a
+    // reference to this sleep): its timer may still be registered, with the
+    // lost branch's waker. Withdraw it; this await registers afresh for the
+    // same deadline.
+    cancel();
     if (detail::runtime_now() < deadline_) return false;
     yield_ = !detail::consume_budget();
     return !yield_;
@@ -80,6 +87,10 @@ class [[nodiscard]] sleep_awaiter {
       return true;
     }
     waker w = suspend_current(h);
+    // ORDERING: relaxed: the node is unlinked (cancel above, or never
+    // registered), so no firing thread can see it until timer_register
+    // publishes it under the shard's lock.
+    node_.fired_.store(false, std::memory_order_relaxed);
     node_.deadline = detail::timer_tick_for(rt, deadline_);
     node_.waker_ = w.release();
     if (!detail::timer_register(rt, node_, shard_)) {

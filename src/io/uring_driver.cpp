@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cerrno>
+#include <string>
 #include <system_error>
 
 namespace weft::detail {
@@ -252,8 +253,70 @@ void uring_driver::set_completion_sink(completion_sink sink, void* context) noex
   sink_context_ = context;
 }
 
+namespace {
+
+// Every opcode weft submits, with the kernel that added it. The ring is used
+// only if the kernel has them all; otherwise automatic selection runs on
+// epoll (whose paths need none of them), and a forced io_uring is refused
+// with the first one missing named.
+struct required_opcode {
+  int op;
+  const char* name;
+  const char* since;
+};
+constexpr required_opcode required_opcodes[] = {
+    {IORING_OP_NOP, "NOP", "5.1"},
+    {IORING_OP_READV, "READV", "5.1"},
+    {IORING_OP_WRITEV, "WRITEV", "5.1"},
+    {IORING_OP_FSYNC, "FSYNC", "5.1"},
+    {IORING_OP_POLL_ADD, "POLL_ADD", "5.1"},
+    {IORING_OP_SENDMSG, "SENDMSG", "5.3"},
+    {IORING_OP_RECVMSG, "RECVMSG", "5.3"},
+    {IORING_OP_ACCEPT, "ACCEPT", "5.5"},
+    {IORING_OP_CONNECT, "CONNECT", "5.5"},
+    {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL", "5.5"},
+    {IORING_OP_READ, "READ", "5.6"},
+    {IORING_OP_WRITE, "WRITE", "5.6"},
+    {IORING_OP_SEND, "SEND", "5.6"},
+    {IORING_OP_RECV, "RECV", "5.6"},
+    {IORING_OP_OPENAT, "OPENAT", "5.6"},
+    {IORING_OP_STATX, "STATX", "5.6"},
+    {IORING_OP_UNLINKAT, "UNLINKAT", "5.11"},
+    {IORING_OP_RENAMEAT, "RENAMEAT", "5.11"},
+    {IORING_OP_MKDIRAT, "MKDIRAT", "5.15"},
+};
+
+// Tests only: an opcode the probe treats as missing (-1: none).
+// ORDERING: relaxed: a test sets it before it builds a runtime on the same thread.
+sync::atomic<int> pretend_missing_opcode{-1};
+
+}  // namespace
+
+void uring_driver::pretend_opcode_missing_for_test(int op) noexcept {
+  pretend_missing_opcode.store(op, std::memory_order_relaxed);
+}
+
 void uring_driver::probe() {
   uring_driver driver(2);
+  {
+    // IORING_REGISTER_PROBE itself arrived in 5.6: a kernel without it is
+    // too old for READ/WRITE anyway.
+    io_uring_probe* const p = io_uring_get_probe_ring(&driver.ring_);
+    if (p == nullptr) {
+      throw_errno(ENOSYS, "io_uring probe: the kernel cannot list its opcodes (needs Linux 5.6)");
+    }
+    const int pretend = pretend_missing_opcode.load(std::memory_order_relaxed);
+    for (const required_opcode& r : required_opcodes) {
+      if (r.op == pretend || !io_uring_opcode_supported(p, r.op)) {
+        io_uring_free_probe(p);
+        const std::string what = std::string("io_uring probe: the kernel lacks IORING_OP_") +
+                                 r.name + " (Linux " + r.since +
+                                 "); weft's io_uring backend needs Linux 5.15";
+        throw_errno(ENOSYS, what.c_str());
+      }
+    }
+    io_uring_free_probe(p);
+  }
   unsigned completed = 0;
   driver.set_completion_sink(
       [](void* context, const io_completion&) { ++*static_cast<unsigned*>(context); }, &completed);

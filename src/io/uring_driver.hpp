@@ -201,9 +201,13 @@ class uring_driver final : public park_driver {
   /// refusal seen before.
   static void force_cancel_all_refusal_for_test(bool on) noexcept;
 
-  /// Creates, enables and uses (one NOP) a ring on the calling thread, then
-  /// closes it. Throws std::system_error with the errno of the failing step.
+  /// Creates, enables and uses (one NOP) a ring on the calling thread, checks
+  /// that the kernel has every opcode weft submits (Linux 5.15), then closes
+  /// it. Throws std::system_error with the errno of the failing step (ENOSYS
+  /// and the opcode's name when one is missing).
   static void probe();
+  /// Tests only: the probe treats `op` (an IORING_OP_*) as missing; -1 undoes.
+  static void pretend_opcode_missing_for_test(int op) noexcept;
 
  private:
   void ensure_enabled();

@@ -2,6 +2,7 @@
 // automatic picks here, and the fallback proven in a child whose seccomp
 // filter refuses io_uring_setup with EPERM.
 #include "io/io_backend.hpp"
+#include "io/uring_driver.hpp"
 
 #include <gtest/gtest.h>
 
@@ -241,6 +242,43 @@ TEST(select_io_backend, forced_io_uring_under_refusal_is_a_clear_error) {
   EXPECT_EQ(r.exit_code, threw) << "20: std::system_error with EPERM; " << r.message;
   EXPECT_NE(r.message.find("io_uring"), std::string::npos) << r.message;
   EXPECT_NE(r.message.find("epoll"), std::string::npos) << "names the way out: " << r.message;
+}
+
+// A kernel that has io_uring but lacks an opcode weft submits (MKDIRAT came
+// in 5.15; a 5.11 kernel would fail every fs::create_dir with EINVAL):
+// automatic selection runs on epoll, a forced io_uring names the opcode. The
+// missing opcode is pretended through the probe's test switch.
+class pretend_missing {
+ public:
+  explicit pretend_missing(int op) { uring_driver::pretend_opcode_missing_for_test(op); }
+  ~pretend_missing() { uring_driver::pretend_opcode_missing_for_test(-1); }
+  pretend_missing(const pretend_missing&) = delete;
+  pretend_missing& operator=(const pretend_missing&) = delete;
+};
+
+TEST(select_io_backend, automatic_runs_on_epoll_when_the_kernel_lacks_an_opcode_weft_uses) {
+  if (!kernel_allows_io_uring()) GTEST_SKIP() << "io_uring_setup is refused here";
+  pretend_missing m(IORING_OP_MKDIRAT);
+  EXPECT_EQ(select_io_backend(io_backend_choice::automatic).backend, io_backend::epoll);
+}
+
+TEST(select_io_backend, forced_io_uring_without_an_opcode_weft_uses_names_it) {
+  if (!kernel_allows_io_uring()) GTEST_SKIP() << "io_uring_setup is refused here";
+  pretend_missing m(IORING_OP_UNLINKAT);
+  try {
+    (void)select_io_backend(io_backend_choice::io_uring);
+    FAIL() << "no exception";
+  } catch (const std::system_error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(e.code(), std::error_code(ENOSYS, std::system_category()));
+    EXPECT_NE(what.find("IORING_OP_UNLINKAT"), std::string::npos) << what;
+    EXPECT_NE(what.find("5.15"), std::string::npos) << what;
+  }
+}
+
+TEST(select_io_backend, this_kernel_has_every_opcode_weft_uses) {
+  if (!kernel_allows_io_uring()) GTEST_SKIP() << "io_uring_setup is refused here";
+  EXPECT_NO_THROW(uring_driver::probe());
 }
 
 }  // namespace

@@ -27,6 +27,24 @@ TEST(PausedTime, AnHourLongSleepAdvancesVirtualTimeByAnHour) {
   EXPECT_EQ(elapsed, std::chrono::nanoseconds(1h));
 }
 
+// A sleep passed by reference into a race it lost stayed in the timer wheel
+// with the lost branch's waker; awaiting it again aborted on an assert (debug)
+// or linked a linked node (release). Now it waits on for its own deadline.
+TEST(PausedTime, ASleepThatLostARaceCanBeAwaitedAgainAndEndsAtItsDeadline) {
+  auto rt = paused_runtime();
+  auto elapsed = rt.block_on([]() -> weft::task<std::chrono::nanoseconds> {
+    const auto start = weft::now();
+    auto s = weft::sleep(200ms);
+    const weft::result<void> first = co_await weft::timeout(10ms, s);
+    EXPECT_EQ(first.error(), weft::errc::timed_out);
+    auto any = co_await weft::when_any(s, weft::sleep(20ms));  // loses again
+    EXPECT_EQ(any.index, 1u);
+    co_await s;
+    co_return weft::now() - start;
+  }());
+  EXPECT_EQ(elapsed, std::chrono::nanoseconds(200ms));
+}
+
 TEST(PausedTime, TimeStandsStillWhileTasksRun) {
   auto rt = paused_runtime();
   rt.block_on([]() -> weft::task<> {
