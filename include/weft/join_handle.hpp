@@ -17,7 +17,10 @@
 // - misuse: awaiting again after the value was taken, awaiting an empty
 //   (moved-from, default) handle, or awaiting it from a second task while one
 //   already waits on it throws std::system_error(weft::errc::
-//   join_handle_consumed) in every build; the first waiter is unaffected.
+//   join_handle_consumed) in every build. A second task that arrives while
+//   the first waits is refused and the first gets the value; if the task has
+//   completed by the time the second one awaits, whichever takes the value
+//   first gets it and the other is refused.
 //
 // A ready handle awaited in a hot loop counts against the cooperative budget.
 #pragma once

@@ -53,6 +53,25 @@ struct walk_queue {
 };
 thread_local walk_queue* this_thread_walk = nullptr;
 
+// Bridged cancels run synchronously, each as a walk of its own nested in the
+// one that requested the stop, up to this depth; deeper ones are queued for
+// the outermost walk. So a callback that calls request_stop() sees the
+// bridged token cancelled when it returns (a std::jthread's
+// request_stop(); join() works), and only a chain of bridges deeper than
+// this, which would otherwise nest one walk per level, is deferred.
+constexpr int max_nested_bridge_walks = 16;
+thread_local int nested_bridge_walks = 0;
+
+// Hides the walk running on this thread, so a cancel() started now is an
+// outermost walk of its own.
+struct hide_walk {
+  walk_queue* saved = std::exchange(this_thread_walk, nullptr);
+  hide_walk() = default;
+  hide_walk(const hide_walk&) = delete;
+  hide_walk& operator=(const hide_walk&) = delete;
+  ~hide_walk() { this_thread_walk = saved; }
+};
+
 }  // namespace
 
 cancellation_state::parent_link::parent_link(cancellation_state* c) noexcept
@@ -82,10 +101,7 @@ cancellation_state* cancellation_state::create_from_stop_token(std::stop_token s
   // Stop requested already: the std::stop_callback runs the bridge in the
   // constructor, on this thread. It must cancel at once even inside a walk
   // (a callback making a token), not be queued for later: hide the walk.
-  struct hide_walk {
-    walk_queue* saved = std::exchange(this_thread_walk, nullptr);
-    ~hide_walk() { this_thread_walk = saved; }
-  } hidden;
+  hide_walk hidden;
   return new stop_bridged_state(std::move(st));
 }
 
@@ -128,6 +144,13 @@ void cancellation_state::cancel_from_bridge() noexcept {
   walk_queue* q = this_thread_walk;
   if (q == nullptr) {
     cancel_if_alive();
+    return;
+  }
+  if (nested_bridge_walks < max_nested_bridge_walks) {
+    hide_walk hidden;
+    ++nested_bridge_walks;
+    cancel_if_alive();
+    --nested_bridge_walks;
     return;
   }
   if (!try_ref()) return;  // being destroyed: nobody can observe it

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <string>
 #include <system_error>
@@ -74,8 +75,21 @@ uring_driver::~uring_driver() {
   if (hook_fd_ >= 0) ::close(hook_fd_);
 }
 
+namespace {
+// A number no other thread of this process ever had: std::thread::id is the
+// pthread_t, which glibc hands to a new thread once the old one is gone, so a
+// thread started after the last driver exited would look like that driver.
+// ORDERING: relaxed: only uniqueness matters.
+std::atomic<std::uint64_t> next_thread_serial{1};
+std::uint64_t this_thread_serial() noexcept {
+  thread_local const std::uint64_t serial =
+      next_thread_serial.fetch_add(1, std::memory_order_relaxed);
+  return serial;
+}
+}  // namespace
+
 void uring_driver::note_driving_thread() noexcept {
-  const std::thread::id self = std::this_thread::get_id();
+  const std::uint64_t self = this_thread_serial();
   if (self == driving_thread_) return;
   driving_thread_ = self;
   ++drive_epoch_;

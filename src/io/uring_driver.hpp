@@ -79,7 +79,9 @@
 // submitted by a thread that has gone (probed on Linux 6.x: a recv
 // submitted by a thread that exits completes -ECANCELED when another thread
 // later sends). The driver counts driving epochs: a new one each time a
-// different thread than the last enters park/poll/acquire_sqe, and each op
+// different thread than the last enters park/poll/acquire_sqe (told apart by
+// a per-thread serial number: a thread started after the last driver exited
+// usually gets its std::thread::id), and each op
 // records the epoch it was submitted in. An -ECANCELED that weft did not ask
 // for (not quiescing, no owner-side cancel sent, state still in_flight: no
 // remote cancel) on an op of an earlier epoch is an orphan: the op moves to
@@ -258,7 +260,7 @@ class uring_driver final : public park_driver {
   bool quiescing_ = false;
   // The thread that last drove the ring and its epoch (owner only: the
   // runtime lets one thread at a time drive a current-thread runtime).
-  std::thread::id driving_thread_{};
+  std::uint64_t driving_thread_ = 0;  // this_thread_serial() of the last driver (never 0)
   std::uint32_t drive_epoch_ = 0;
   // Ops other threads asked to cancel: under cancel_mu_; cancel_requested_
   // lets the owner skip the lock when the list is empty.

@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -32,7 +33,10 @@ class reaper_list {
   reaper_list(const reaper_list&) = delete;
   reaper_list& operator=(const reaper_list&) = delete;
 
-  ~reaper_list() {
+  ~reaper_list() = delete;  // lives until the process ends: see reapers()
+
+  // At exit: wait for every reaper (bounded by its runtime's shutdown_timeout).
+  void at_exit() {
     std::vector<std::thread> all;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -99,9 +103,16 @@ class reaper_list {
   std::vector<std::thread::id> finished_;  // reapers past their last access to *this
 };
 
+// Never destroyed: a reaper detached at exit (exit called on a runtime's own
+// thread) may still take the lock after exit handlers ran. At exit, the
+// handler joins the reapers instead.
 reaper_list& reapers() {
-  static reaper_list list;
-  return list;
+  static reaper_list* const list = [] {
+    auto* l = new reaper_list;
+    std::atexit([] { reapers().at_exit(); });
+    return l;
+  }();
+  return *list;
 }
 
 }  // namespace

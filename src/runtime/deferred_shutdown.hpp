@@ -10,8 +10,10 @@
 // the core, while the destroying thread returns to its task at once.
 //
 // Reaper threads: each one is kept in a process-wide list and joined by the
-// next deferral once it has finished, and at process exit (a static
-// destructor), so no thread object or stack outlives its work for long. A
+// next deferral once it has finished, and at process exit (an atexit
+// handler; the list itself is never destroyed, so a reaper left running by an
+// exit on a runtime thread still finds it), so no thread object or stack
+// outlives its work for long. A
 // reaper still running at exit is waited for: its shutdown is bounded by the
 // runtime's shutdown_timeout.
 #pragma once

@@ -117,14 +117,19 @@ void blocking_pool::thread_main(thread_list::iterator self) {
     if (!woke) break;  // idle for keep_alive: exit
   }
   --num_threads_;
+  ++stopping_threads_;
+  lock.unlock();
+  if (cfg_.on_thread_stop) cfg_.on_thread_stop();
   // We cannot join ourselves: hand our std::thread to the next submit or to
   // shutdown, which join it (exited_ is bounded by the threads that exited
-  // since the last submit).
+  // since the last submit). Only now, after the user's hook: whoever joins
+  // us waits for no more than our return.
+  lock.lock();
+  --stopping_threads_;
   exited_.splice(exited_.end(), threads_, self);
   done_cv_.notify_all();
   lock.unlock();
   WEFT_TEST_POINT("blocking_pool.thread_exited");
-  if (cfg_.on_thread_stop) cfg_.on_thread_stop();
   this_threads_pool = nullptr;
   owner_.release();  // may be the core's last reference: touch nothing after
 }
@@ -147,9 +152,12 @@ void blocking_pool::shutdown(std::chrono::steady_clock::time_point deadline) noe
   thread_list exited;
   {
     sync::unique_lock<sync::mutex> lock(mu_);
-    done_cv_.wait_until(lock, deadline, [&] { return num_threads_ == mine; });
+    // Threads still in on_thread_stop count too: when shutdown returns every
+    // hook has run (or the deadline passed).
+    done_cv_.wait_until(lock, deadline,
+                        [&] { return num_threads_ == mine && stopping_threads_ == 0; });
     exited.swap(exited_);
-    if (num_threads_ != mine) {
+    if (num_threads_ != mine || stopping_threads_ != 0) {
       // Still busy past the deadline: let them finish on their own (each
       // moves its object to exited_, detached by the destructor).
       for (std::thread& t : threads_) t.detach();

@@ -15,9 +15,14 @@
 // Thread lifecycle (each step under mu_ unless noted):
 //   submit: num_threads_++, std::thread created into threads_
 //     -> RUNNING/IDLE (thread_main loop)
-//     -> keep_alive idle, or shutdown with nothing queued:
-//        num_threads_--, own std::thread spliced threads_ -> exited_
-//     -> (no lock) on_thread_stop, owner release, return
+//     -> keep_alive idle, or shutdown with nothing queued: num_threads_--,
+//        stopping_threads_++ (shutdown waits for both to drain)
+//     -> (no lock) on_thread_stop
+//     -> stopping_threads_--, own std::thread spliced threads_ -> exited_
+//        (after the hook, so a
+//        submit, which may run on a runtime worker, never waits for a
+//        user's hook in its join)
+//     -> (no lock) owner release, return
 //     -> joined by the next submit or by shutdown (or detached by shutdown
 //        past its deadline / when the caller is that very thread)
 // Each job is a cell that runs to completion in one step; its joiner is woken
@@ -91,6 +96,7 @@ class blocking_pool final : public scheduler {
   thread_list threads_;               // guarded by mu_: threads not yet exited
   thread_list exited_;                // guarded by mu_: exited, to be joined
   std::size_t num_threads_ = 0;       // live threads; guarded by mu_
+  std::size_t stopping_threads_ = 0;  // left the loop, hook not done; guarded by mu_
   std::size_t idle_threads_ = 0;      // waiting for work; guarded by mu_
   std::size_t next_name_ = 0;         // guarded by mu_
   bool shutdown_ = false;             // guarded by mu_

@@ -309,6 +309,29 @@ TEST(CancellationSource, AFromStopTokenMadeInsideACallbackOfARequestedTokenIsCan
   EXPECT_TRUE(was_cancelled);
 }
 
+// Found in review of the iterative walk: a request_stop() made by a callback
+// queued the bridged token for after the walk, so code right after it (a
+// std::jthread's request_stop(); join(), the thread waiting on the bridged
+// token) saw it still uncancelled — or deadlocked. Bridges nested up to a
+// small depth cancel at once again; only deeper chains are deferred.
+TEST(CancellationSource, ARequestStopInsideACallbackCancelsItsBridgedTokenBeforeItReturns) {
+  weft::cancellation_source src;
+  std::stop_source other;
+  weft::cancellation_token bridged = weft::from_stop_token(other.get_token());
+  bool bridged_ran = false;
+  weft::cancellation_callback on_bridged(bridged, [&] { bridged_ran = true; });
+  bool seen_cancelled = false;
+  bool seen_callback = false;
+  weft::cancellation_callback cb(src.token(), [&] {
+    other.request_stop();
+    seen_cancelled = bridged.is_cancelled();
+    seen_callback = bridged_ran;
+  });
+  src.cancel();
+  EXPECT_TRUE(seen_cancelled);
+  EXPECT_TRUE(seen_callback);
+}
+
 TEST(CancellationSource, ChildrenDroppedWhileTheParentCancelsAreSafe) {
   // A child's last reference races the parent's cancel running its link.
   for (int round = 0; round < 200; ++round) {

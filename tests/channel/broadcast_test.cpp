@@ -62,6 +62,26 @@ TEST(BroadcastApi, AFailedSendHandsTheValueBack) {
   EXPECT_THROW((void)ok.take_value(), std::logic_error);
 }
 
+// Found in review: the per-slot release assigned std::optional<T>, so a
+// copyable type with a const member (not assignable) no longer compiled.
+TEST(BroadcastApi, CarriesACopyableTypeThatCannotBeAssigned) {
+  struct event {
+    const int id;
+  };
+  auto [tx, rx] = weft::broadcast::channel<event>(1);
+  auto rx2 = tx.subscribe();
+  EXPECT_TRUE(tx.send(event{1}).has_value());
+  EXPECT_TRUE(tx.send(event{2}).has_value());  // evicts 1
+  EXPECT_EQ(rx.try_recv().error(), weft::errc::channel_lagged);  // told it missed one
+  auto got = rx.try_recv();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got.value().id, 2);
+  EXPECT_EQ(rx2.try_recv().error(), weft::errc::channel_lagged);
+  auto last = rx2.try_recv();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last.value().id, 2);
+}
+
 TEST(BroadcastApi, AValueIsDestroyedWhenTheLastReceiverReceivedIt) {
   auto [tx, rx1] = weft::broadcast::channel<std::shared_ptr<int>>(8);
   auto rx2 = tx.subscribe();

@@ -7,6 +7,7 @@
 #include <future>
 #include <latch>
 #include <memory>
+#include <semaphore>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -138,6 +139,36 @@ TEST(BlockingPool, ThreadsThatExitAfterKeepAliveAreJoinedNotAccumulated) {
   }
   rt.shutdown(10s);
   EXPECT_EQ(thread_objects_held(rt), 0U);  // shutdown joined the last one
+}
+
+// Found in review: an exiting thread put its std::thread in exited_ before
+// its on_thread_stop hook ran, and the next submit joined it, so a
+// spawn_blocking (on a runtime worker, say) waited for a user's hook.
+// Order forced: the hook of the first round's exiting thread holds (a
+// semaphore with a deadline) until the test has submitted the next job; the
+// submit must return while the hook is still held.
+TEST(BlockingPool, ASubmitDoesNotWaitForAnExitingThreadsStopHook) {
+  std::binary_semaphore in_hook{0};
+  std::binary_semaphore leave_hook{0};
+  std::atomic<int> stops{0};
+  std::atomic<bool> hook_done{false};
+  auto rt = weft::runtime_builder{}
+                .flavor(weft::runtime_flavor::current_thread)
+                .blocking_keep_alive(1ms)
+                .on_thread_stop([&] {
+                  if (stops.fetch_add(1) != 0) return;  // the first exiting thread only
+                  in_hook.release();
+                  (void)leave_hook.try_acquire_for(30s);
+                  hook_done.store(true);
+                })
+                .build();
+  rt.block_on([]() -> weft::task<> { co_await weft::spawn_blocking([] {}); }());
+  ASSERT_TRUE(in_hook.try_acquire_for(30s)) << "the pool thread never exited";
+  auto h = rt.spawn_blocking([] { return 1; });  // joins what exited_ holds
+  EXPECT_FALSE(hook_done.load()) << "submit returned only after the hook";
+  leave_hook.release();
+  EXPECT_EQ(rt.block_on(std::move(h)), 1);
+  rt.shutdown(10s);
 }
 
 TEST(BlockingPool, ShutdownFromAPoolThreadIsRefusedInsteadOfWaitingForItself) {

@@ -144,7 +144,7 @@ class broadcast_state : public shared_refs<broadcast_state<T>> {
         // Positions evicted meanwhile are gone with their counts.
         for (pos = std::max(pos, oldest_locked()); pos < end && !dead.has_value(); ++pos) {
           slot& s = ring_[pos % capacity_];
-          if (--s.remaining == 0) dead = std::exchange(s.value, std::nullopt);
+          if (--s.remaining == 0) take(s.value, dead);
         }
       }
       if (!dead.has_value()) break;
@@ -159,11 +159,11 @@ class broadcast_state : public shared_refs<broadcast_state<T>> {
       guard g(mu_);
       if (receivers_ == 0) return {make_error_code(errc::channel_closed), std::move(v)};
       slot& s = ring_[tail_ % capacity_];
-      if (s.value.has_value()) evicted = std::exchange(s.value, std::nullopt);
+      take(s.value, evicted);
       try {
         s.value.emplace(std::move(v));
       } catch (...) {
-        s.value = std::move(evicted);  // nothing sent: the oldest value stays held
+        take(evicted, s.value);  // nothing sent: the oldest value stays held
         throw;
       }
       s.remaining = receivers_;
@@ -257,6 +257,14 @@ class broadcast_state : public shared_refs<broadcast_state<T>> {
   }
 
  private:
+  // Moves `from`'s value (if any) into the empty `to` and empties `from`.
+  // Construction only (emplace, reset): T need not be assignable.
+  static void take(std::optional<T>& from, std::optional<T>& to) {
+    if (!from.has_value()) return;
+    to.emplace(std::move(*from));
+    from.reset();
+  }
+
   friend class shared_refs<broadcast_state>;
   ~broadcast_state() = default;  // through unref()
 

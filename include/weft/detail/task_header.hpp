@@ -349,26 +349,27 @@ class task_header {
     }
   }
 
-  /// The join_handle is dropped: clear JOIN_INTEREST, take back a registered
-  /// join waker if the task has not completed, and release the handle's
-  /// reference — one atomic step. Frees the cell if that was the last one.
+  /// The join_handle is dropped: take back a registered join waker if the
+  /// task has not completed, then clear JOIN_INTEREST and release the
+  /// handle's reference. Frees the cell if that was the last one.
   void drop_join_handle(raw_waker& out) noexcept {
-    // The fields are read *before* the CAS that releases the handle's
-    // reference: once it is released, a completing task may free the header
-    // at any moment. While JOIN_WAKER is set and the task is not complete,
-    // only the join side writes the fields, so this read is stable.
-    const raw_waker registered = join_waker_fields();
+    // Two steps. First take a registered waker back while the handle's
+    // reference still keeps the header alive: the fields are read only after
+    // the CAS that clears JOIN_WAKER made them ours (reading them earlier
+    // raced with a completing thread taking them). Then release interest
+    // and the reference; nothing is touched after that CAS unless it was the
+    // last reference.
     std::uint64_t cur = state_.load(std::memory_order_acquire);
+    if ((cur & join_waker) != 0) {
+      raw_waker taken;
+      if (unset_join_waker(taken)) out = taken;
+      cur = state_.load(std::memory_order_acquire);
+    }
     for (;;) {
-      const bool take_waker = (cur & join_waker) != 0 && (cur & complete) == 0;
-      std::uint64_t next = (cur & ~join_interest) - ref_one;
-      if (take_waker) next &= ~join_waker;
-      // ORDERING: acq_rel: as unset_join_waker, and as unref for the release
-      // of the reference.
+      const std::uint64_t next = (cur & ~join_interest) - ref_one;
+      // ORDERING: acq_rel: as unref for the release of the reference.
       if (state_.compare_exchange_weak(cur, next, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
-        // No access to *this after the CAS unless we held the last reference.
-        if (take_waker) out = registered;
         if (refs_of(cur) == 1) cell_release(this);
         return;
       }
