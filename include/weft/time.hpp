@@ -157,7 +157,12 @@ inline cell<void> make_deadline_branch(steady_clock::time_point deadline) {
 /// - allocation: the driver coroutine, one cell for the operation and one for
 ///   the timer.
 /// `a` is moved in if it is an rvalue, and referred to if it is an lvalue (it
-/// must then outlive the await).
+/// must then outlive the await). A referred-to operation that loses is not
+/// destroyed — the caller owns it: a `sleep` may be awaited again; a lock,
+/// semaphore or channel awaitable throws std::logic_error if awaited again
+/// and holds what it was granted until destroyed; a `task` keeps waiting on
+/// whatever it awaits (a lock is granted to it) until the caller destroys it.
+/// Pass an rvalue to have the loser cancelled.
 template <class A>
   requires detail::awaitable<A>
 task<result<detail::await_result_t<A>>> timeout_at(steady_clock::time_point deadline, A&& a) {
