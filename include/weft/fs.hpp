@@ -136,7 +136,10 @@ struct file_status {
   /// Permission bits (st_mode & 07777: rwx for user/group/other, setuid,
   /// setgid, sticky).
   unsigned mode = 0;
-  /// Last modification time.
+  /// Last modification time. system_clock::time_point holds nanoseconds
+  /// since 1970 and so spans about 1677-09-21 to 2262-04-11: a file time
+  /// outside that range saturates at time_point::min() (earlier) or
+  /// time_point::max() (later), never wraps.
   std::chrono::system_clock::time_point mtime{};
 };
 

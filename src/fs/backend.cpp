@@ -16,6 +16,7 @@
 // expression (its captured string was destroyed twice).
 #include "fs/backend.hpp"
 
+#include <weft/detail/deadline.hpp>
 #include <weft/detail/io_op.hpp>
 #include <weft/error.hpp>
 #include <weft/runtime.hpp>
@@ -118,10 +119,20 @@ file_status to_status(const struct statx& st) noexcept {
       s.type = file_type::other;
       break;
   }
-  const auto since_epoch = std::chrono::seconds(st.stx_mtime.tv_sec) +
-                           std::chrono::nanoseconds(st.stx_mtime.tv_nsec);
-  s.mtime = std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(since_epoch));
+  // system_clock's unit (nanoseconds) spans only 1677..2262: a time outside
+  // it saturates at time_point::min()/max() instead of wrapping (a file from
+  // 2300 must not read as 1715).
+  using tp = std::chrono::system_clock::time_point;
+  using dur = tp::duration;
+  const dur secs = weft::detail::saturating_ceil<dur>(std::chrono::seconds(st.stx_mtime.tv_sec));
+  if (secs == dur::max()) {
+    s.mtime = tp::max();
+  } else if (secs == dur::min()) {
+    s.mtime = tp::min();
+  } else {
+    s.mtime = weft::detail::saturating_add(
+        tp(secs), std::chrono::duration_cast<dur>(std::chrono::nanoseconds(st.stx_mtime.tv_nsec)));
+  }
   return s;
 }
 

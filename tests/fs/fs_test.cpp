@@ -276,6 +276,45 @@ TEST_P(Fs, StatReportsSizeTypeModeAndModificationTime) {
   }());
 }
 
+/// Set `path`'s mtime to `sec` seconds since 1970; false if the file system
+/// stored something else (it cannot represent that time).
+bool set_mtime(const std::string& path, std::int64_t sec) {
+  const timespec times[2] = {{sec, 0}, {sec, 0}};
+  struct stat st {};
+  return ::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0 && ::stat(path.c_str(), &st) == 0 &&
+         st.st_mtim.tv_sec == sec;
+}
+
+TEST_P(Fs, AModificationTimeOutsideTheTimePointsRangeSaturatesInsteadOfWrapping) {
+  // Year 2300 (10'413'792'000 s) is past system_clock's 2262 limit; it used
+  // to wrap to 1715. Year 1600 is before 1677: ext4 cannot store it (it
+  // clamps to 1901), tmpfs can, so that file lives in /dev/shm when it exists.
+  const std::string late = dir / "late";
+  ASSERT_EQ(::close(::open(late.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600)), 0);
+  ASSERT_TRUE(set_mtime(late, 10'413'792'000));
+  std::string early_dir = "/dev/shm/weft-fs-XXXXXX";
+  std::string early;
+  if (::mkdtemp(early_dir.data()) != nullptr) {
+    early = early_dir + "/early";
+    ASSERT_EQ(::close(::open(early.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600)), 0);
+    if (!set_mtime(early, -11'676'096'000)) early.clear();
+  }
+  rt.block_on([&]() -> task<void> {
+    using tp = std::chrono::system_clock::time_point;
+    EXPECT_EQ((co_await weft::fs::stat(late)).value().mtime, tp::max());
+    file f = (co_await file::open_read(late)).value();
+    EXPECT_EQ((co_await f.stat()).value().mtime, tp::max());
+    if (!early.empty()) {
+      EXPECT_EQ((co_await weft::fs::stat(early)).value().mtime, tp::min());
+      file e = (co_await file::open_read(early)).value();
+      EXPECT_EQ((co_await e.stat()).value().mtime, tp::min());
+    }
+  }());
+  if (!early.empty()) ::unlink(early.c_str());
+  ::rmdir(early_dir.c_str());
+  if (early.empty()) GTEST_SKIP() << "no file system here stores a time before 1677 (tmpfs does)";
+}
+
 TEST_P(Fs, ExclusiveCreateOfAnExistingFileFailsWithFileExists) {
   rt.block_on([&]() -> task<void> {
     const weft::fs::open_options exclusive{.write = true, .create_new = true};
