@@ -42,11 +42,9 @@ detail::msg_awaiter<std::size_t> stream_socket::write_vectored(
   auto a = detail::make_op<detail::msg_awaiter<std::size_t>>(
       h_, weft::detail::io_opcode::sendmsg, nullptr, 0);
   if (bufs.size() > a.iov.size()) {
-    // Fails at once, with no system call: an fd of -1 gives EBADF, so say
-    // what is wrong instead.
-    a.op().code = weft::detail::io_opcode::sendmsg;
-    a.iov_count = 0;
-    a.op().fd = -1;
+    // More buffers than the awaiter holds: refused before any system call
+    // (on io_uring nothing reaches the ring), so nothing is written.
+    a.refuse(-EINVAL);
     return a;
   }
   for (std::size_t i = 0; i < bufs.size(); ++i) {

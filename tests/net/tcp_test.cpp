@@ -196,6 +196,25 @@ TEST_P(Tcp, VectoredWriteSendsEveryBufferInOrder) {
   }());
 }
 
+TEST_P(Tcp, VectoredWriteOfMoreThanEightBuffersIsAnInvalidArgumentAndWritesNothing) {
+  rt.block_on([]() -> task<void> {
+    tcp_listener l = tcp_listener::bind(loopback_any_port()).value();
+    tcp_stream c = (co_await tcp_stream::connect(l.local_address().value())).value();
+    tcp_stream s = (co_await l.accept()).value();
+    const std::string x = "x";
+    std::array<std::span<const std::byte>, 9> nine{};
+    nine.fill(bytes(x));
+    result<std::size_t> r = co_await c.write_vectored(nine);
+    EXPECT_EQ(r.error(), std::errc::invalid_argument) << r.error().message();
+    // Nothing reached the peer, and the stream still works: eight buffers go.
+    std::array<std::byte, 16> buf{};
+    EXPECT_EQ(::recv(s.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    EXPECT_EQ((co_await c.write_vectored(std::span(nine).first(8))).value(), 8u);
+    (co_await s.read_exact(std::span(buf).first(8))).value();
+  }());
+}
+
 TEST_P(Tcp, Ipv6LoopbackWorks) {
   rt.block_on([]() -> task<void> {
     result<tcp_listener> l =

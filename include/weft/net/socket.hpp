@@ -81,6 +81,9 @@ A make_op(weft::detail::io_handle& h, weft::detail::io_opcode code, void* buf,
 template <class T>
 class msg_awaiter : public io_result_awaiter<T> {
  public:
+  /// A refused operation (see refuse) completes at once, with no system
+  /// call and without going through the ring.
+  bool await_ready() const noexcept { return refused_; }
   bool await_suspend(std::coroutine_handle<> h) {
     msg.msg_iov = iov.data();
     msg.msg_iovlen = iov_count;
@@ -97,6 +100,16 @@ class msg_awaiter : public io_result_awaiter<T> {
   bool has_name = false;
   std::array<iovec, 8> iov{};
   std::size_t iov_count = 0;
+
+  /// Make the await complete at once with -`negative_errno`'s error (misuse
+  /// found before anything was started).
+  void refuse(std::int32_t negative_errno) noexcept {
+    refused_ = true;
+    this->op().result = negative_errno;
+  }
+
+ private:
+  bool refused_ = false;
 };
 
 /// accept: the peer's address lands in the awaiter; the result is a Stream
@@ -171,8 +184,9 @@ class stream_socket : public socket_base {
     return detail::make_op<detail::io_result_awaiter<std::size_t>>(
         h_, weft::detail::io_opcode::send, const_cast<std::byte*>(buf.data()), buf.size());
   }
-  /// Write several buffers with one system call (up to 8; more are an
-  /// std::errc::invalid_argument error). Returns the bytes written in total.
+  /// Write several buffers with one system call. Returns the bytes written
+  /// in total. More than 8 buffers complete at once with
+  /// std::errc::invalid_argument, before any system call: nothing is written.
   detail::msg_awaiter<std::size_t> write_vectored(std::span<const std::span<const std::byte>> bufs);
 
   /// Read exactly buf.size() bytes. errc::end_of_stream if the peer closes first.
