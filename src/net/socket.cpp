@@ -3,6 +3,7 @@
 #include <weft/error.hpp>
 #include <weft/net/socket.hpp>
 
+#include "net/counted_io.hpp"
 #include "net/socket_names.hpp"
 
 #include <cerrno>
@@ -54,9 +55,19 @@ detail::msg_awaiter<std::size_t> stream_socket::write_vectored(
   return a;
 }
 
-task<result<void>> stream_socket::read_exact(std::span<std::byte> buf) {
+namespace {
+
+// The loops behind read_exact and write_all. `count` is the caller's
+// `transferred`, or `own` (in this frame) when the caller passed none; every
+// op adds what it moved to it, also when the op's await ends by destruction
+// (src/net/counted_io.hpp).
+task<result<void>> read_exact_loop(weft::detail::io_handle& h, std::span<std::byte> buf,
+                                   std::size_t* count) {
+  std::size_t own = 0;
+  std::size_t& n_total = count != nullptr ? *count : own;
   while (!buf.empty()) {
-    result<std::size_t> n = co_await read(buf);
+    result<std::size_t> n = co_await detail::counted_io_awaiter(
+        h, weft::detail::io_opcode::recv, buf.data(), buf.size(), n_total);
     if (!n) co_return n.error();
     if (*n == 0) co_return make_error_code(errc::end_of_stream);
     buf = buf.subspan(*n);
@@ -64,13 +75,39 @@ task<result<void>> stream_socket::read_exact(std::span<std::byte> buf) {
   co_return result<void>{};
 }
 
-task<result<void>> stream_socket::write_all(std::span<const std::byte> buf) {
+task<result<void>> write_all_loop(weft::detail::io_handle& h, std::span<const std::byte> buf,
+                                  std::size_t* count) {
+  std::size_t own = 0;
+  std::size_t& n_total = count != nullptr ? *count : own;
   while (!buf.empty()) {
-    result<std::size_t> n = co_await write(buf);
+    result<std::size_t> n = co_await detail::counted_io_awaiter(
+        h, weft::detail::io_opcode::send, const_cast<std::byte*>(buf.data()), buf.size(),
+        n_total);
     if (!n) co_return n.error();
     buf = buf.subspan(*n);
   }
   co_return result<void>{};
+}
+
+}  // namespace
+
+task<result<void>> stream_socket::read_exact(std::span<std::byte> buf) {
+  return read_exact_loop(h_, buf, nullptr);
+}
+
+task<result<void>> stream_socket::read_exact(std::span<std::byte> buf, std::size_t& transferred) {
+  transferred = 0;
+  return read_exact_loop(h_, buf, &transferred);
+}
+
+task<result<void>> stream_socket::write_all(std::span<const std::byte> buf) {
+  return write_all_loop(h_, buf, nullptr);
+}
+
+task<result<void>> stream_socket::write_all(std::span<const std::byte> buf,
+                                            std::size_t& transferred) {
+  transferred = 0;
+  return write_all_loop(h_, buf, &transferred);
 }
 
 result<void> stream_socket::shutdown(int how) noexcept {

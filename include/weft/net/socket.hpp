@@ -16,6 +16,25 @@
 //   coroutine is destroyed only after the kernel has returned the buffer. A
 //   read cancelled on io_uring may have consumed bytes that are then lost (as
 //   with any completion-based I/O); on epoll a cancelled read consumed none.
+//   A cancelled write may have sent part of its buffer or all of it (a send
+//   that completed just before the cancellation took effect).
+// - read_exact / write_all are loops of reads / writes: an error or a
+//   cancellation (weft::timeout, weft::with_cancellation, a losing
+//   weft::when_any branch, shutdown) can end them after some bytes moved,
+//   and the result then carries only the error code. To learn how many, use
+//   the overloads with `std::size_t& transferred`: it is set to 0 when the
+//   call is made and grows as each read or write completes, in the caller's
+//   memory, so it is exact also when the loop is cancelled and its frame
+//   destroyed — once the awaiting expression has finished (the cancelling
+//   timeout / with_cancellation / when_any has returned), the counter is
+//   final and no part of the loop runs any more. After a cancelled or failed
+//   write_all, exactly the first `transferred` bytes of the buffer were
+//   handed to the kernel (they will reach the peer unless the connection
+//   fails) and none after them: a retry resumes at buf.subspan(transferred).
+//   After a cancelled or failed read_exact, the first `transferred` bytes of
+//   the buffer hold data read from the stream, on both backends (also a read
+//   that completed on io_uring just as it was cancelled), and the stream is
+//   positioned right after them. `transferred` must outlive the operation.
 // - resumes on: a worker of the runtime the awaiting task runs on.
 // - runtime shutdown: operations in flight are cancelled and their tasks
 //   destroyed, never resumed.
@@ -191,8 +210,16 @@ class stream_socket : public socket_base {
 
   /// Read exactly buf.size() bytes. errc::end_of_stream if the peer closes first.
   task<result<void>> read_exact(std::span<std::byte> buf);
+  /// read_exact that also reports how many bytes of buf it filled (set to 0
+  /// now, updated as each read completes; exact after an error, end of
+  /// stream or cancellation — see the top of this file).
+  task<result<void>> read_exact(std::span<std::byte> buf, std::size_t& transferred);
   /// Write all of buf, however many writes it takes.
   task<result<void>> write_all(std::span<const std::byte> buf);
+  /// write_all that also reports how many bytes of buf went to the kernel
+  /// (set to 0 now, updated as each write completes; exact after an error or
+  /// cancellation — see the top of this file).
+  task<result<void>> write_all(std::span<const std::byte> buf, std::size_t& transferred);
 
   /// shutdown(2): SHUT_WR sends FIN (the peer reads end of stream),
   /// SHUT_RD, SHUT_RDWR.
