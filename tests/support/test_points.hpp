@@ -61,7 +61,7 @@ class point_script final : public weft::detail::test_point_handler {
     std::lock_guard lk(mu_);
     auto& p = points_[name];
     p.hold = true;
-    p.skip = skip;
+    p.skip = p.reached + skip;  // counted from now
   }
 
   /// The `skip`+1-th thread to reach `name` runs `fn` there, once.
@@ -69,7 +69,7 @@ class point_script final : public weft::detail::test_point_handler {
     std::lock_guard lk(mu_);
     auto& p = points_[name];
     p.action = std::move(fn);
-    p.skip = skip;
+    p.skip = p.reached + skip;  // counted from now
   }
 
   /// Every thread that reaches `name` runs `fn` there (on its own thread,
@@ -111,9 +111,9 @@ class point_script final : public weft::detail::test_point_handler {
 
   void reached(const char* name) noexcept override {
     std::unique_lock lk(mu_);
-    auto it = points_.find(name);
-    if (it == points_.end()) return;
-    point& p = it->second;
+    // Every arrival is counted, also at a point the test has not named yet:
+    // wait_reached called after a thread passed the point must see it.
+    point& p = points_[name];
     if (p.each) {
       const std::function<void()> fn = p.each;
       lk.unlock();

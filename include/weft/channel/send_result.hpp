@@ -61,9 +61,9 @@ class [[nodiscard]] send_result {
       detail::throw_channel_misuse(
           "weft::send_result::take_value: the value was already taken; call it once");
     }
-    T v(std::move(*value_));
-    value_.reset();
-    return v;
+    std::optional<T> out;
+    out.swap(value_);
+    return std::move(*out);
   }
 
  private:
