@@ -39,7 +39,10 @@ TEST(BroadcastApi, ZeroCapacityIsRejected) {
 }
 
 TEST(BroadcastApi, AFailedSendHandsTheValueBack) {
-  auto [tx, rx] = weft::broadcast::channel<std::shared_ptr<int>>(4);
+  // Named, not a structured binding: clang 14 cannot capture those in lambdas.
+  auto tx_rx = weft::broadcast::channel<std::shared_ptr<int>>(4);
+  auto& tx = tx_rx.first;
+  auto& rx = tx_rx.second;
   { auto gone = std::move(rx); }  // no receiver left
   auto payload = std::make_shared<int>(7);
   std::weak_ptr<int> w = payload;
@@ -68,7 +71,9 @@ TEST(BroadcastApi, CarriesACopyableTypeThatCannotBeAssigned) {
   struct event {
     const int id;
   };
-  auto [tx, rx] = weft::broadcast::channel<event>(1);
+  auto tx_rx = weft::broadcast::channel<event>(1);
+  auto& tx = tx_rx.first;
+  auto& rx = tx_rx.second;
   auto rx2 = tx.subscribe();
   EXPECT_TRUE(tx.send(event{1}).has_value());
   EXPECT_TRUE(tx.send(event{2}).has_value());  // evicts 1
@@ -83,7 +88,9 @@ TEST(BroadcastApi, CarriesACopyableTypeThatCannotBeAssigned) {
 }
 
 TEST(BroadcastApi, AValueIsDestroyedWhenTheLastReceiverReceivedIt) {
-  auto [tx, rx1] = weft::broadcast::channel<std::shared_ptr<int>>(8);
+  auto tx_rx1 = weft::broadcast::channel<std::shared_ptr<int>>(8);
+  auto& tx = tx_rx1.first;
+  auto& rx1 = tx_rx1.second;
   auto rx2 = tx.subscribe();
   std::weak_ptr<int> w;
   {
@@ -104,7 +111,9 @@ TEST(BroadcastApi, AValueIsDestroyedWhenTheLastReceiverReceivedIt) {
 TEST(BroadcastApi, LaggingReceiversReleaseWhatTheyMissedAndTheRestOnReading) {
   // Capacity 2: `slow` never reads while 5 values are sent; `fast` reads
   // each at once. A value stays alive only while `slow` still needs it.
-  auto [tx, fast] = weft::broadcast::channel<std::shared_ptr<int>>(2);
+  auto tx_fast = weft::broadcast::channel<std::shared_ptr<int>>(2);
+  auto& tx = tx_fast.first;
+  auto& fast = tx_fast.second;
   auto slow = tx.subscribe();
   std::vector<std::weak_ptr<int>> ws;
   for (int i = 0; i < 5; ++i) {
@@ -125,7 +134,9 @@ TEST(BroadcastApi, LaggingReceiversReleaseWhatTheyMissedAndTheRestOnReading) {
 }
 
 TEST(BroadcastApi, DroppedAndCopiedReceiversAreAccountedForEachHeldValue) {
-  auto [tx, rx] = weft::broadcast::channel<std::shared_ptr<int>>(4);
+  auto tx_rx = weft::broadcast::channel<std::shared_ptr<int>>(4);
+  auto& tx = tx_rx.first;
+  auto& rx = tx_rx.second;
   std::vector<std::weak_ptr<int>> ws;
   auto send = [&](int i) {
     auto p = std::make_shared<int>(i);

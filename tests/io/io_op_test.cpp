@@ -63,7 +63,9 @@ TEST_P(EpollCloseRace, AReadCancelledWhileItsSocketIsBeingClosedCompletesCancele
   weft_test::point_script script;  // outlives the runtime: its threads reach points
   script.on(op_linked, [] {});     // counted only
   script.hold(before_retire);
-  auto [a, b] = unix_stream::pair().value();
+  // Named, not a structured binding: clang 14 cannot capture those in lambdas.
+  auto a_b = unix_stream::pair().value();
+  auto& a = a_b.first;
   std::thread closer;
   const std::error_code ec = rt.block_on([&]() -> task<std::error_code> {
     weft::cancellation_source stop;
@@ -95,7 +97,8 @@ TEST_P(EpollCloseRace, AReadWaitingOnASocketClosedByAnotherThreadCompletesCancel
   WEFT_REQUIRE_TEST_POINTS();
   weft_test::point_script script;
   script.on(op_linked, [] {});
-  auto [a, b] = unix_stream::pair().value();
+  auto a_b = unix_stream::pair().value();
+  auto& a = a_b.first;
   const std::error_code ec = rt.block_on([&]() -> task<std::error_code> {
     weft::cancellation_source stop;
     auto reader = weft::spawn([](unix_stream& a, weft::cancellation_token tok)

@@ -234,8 +234,11 @@ TEST_P(UringShutdownWithoutCancelAll, ShutdownWithReadsAcceptsAndTimeoutsInFligh
                                                 .flavor(GetParam())
                                                 .io_backend(weft::io_backend_choice::io_uring)
                                                 .build());
-  auto [a, b] = weft::net::unix_stream::pair().value();
-  auto [c, d] = weft::net::unix_stream::pair().value();
+  // Named, not a structured binding: clang 14 cannot capture those in lambdas.
+  auto a_b = weft::net::unix_stream::pair().value();
+  auto& a = a_b.first;
+  auto c_d = weft::net::unix_stream::pair().value();
+  auto& c = c_d.first;
   auto l = weft::net::tcp_listener::bind({weft::net::ip_address::v4_loopback(), 0}).value();
   constexpr int ops = 3;
   rt->block_on([&]() -> task<void> {
@@ -288,8 +291,12 @@ void read_started_by_a_thread_that_exited(bool second_on_new_thread) {
                          .flavor(weft::runtime_flavor::current_thread)
                          .io_backend(weft::io_backend_choice::io_uring)
                          .build();
-  auto [a, b] = weft::net::unix_stream::pair().value();
-  auto [c, d] = weft::net::unix_stream::pair().value();
+  auto a_b = weft::net::unix_stream::pair().value();
+  auto& a = a_b.first;
+  auto& b = a_b.second;
+  auto c_d = weft::net::unix_stream::pair().value();
+  auto& c = c_d.first;
+  auto& d = c_d.second;
   std::optional<weft::join_handle<result<std::size_t>>> reader;
   std::thread first([&] {
     rt.block_on([&]() -> task<void> {
@@ -363,7 +370,9 @@ TEST(UringCurrentThread, AConnectStartedByAThreadThatExitedConnectsWhenAnotherTh
   tcp_listener l =
       tcp_listener::bind({weft::net::ip_address::v4_loopback(), 0}, {.backlog = 0}).value();
   const weft::net::socket_address at = l.local_address().value();
-  auto [c, d] = weft::net::unix_stream::pair().value();
+  auto c_d = weft::net::unix_stream::pair().value();
+  auto& c = c_d.first;
+  auto& d = c_d.second;
   std::optional<weft::join_handle<result<tcp_stream>>> connector;
   std::thread first([&] {
     rt.block_on([&]() -> task<void> {
@@ -415,8 +424,12 @@ TEST(UringCurrentThread, AnOrphanedReadCancelledBeforeItIsResubmittedEndsCancele
                          .flavor(weft::runtime_flavor::current_thread)
                          .io_backend(weft::io_backend_choice::io_uring)
                          .build();
-  auto [a, b] = weft::net::unix_stream::pair().value();
-  auto [c, d] = weft::net::unix_stream::pair().value();
+  auto a_b = weft::net::unix_stream::pair().value();
+  auto& a = a_b.first;
+  auto& b = a_b.second;
+  auto c_d = weft::net::unix_stream::pair().value();
+  auto& c = c_d.first;
+  auto& d = c_d.second;
   std::optional<weft::join_handle<std::error_code>> reader;
   std::thread first([&] {
     rt.block_on([&]() -> task<void> {
