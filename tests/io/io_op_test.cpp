@@ -46,6 +46,15 @@ task<bool> reached(weft_test::point_script& script, const char* name) {
   co_return true;
 }
 
+// A read of `a` under `tok`: its error (operation_canceled when the token
+// won, or the read's own), or none when it read something.
+task<std::error_code> cancellable_read(unix_stream& a, weft::cancellation_token tok) {
+  std::array<std::byte, 8> buf{};
+  result<result<std::size_t>> r = co_await weft::with_cancellation(std::move(tok), a.read(buf));
+  if (!r) co_return r.error();
+  co_return r->has_value() ? std::error_code{} : r->error();
+}
+
 // Bug 8: io_request_cancel found the op's source through op.handle->source,
 // which io_handle::close nulls before retire() completes the waiting ops: a
 // cancel in that gap dereferenced null. Now the op names its own source and
@@ -69,13 +78,7 @@ TEST_P(EpollCloseRace, AReadCancelledWhileItsSocketIsBeingClosedCompletesCancele
   std::thread closer;
   const std::error_code ec = rt.block_on([&]() -> task<std::error_code> {
     weft::cancellation_source stop;
-    auto reader = weft::spawn([](unix_stream& a, weft::cancellation_token tok)
-                                  -> task<std::error_code> {
-      std::array<std::byte, 8> buf{};
-      result<result<std::size_t>> r = co_await weft::with_cancellation(std::move(tok), a.read(buf));
-      if (!r) co_return r.error();
-      co_return r->has_value() ? std::error_code{} : r->error();
-    }(a, stop.token()));
+    auto reader = weft::spawn(cancellable_read(a, stop.token()));
     EXPECT_TRUE(co_await reached(script, op_linked));  // the read waits on the socket
     closer = std::thread([&a] { a.close(); });
     EXPECT_TRUE(script.wait_held(before_retire));  // the handle no longer names the source
@@ -101,13 +104,7 @@ TEST_P(EpollCloseRace, AReadWaitingOnASocketClosedByAnotherThreadCompletesCancel
   auto& a = a_b.first;
   const std::error_code ec = rt.block_on([&]() -> task<std::error_code> {
     weft::cancellation_source stop;
-    auto reader = weft::spawn([](unix_stream& a, weft::cancellation_token tok)
-                                  -> task<std::error_code> {
-      std::array<std::byte, 8> buf{};
-      result<result<std::size_t>> r = co_await weft::with_cancellation(std::move(tok), a.read(buf));
-      if (!r) co_return r.error();
-      co_return r->has_value() ? std::error_code{} : r->error();
-    }(a, stop.token()));
+    auto reader = weft::spawn(cancellable_read(a, stop.token()));
     EXPECT_TRUE(co_await reached(script, op_linked));
     std::thread([&a] { a.close(); }).join();
     stop.cancel();

@@ -264,6 +264,24 @@ TEST_P(UringShutdownWithoutCancelAll, ShutdownWithReadsAcceptsAndTimeoutsInFligh
   rt.reset();
 }
 
+// Returns once the `started`+1-th op counted at uring_driver.op_started is in
+// the kernel: it yields until the op was started, then completes a read of a
+// byte already waiting on `c`, which cannot return before the io_uring_enter
+// that carried both SQEs (every wait has a 30 s deadline).
+task<void> until_in_kernel(weft_test::point_script& script, int started,
+                           weft::net::unix_stream& c, weft::net::unix_stream& d) {
+  using namespace std::chrono_literals;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (script.reached_count("uring_driver.op_started") <= started &&
+         std::chrono::steady_clock::now() < deadline) {
+    co_await weft::yield_now();
+  }
+  EXPECT_TRUE(co_await d.write_all(std::as_bytes(std::span("y", 1))));
+  std::array<std::byte, 1> one{};
+  result<std::size_t> r = co_await c.read(one);
+  EXPECT_TRUE(r && *r == 1u);
+}
+
 // Bug 10: a current-thread runtime's ring is plain (no SINGLE_ISSUER), so any
 // thread may drive it, but the kernel ties each request to the thread that
 // submitted it: when that thread exits, its pending socket reads come back
@@ -304,15 +322,7 @@ void read_started_by_a_thread_that_exited(bool second_on_new_thread) {
         std::array<std::byte, 8> buf{};
         co_return co_await a.read(buf);
       });
-      const auto deadline = std::chrono::steady_clock::now() + 30s;
-      while (script.reached_count("uring_driver.op_started") < 1 &&
-             std::chrono::steady_clock::now() < deadline) {
-        co_await weft::yield_now();
-      }
-      EXPECT_TRUE(co_await d.write_all(std::as_bytes(std::span("y", 1))));
-      std::array<std::byte, 1> one{};
-      result<std::size_t> r = co_await c.read(one);  // the reader's SQE went in before it
-      EXPECT_TRUE(r && *r == 1u);
+      co_await until_in_kernel(script, 0, c, d);  // the reader's SQE is in the kernel
     }());
   });
   first.join();  // the submitting thread has exited
@@ -381,15 +391,7 @@ TEST(UringCurrentThread, AConnectStartedByAThreadThatExitedConnectsWhenAnotherTh
       EXPECT_TRUE(filler.has_value());
       const int started = script.reached_count("uring_driver.op_started");
       connector = weft::spawn(tcp_stream::connect(at));
-      const auto deadline = std::chrono::steady_clock::now() + 30s;
-      while (script.reached_count("uring_driver.op_started") <= started &&
-             std::chrono::steady_clock::now() < deadline) {
-        co_await weft::yield_now();
-      }
-      EXPECT_TRUE(co_await d.write_all(std::as_bytes(std::span("y", 1))));
-      std::array<std::byte, 1> one{};
-      result<std::size_t> r = co_await c.read(one);  // the connect's SQE went in before it
-      EXPECT_TRUE(r && *r == 1u);
+      co_await until_in_kernel(script, started, c, d);  // the connect's SQE is in the kernel
       filler->close();  // queued, not accepted: still fills the queue
     }());
   });
@@ -441,15 +443,7 @@ TEST(UringCurrentThread, AnOrphanedReadCancelledBeforeItIsResubmittedEndsCancele
         if (!r) co_return r.error();
         co_return r->has_value() ? std::error_code{} : r->error();
       }(a, stop.token()));
-      const auto deadline = std::chrono::steady_clock::now() + 30s;
-      while (script.reached_count("uring_driver.op_started") < 1 &&
-             std::chrono::steady_clock::now() < deadline) {
-        co_await weft::yield_now();
-      }
-      EXPECT_TRUE(co_await d.write_all(std::as_bytes(std::span("y", 1))));
-      std::array<std::byte, 1> one{};
-      result<std::size_t> r = co_await c.read(one);  // the reader's SQE went in before it
-      EXPECT_TRUE(r && *r == 1u);
+      co_await until_in_kernel(script, 0, c, d);  // the reader's SQE is in the kernel
     }());
   });
   first.join();  // the submitting thread has exited
