@@ -56,6 +56,17 @@ enum class errc {
   /// weft::fs::copy_file: the source and the destination name the same file
   /// (the same path, a hard link, or a symlink to it); nothing was changed.
   same_file,
+  /// A simulation runtime (runtime_flavor::simulation) reached a state where
+  /// every task waits and nothing can wake one: no runnable task, no timer,
+  /// no blocking job. A deadlock of the program or a lost wake-up; the
+  /// message names the seed that replays it.
+  simulation_stalled,
+  /// A simulation ran more steps than its limit without finishing (a task
+  /// that never stops yielding, or a livelock); the message names the seed.
+  simulation_step_limit,
+  /// An operation a simulation runtime cannot do yet (real I/O: sockets,
+  /// files): run it on a multi-thread or current-thread runtime.
+  not_supported_in_simulation,
 };
 
 /// The category of weft::errc; name() is "weft".

@@ -82,10 +82,15 @@ class runtime_builder {
  public:
   runtime_builder() = default;
 
-  /// Worker threads (multi_thread only). Default: one per CPU. 1…1024.
+  /// Worker threads (multi_thread; for simulation, the virtual workers,
+  /// default 2). Default: one per CPU. 1…1024.
   runtime_builder& worker_threads(std::size_t n);
   /// Thread names are PREFIX-N (Linux keeps 15 characters).
   runtime_builder& thread_name_prefix(std::string prefix);
+  /// multi_thread (default), current_thread, or simulation: the
+  /// multi-thread scheduler's code with virtual workers taking turns on the
+  /// block_on caller in the order rng_seed picks, on virtual time, with no
+  /// real I/O — a failing order replays from its seed (weft/simulation.hpp).
   runtime_builder& flavor(runtime_flavor f);
   /// Upper bound of the elastic blocking pool (spawn_blocking). 1…65536; default 512.
   runtime_builder& max_blocking_threads(std::size_t n);
@@ -104,7 +109,8 @@ class runtime_builder {
   /// Scheduler ticks between checks of the global queue and the timers. Default 61.
   runtime_builder& event_interval(std::uint32_t ticks);
   /// Seed of the workers' random choice of steal victims (a fixed default,
-  /// so runs are reproducible; vary it to explore other interleavings).
+  /// so runs are reproducible; vary it to explore other interleavings). On a
+  /// simulation runtime it seeds every choice: the same seed replays the run.
   runtime_builder& rng_seed(std::uint64_t seed);
   /// Virtual time for tests (current_thread flavour only): the clock stands
   /// still while tasks run and, when every task is waiting, jumps to the next
@@ -290,7 +296,9 @@ decltype(auto) runtime::block_on(A&& a) {
   }
   using R = detail::await_result_t<A>;
   auto h = detail::spawn_on(core_, detail::check_created(detail::make_ref_await_cell<R, A>(a)));
-  if (flavor() == runtime_flavor::current_thread) {
+  if (flavor() != runtime_flavor::multi_thread) {
+    // This thread drives the runtime: one worker (current_thread), or every
+    // virtual worker in the seed's order (simulation).
     detail::runtime_run_until_complete(core_, h.header());
     return h.take_ready();
   }

@@ -50,6 +50,12 @@ dispatcher_ref create_on(runtime_core* rt, dispatcher_config cfg) {
   }
   runtime_core* group = domain->group_for(cfg.role);  // throws for an unknown role
   const bool dedicated = cfg.allow_blocking;
+  if (dedicated && runtime_get_config(rt).flavor == runtime_flavor::simulation) {
+    throw_error(errc::invalid_builder_setting,
+                "dispatcher_builder::allow_thread_blocking on a simulation runtime: such a "
+                "dispatcher runs on a thread of its own, which the simulation's seed cannot "
+                "order; drop allow_thread_blocking in simulated tests");
+  }
   if (dedicated) group = domain->make_dedicated(cfg.name, cfg.role);
   const std::size_t pumps = pump_count(group, cfg.unsynchronized);
   std::function<void(dispatcher_ref)> observer = std::move(cfg.observer);

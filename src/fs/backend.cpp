@@ -64,6 +64,11 @@ bool uring_here() {
                 "(runtime::block_on, weft::spawn, WEFT_MAIN), not under the standalone "
                 "weft::block_on or on a blocking-pool thread");
   }
+  if (io->simulated) {
+    throw_error(errc::not_supported_in_simulation,
+                "weft::fs was awaited on a simulation runtime, which has no real I/O yet: run "
+                "file operations on a multi_thread or current_thread runtime");
+  }
   return io->uring != nullptr;
 }
 

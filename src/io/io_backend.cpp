@@ -51,6 +51,8 @@ const char* to_string(io_backend backend) noexcept {
       return "io_uring";
     case io_backend::epoll:
       return "epoll";
+    case io_backend::simulated:
+      return "simulated";
   }
   return "unknown";
 }

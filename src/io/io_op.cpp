@@ -58,6 +58,11 @@ bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
                 "weft::spawn");
   }
   worker_io* io = current_worker_io();
+  if (io != nullptr && io->simulated) {
+    throw_error(errc::not_supported_in_simulation,
+                "weft I/O (sockets, pipes, files) was awaited on a simulation runtime, which has "
+                "no real I/O yet: run it on a multi_thread or current_thread runtime");
+  }
   if (io == nullptr || (io->uring == nullptr && io->epoll == nullptr)) {
     throw_error(errc::no_runtime,
                 "weft I/O needs a runtime: await it in a task on a weft::runtime (runtime::block_on, "

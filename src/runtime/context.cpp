@@ -2,6 +2,7 @@
 #include <weft/detail/context.hpp>
 #include <weft/detail/frame_allocator.hpp>
 #include <weft/detail/task_cell.hpp>
+#include <weft/detail/planted_bug.hpp>
 #include <weft/detail/test_point.hpp>
 #include <weft/error.hpp>
 #include <weft/waker.hpp>
@@ -61,6 +62,9 @@ namespace {
 void free_block(task_header* t) noexcept {
   scheduler* s = t->scheduler_;
   const std::size_t size = cell_header_space + t->frame_size_;
+  // Builds with test points: a freed header says so (see
+  // check_not_freed); ASan builds also poison the block.
+  t->mark_freed_for_tests();
   t->~task_header();
   frame_deallocate(t, size);
   if (s != nullptr) s->release();
@@ -125,7 +129,18 @@ void cell_complete(task_header* t) noexcept {
     // A joiner waits. transition_to_complete kept the owner's reference, so
     // the header outlives this read even if the joiner is cancelled now and
     // drops its handle (the test holds the thread here to open that window).
+    if (planted(planted_bug::join_unref_before_wake) && drop_owner_ref) {
+      // The bug, re-planted for the tools that must find it: the owner's
+      // reference goes first, so a joiner that drops its handle in the
+      // window below frees the header this thread is about to read.
+      t->unref();
+      WEFT_TEST_POINT("cell_complete.before_wake_joiner");
+      t->check_not_freed("cell_complete, waking the joiner");
+      wake_joiner(prev, t);
+      return;
+    }
     WEFT_TEST_POINT("cell_complete.before_wake_joiner");
+    t->check_not_freed("cell_complete, waking the joiner");
     wake_joiner(prev, t);
     if (drop_owner_ref) t->unref();
     return;

@@ -53,6 +53,15 @@ class weft_category final : public std::error_category {
       case errc::same_file:
         return "the source and the destination are the same file (the same path, a hard link "
                "or a symlink to it); nothing was copied or changed: pick another destination";
+      case errc::simulation_stalled:
+        return "the simulation stalled: every task waits and nothing can wake one (a deadlock "
+               "or a lost wake-up); replay it with the seed the message names";
+      case errc::simulation_step_limit:
+        return "the simulation ran past its step limit (a task that never stops yielding, or a "
+               "livelock); replay it with the seed the message names";
+      case errc::not_supported_in_simulation:
+        return "a simulation runtime has no real I/O yet: run sockets and files on a "
+               "multi_thread or current_thread runtime";
     }
     return "unknown weft error";
   }

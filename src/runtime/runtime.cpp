@@ -100,11 +100,17 @@ runtime runtime_builder::build() const {
                 ") with flavor(current_thread): a current-thread runtime runs on the thread "
                 "that calls block_on; drop worker_threads or use multi_thread");
   }
-  if (cfg_.start_paused && cfg_.flavor != runtime_flavor::current_thread) {
+  if (cfg_.start_paused && cfg_.flavor == runtime_flavor::multi_thread) {
     bad_setting(
-        "runtime_builder: start_paused(true) needs flavor(current_thread): with several "
-        "workers there is no single point where every task waits, so virtual time could "
-        "not advance deterministically");
+        "runtime_builder: start_paused(true) needs flavor(current_thread) or "
+        "flavor(simulation): with several worker threads there is no single point where "
+        "every task waits, so virtual time could not advance deterministically");
+  }
+  if (cfg_.flavor == runtime_flavor::simulation && !roles_.empty()) {
+    bad_setting("runtime_builder: scheduler_role(\"" + roles_.front().name +
+                "\") with flavor(simulation): a role's workers are threads of their own, "
+                "which the simulation's seed cannot order; drop the roles (dispatchers then "
+                "run on the simulation's workers)");
   }
   return runtime{detail::runtime_create_with_roles(cfg_, roles_)};
 }
@@ -151,6 +157,7 @@ runtime_flavor runtime::flavor() const noexcept {
 std::size_t runtime::worker_count() const noexcept {
   const auto& cfg = detail::runtime_get_config(core_);
   if (cfg.flavor == runtime_flavor::current_thread) return 1;
+  if (cfg.flavor == runtime_flavor::simulation && cfg.worker_threads == 0) return 2;
   return cfg.worker_threads != 0 ? cfg.worker_threads
                                  : std::max(1u, std::thread::hardware_concurrency());
 }

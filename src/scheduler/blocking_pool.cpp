@@ -61,7 +61,9 @@ bool blocking_pool::submit(task_header* t) {
     // counts as idle until it wakes and takes the lock again, so idle threads
     // that earlier submits already woke are still counted: only idle threads
     // beyond the jobs queued before this one are free to take it.
-    if (idle_threads_ >= queue_.size()) {
+    if (cfg_.threadless) {
+      // Run by the simulation (run_one_here).
+    } else if (idle_threads_ >= queue_.size()) {
       work_cv_.notify_one();
     } else if (num_threads_ < cfg_.max_threads) {
       ++num_threads_;
@@ -132,6 +134,32 @@ void blocking_pool::thread_main(thread_list::iterator self) {
   WEFT_TEST_POINT("blocking_pool.thread_exited");
   this_threads_pool = nullptr;
   owner_.release();  // may be the core's last reference: touch nothing after
+}
+
+bool blocking_pool::has_queued() {
+  sync::lock_guard<sync::mutex> lock(mu_);
+  return !queue_.empty();
+}
+
+bool blocking_pool::run_one_here() {
+  task_header* t = nullptr;
+  {
+    sync::lock_guard<sync::mutex> lock(mu_);
+    if (queue_.empty()) return false;
+    t = queue_.front();
+    queue_.pop_front();
+  }
+  const blocking_pool* const prev_pool = std::exchange(this_threads_pool, this);
+  const scheduler* const prev_owner = std::exchange(blocking_pool_owner(), &owner_);
+  const int prev_budget = budget();
+  if (t->transition_to_running()) {
+    budget() = initial_budget;
+    (void)run_step(t);  // finishes: the body is a plain call
+  }
+  budget() = prev_budget;
+  blocking_pool_owner() = prev_owner;
+  this_threads_pool = prev_pool;
+  return true;
 }
 
 void blocking_pool::shutdown(std::chrono::steady_clock::time_point deadline) noexcept {

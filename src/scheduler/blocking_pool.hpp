@@ -58,6 +58,9 @@ class blocking_pool final : public scheduler {
     std::string thread_name;
     std::function<void()> on_thread_start;
     std::function<void()> on_thread_stop;
+    // A simulation's pool: submit only queues, and the simulation runs each
+    // job on its own thread with run_one_here(), in its seeded order.
+    bool threadless = false;
   };
 
   /// `owner` is retained by every thread and every job's header.
@@ -70,6 +73,12 @@ class blocking_pool final : public scheduler {
   [[nodiscard]] bool submit(task_header* t);
 
   void shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
+
+  /// Threadless pools (a simulation): whether a job is queued, and run the
+  /// oldest one here, as a pool thread would (the calling thread counts as
+  /// one of the pool's for the job's duration). False if none was queued.
+  [[nodiscard]] bool has_queued();
+  bool run_one_here();
 
   /// For tests: std::thread objects held (live threads, plus exited ones not
   /// yet joined).

@@ -3,7 +3,8 @@
 // Design
 // ------
 // Workers. N workers (threads for multi_thread; the block_on caller for
-// current_thread, N = 1). Each has:
+// current_thread, N = 1; virtual workers taking turns on the block_on caller
+// for simulation, see simulation.hpp). Each (worker.hpp) has:
 //   * a LIFO slot: the task most recently woken or spawned by the task running
 //     on this worker runs next (message-passing locality: the receiver runs
 //     while the message is hot). Not stealable; at most max_lifo_polls runs
@@ -16,7 +17,8 @@
 // foreign threads) and overflow; every event_interval (61) ticks a worker
 // looks there first, so it is never starved by local work.
 //
-// The loop, per worker:
+// The loop, per worker (worker_loop.cpp; one pass is step(), which worker
+// threads, the current-thread loop and the simulation all call):
 //   1. next task: inject (every 61st tick), the LIFO slot (capped), the local
 //      queue, then the inject queue;
 //   2. none: fire due timers; then search — at most half the workers at once
@@ -28,6 +30,11 @@
 // Waking work (schedule): on one of this runtime's workers, into its LIFO
 // slot; from anywhere else, into the inject queue. Either way, if no worker is
 // searching and one is parked, exactly one is unparked (targeted, never all).
+//
+// Where the code is: worker_loop.cpp (step, search, park), current_thread_
+// loop.cpp (the loop of block_on, the current-thread flavour and shutdown's
+// drain), shutdown.cpp (the protocol below), simulation.cpp (the seeded
+// driver of virtual workers), this file's .cpp (construction, spawn, wakes).
 //
 // Shutdown (shutdown()):
 //   1. refuse work from outside (rt.spawn, block_on);
@@ -53,52 +60,24 @@
 
 #include "io/io_backend.hpp"
 #include "scheduler/blocking_pool.hpp"
-#include "scheduler/park_driver.hpp"
 #include "scheduler/idle.hpp"
 #include "scheduler/inject_queue.hpp"
-#include "scheduler/local_queue.hpp"
 #include "scheduler/owned_tasks.hpp"
+#include "scheduler/park_driver.hpp"
+#include "scheduler/worker.hpp"
 #include "time/time_driver.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
-#include <thread>
+#include <optional>
 #include <vector>
 
 namespace weft::detail {
 
-class uring_driver;
-class epoll_driver;
+class simulation;
 
-/// The I/O driver of a worker, by its concrete type (exactly one is set).
-struct worker_io {
-  uring_driver* uring = nullptr;
-  epoll_driver* epoll = nullptr;
-};
-
-struct worker {
-  std::size_t index = 0;
-  worker_io io;
-  local_queue<task_header> queue;
-  task_header* lifo = nullptr;  // owner only
-  // Tasks that woke themselves during their step (yield_now): they wait
-  // until the worker finds nothing else in its queue or the inject queue, so
-  // a yield lets every other ready task — local or remote — go first.
-  std::vector<task_header*> deferred;  // owner only
-  std::uint32_t lifo_polls = 0;
-  std::uint32_t ticks_to_event = 1;  // counts down to the next inject/timer check
-  bool searching = false;
-  std::uint64_t rng = 0;  // xorshift state for victim choice
-  // Where this worker parks. The scheduler knows only the park_driver
-  // interface; make_park_driver() picks the implementation.
-  std::unique_ptr<park_driver> driver;
-  timer_shard timers;
-  std::thread thread;
-};
-
-/// The I/O drivers of the worker this thread is (of any runtime), and that
-/// runtime; nullptr off a worker.
-worker_io* current_worker_io() noexcept;
+/// The runtime this thread is a worker of; nullptr off a worker.
 scheduler* current_worker_runtime() noexcept;
 
 class runtime_core final : public scheduler {
@@ -129,28 +108,45 @@ class runtime_core final : public scheduler {
   }
 
   [[nodiscard]] const runtime_config& config() const noexcept { return cfg_; }
-  [[nodiscard]] io_backend backend() const noexcept { return drivers_.backend; }
+  [[nodiscard]] io_backend backend() const noexcept { return backend_; }
   [[nodiscard]] std::size_t worker_count() const noexcept { return workers_.size(); }
   /// For tests: the blocking pool (its thread bookkeeping).
   [[nodiscard]] blocking_pool& blocking_for_tests() noexcept { return blocking_; }
 
  private:
+  friend class simulation;
+  enum class step_outcome { progressed, idle };
+
   ~runtime_core();
   worker* this_worker() const noexcept;
+
+  // worker_loop.cpp
+  step_outcome step(worker& w);
   void worker_main(worker& w);
-  void run_loop(worker& w, task_header* until);
   task_header* next_task(worker& w);
   task_header* steal_work(worker& w);
   void run_task(worker& w, task_header* t);
   void end_search(worker& w);
-  void park(worker& w, task_header* until);
+  bool park_enter(worker& w);
+  bool park_after_wake(worker& w);
+  void park_worker(worker& w);
   bool fire_timers(worker& w);
   bool flush_deferred(worker& w);
+  std::optional<std::chrono::nanoseconds> timeout_for_next_timer(worker& w);
+
+  // current_thread_loop.cpp
+  void current_thread_loop(worker& w, task_header* until,
+                           std::optional<std::chrono::steady_clock::time_point> deadline);
+  void park_current_thread(worker& w, task_header* until,
+                           std::optional<std::chrono::steady_clock::time_point> deadline);
+
+  // runtime_core.cpp
   void enqueue_local(worker& w, task_header* t);  // no notify
   void push_local(worker& w, task_header* t);     // enqueue, then notify a sleeper
   void push_remote(task_header* t);
   void notify_parked();
   void notify_if_work_pending();
+  void check_simulation_thread(const char* what) const;
   [[nodiscard]] bool has_local_work(const worker& w) const noexcept {
     return w.lifo != nullptr || w.queue.has_tasks() || !w.deferred.empty();
   }
@@ -161,13 +157,16 @@ class runtime_core final : public scheduler {
 
   const runtime_config cfg_;
   const bool current_thread_;
-  const driver_factory drivers_;  // chosen once: every worker parks in the same kind
+  const bool simulated_;
+  io_backend backend_ = io_backend::simulated;
   std::vector<std::unique_ptr<worker>> workers_;
   inject_queue<task_header> inject_;
   idle idle_;
   owned_tasks owned_;
   tick_clock clock_;
   blocking_pool blocking_;
+  std::unique_ptr<simulation> sim_;          // simulation flavour only
+  std::thread::id sim_thread_;               // simulation: the thread that drives it
   sync::mutex driver_mu_;                    // current_thread: one block_on at a time
   sync::atomic<bool> closed_to_remote_{false};
   sync::atomic<bool> shutting_down_{false};
@@ -175,6 +174,23 @@ class runtime_core final : public scheduler {
   // Changed on every spawn and task free: on its own cache line, away from the
   // flags every worker reads on every loop iteration.
   alignas(64) sync::atomic<std::size_t> refs_{1};  // the runtime object's
+};
+
+/// Makes this thread a worker of `rt` (worker `w`) for the guard's lifetime:
+/// a worker thread for its life, a block_on for its call, a simulation for
+/// one step of one virtual worker.
+class worker_scope {
+ public:
+  worker_scope(runtime_core* rt, worker* w) noexcept;
+  worker_scope(const worker_scope&) = delete;
+  worker_scope& operator=(const worker_scope&) = delete;
+  ~worker_scope();
+
+ private:
+  worker* prev_worker_;
+  runtime_core* prev_rt_;
+  runtime_core* prev_current_;
+  bool prev_in_runner_;
 };
 
 }  // namespace weft::detail

@@ -2,7 +2,10 @@
 #include <weft/detail/test_point.hpp>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
+#include <utility>
 
 namespace weft::detail {
 
@@ -16,7 +19,13 @@ namespace {
 // with the setter's acquire-strength seq_cst load) before returning.
 std::atomic<test_point_handler*> g_handler{nullptr};
 std::atomic<int> g_inside{0};
+// The simulation's hook on its driving thread (thread-local: no ordering).
+thread_local preemption_hook* tl_preemption = nullptr;
 }  // namespace
+
+preemption_hook* set_thread_preemption_hook(preemption_hook* h) noexcept {
+  return std::exchange(tl_preemption, h);
+}
 
 bool test_points_compiled_in() noexcept {
 #if defined(WEFT_TEST_POINTS)
@@ -33,7 +42,15 @@ bool set_test_point_handler(test_point_handler* h) noexcept {
   return true;
 }
 
+void report_fatal_in_test(const char* what) noexcept {
+  std::fprintf(stderr, "weft: %s used a freed task header (a use after free)\n", what);
+  if (tl_preemption != nullptr) tl_preemption->describe_on_crash();
+  std::fflush(stderr);
+  std::abort();
+}
+
 void test_point_reached(const char* name) noexcept {
+  if (tl_preemption != nullptr) tl_preemption->at_point(name);
   g_inside.fetch_add(1, std::memory_order_seq_cst);
   if (test_point_handler* h = g_handler.load(std::memory_order_seq_cst)) h->reached(name);
   g_inside.fetch_sub(1, std::memory_order_seq_cst);

@@ -1,5 +1,6 @@
 // src/sync/barrier.cpp — weft::barrier (see include/weft/sync/barrier.hpp).
 // Every field changes only under mu_; wakes happen after it is released.
+#include <weft/detail/planted_bug.hpp>
 #include <weft/sync/barrier.hpp>
 
 #include "sync/wait_queue.hpp"
@@ -53,7 +54,9 @@ void barrier::withdraw(detail::barrier_waiter& w) noexcept {
   // waking a round unlocked (release_in_rounds) with this node still queued,
   // while arrived_ already counts the next phase. Only an arrival of the
   // current phase is taken back; one of a completed phase just leaves.
-  if (w.phase == phase_) --arrived_;
+  // (A test may re-plant the bug this replaced: the arrival taken back from
+  // whatever phase is current.)
+  if (w.phase == phase_ || detail::planted(detail::planted_bug::barrier_withdraw_any_phase)) --arrived_;
 }
 
 barrier_wait_awaiter::~barrier_wait_awaiter() {

@@ -14,11 +14,18 @@
 #include <string>
 
 namespace weft {
-enum class runtime_flavor { multi_thread, current_thread };
+/// multi_thread: worker threads; current_thread: the block_on caller runs
+/// everything; simulation: N virtual workers take turns on the block_on
+/// caller in an order chosen by a seeded generator, with virtual time — the
+/// multi-thread scheduler's own code, replayable from its seed
+/// (weft/simulation.hpp).
+enum class runtime_flavor { multi_thread, current_thread, simulation };
 
 /// The kernel interface a runtime's workers wait (and, with the I/O layer,
 /// do their I/O) through.
-enum class io_backend { io_uring, epoll };
+/// simulated: a simulation runtime's, which has no real I/O (an I/O call
+/// there fails with errc::not_supported_in_simulation).
+enum class io_backend { io_uring, epoll, simulated };
 
 /// What runtime_builder::io_backend asks for. automatic: io_uring if the
 /// kernel allows it (not ENOSYS/EPERM from seccomp/memlock limits), else
@@ -41,7 +48,7 @@ struct runtime_config {
   std::uint32_t event_interval = 61;  // ticks between inject/timer checks
   std::uint32_t max_lifo_polls = 3;   // LIFO-slot polls in a row
   std::uint64_t rng_seed = 0x9e3779b97f4a7c15ull;  // victim choice when stealing
-  bool start_paused = false;                        // virtual time (current_thread only)
+  bool start_paused = false;  // virtual time (current_thread; simulation always)
   io_backend_choice io = io_backend_choice::automatic;
   bool io_set_by_builder = false;  // else WEFT_IO_BACKEND decides
   std::function<void()> on_thread_start;

@@ -63,6 +63,7 @@
 #pragma once
 
 #include <weft/detail/sync_shim.hpp>
+#include <weft/detail/test_point.hpp>
 
 #include <cassert>
 #include <coroutine>
@@ -174,6 +175,25 @@ class task_header {
     auto prev = state_.fetch_sub(ref_one, std::memory_order_acq_rel);
     assert(refs_of(prev) > 0);  // INVARIANT: no unref without a ref
     if (refs_of(prev) == 1) cell_release(this);
+  }
+
+  // ---- use-after-free detection (builds with test points) -----------------
+  // A header being freed takes a state no live task can have; code that a
+  // bug could make read a freed header checks for it (in ASan builds the
+  // freed block is poisoned as well, so the check's own read is reported).
+  static constexpr std::uint64_t freed_pattern = 0xdeadfa11deadfa11ull;
+  void mark_freed_for_tests() noexcept {
+#if defined(WEFT_TEST_POINTS)
+    // ORDERING: relaxed: read only by check_not_freed, on a thread that
+    // (because of a bug) still uses the header; no order can be relied on.
+    state_.store(freed_pattern, std::memory_order_relaxed);
+#endif
+  }
+  void check_not_freed([[maybe_unused]] const char* where) const noexcept {
+#if defined(WEFT_TEST_POINTS)
+    // ORDERING: relaxed: see mark_freed_for_tests.
+    if (state_.load(std::memory_order_relaxed) == freed_pattern) report_fatal_in_test(where);
+#endif
   }
 
   // ---- running -------------------------------------------------------------

@@ -32,6 +32,31 @@ class test_point_handler {
 /// before it is removed. False if this build has no test points.
 bool set_test_point_handler(test_point_handler* h) noexcept;
 
+/// What a simulation runtime (simulation.hpp) installs on the one thread that
+/// drives it: called first at every test point that thread reaches, it may
+/// run other virtual workers' steps right there — a preemption at a named
+/// point, replayed from the seed like every other choice of the simulation.
+class preemption_hook {
+ public:
+  virtual void at_point(const char* name) noexcept = 0;
+  /// Print (to stderr) what replays the run: called just before a fatal
+  /// report on this thread (report_fatal_in_test, an ASan report).
+  virtual void describe_on_crash() noexcept = 0;
+
+ protected:
+  ~preemption_hook() = default;
+};
+
+/// Install `h` for the calling thread only (nullptr removes it); returns the
+/// previous one. Without test points in the build the hook is never called.
+preemption_hook* set_thread_preemption_hook(preemption_hook* h) noexcept;
+
+/// A bug that builds with test points detect and cannot survive (a task
+/// header used after it was freed): prints "weft: <what> used a freed task
+/// header", what replays the run if a simulation drives this thread, and
+/// aborts.
+[[noreturn]] void report_fatal_in_test(const char* what) noexcept;
+
 /// True if this build of weft was compiled with its test points.
 bool test_points_compiled_in() noexcept;
 
