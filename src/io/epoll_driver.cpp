@@ -3,6 +3,7 @@
 #include "io/epoll_driver.hpp"
 #include "io/eventfd_wake.hpp"
 #include "io/io_source.hpp"
+#include "support/fault_injection.hpp"
 
 #include <weft/detail/deadline.hpp>
 
@@ -30,7 +31,8 @@ namespace {
 epoll_driver::epoll_driver() {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw_errno(errno, "epoll_create1");
-  eventfd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  eventfd_ = fault::or_errno(fault::site::eventfd,
+                            [] { return ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); });
   if (eventfd_ < 0) {
     const int err = errno;
     ::close(epoll_fd_);
@@ -39,7 +41,8 @@ epoll_driver::epoll_driver() {
   epoll_event ev{};
   ev.events = EPOLLIN;  // level-triggered: see the header
   ev.data.u64 = eventfd_tag;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, eventfd_, &ev) < 0) {
+  if (fault::or_errno(fault::site::epoll_ctl,
+                      [&] { return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, eventfd_, &ev); }) < 0) {
     const int err = errno;
     ::close(eventfd_);
     ::close(epoll_fd_);

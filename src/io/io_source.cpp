@@ -2,6 +2,7 @@
 #include "io/io_source.hpp"
 
 #include "io/epoll_driver.hpp"
+#include "support/fault_injection.hpp"
 
 #include <weft/detail/test_point.hpp>
 
@@ -47,8 +48,10 @@ std::int32_t io_perform(io_op& op, bool first) noexcept {
                       op.flags | MSG_DONTWAIT | MSG_NOSIGNAL);
         break;
       case io_opcode::accept:
-        n = ::accept4(op.fd, static_cast<sockaddr*>(op.addr), op.addrlen,
-                      SOCK_CLOEXEC | SOCK_NONBLOCK);
+        n = fault::or_errno(fault::site::accept, [&op] {
+          return ::accept4(op.fd, static_cast<sockaddr*>(op.addr), op.addrlen,
+                           SOCK_CLOEXEC | SOCK_NONBLOCK);
+        });
         break;
       case io_opcode::connect:
         if (first) {
@@ -113,7 +116,9 @@ io_source::io_source(int fd, epoll_driver& driver, scheduler& runtime)
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = this;
-  if (::epoll_ctl(driver.epoll_fd(), EPOLL_CTL_ADD, fd, &ev) < 0) {
+  if (fault::or_errno(fault::site::epoll_ctl, [&] {
+        return ::epoll_ctl(driver.epoll_fd(), EPOLL_CTL_ADD, fd, &ev);
+      }) < 0) {
     throw std::system_error(errno, std::system_category(), "epoll_ctl(EPOLL_CTL_ADD)");
   }
   runtime_->retain();

@@ -2,6 +2,7 @@
 // uring_driver.hpp; this file adds how each liburing call's errors are read.
 #include "io/uring_driver.hpp"
 #include "io/eventfd_wake.hpp"
+#include "support/fault_injection.hpp"
 
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -28,6 +29,34 @@ bool transient(int res) noexcept {
   return res == -ETIME || res == -EINTR || res == -EBUSY || res == -EAGAIN;
 }
 
+// The liburing calls that enter the kernel (io_uring_enter(2)), each behind
+// the uring_enter fault site, and io_uring_get_sqe behind uring_get_sqe.
+int ring_submit(io_uring* ring) {
+  return fault::or_negative(fault::site::uring_enter, [ring] { return io_uring_submit(ring); });
+}
+int ring_submit_and_get_events(io_uring* ring) {
+  return fault::or_negative(fault::site::uring_enter,
+                            [ring] { return io_uring_submit_and_get_events(ring); });
+}
+int ring_get_events(io_uring* ring) {
+  return fault::or_negative(fault::site::uring_enter, [ring] { return io_uring_get_events(ring); });
+}
+int ring_submit_and_wait_timeout(io_uring* ring, io_uring_cqe** cqe, __kernel_timespec* ts) {
+  return fault::or_negative(fault::site::uring_enter, [&] {
+    return io_uring_submit_and_wait_timeout(ring, cqe, 1, ts, nullptr);
+  });
+}
+io_uring_sqe* ring_get_sqe(io_uring* ring) {
+  if (fault::inject(fault::site::uring_get_sqe) != 0) return nullptr;  // as if the SQ were full
+  return io_uring_get_sqe(ring);
+}
+// io_uring_setup(2), then the mmap of the rings (either fails with -errno).
+int ring_init(unsigned entries, io_uring* ring, io_uring_params* params) {
+  if (const int err = fault::inject(fault::site::uring_setup)) return -err;
+  if (const int err = fault::inject(fault::site::mmap)) return -err;
+  return io_uring_queue_init_params(entries, ring, params);
+}
+
 // Creates `ring` owned by a single issuer that enables it later; falls back to
 // a plain ring when the kernel predates those flags (EINVAL: before 6.1).
 // Returns whether the ring starts disabled (and defers task work).
@@ -37,12 +66,12 @@ bool setup_ring(io_uring& ring, unsigned entries, bool single_issuer) {
   if (single_issuer) {
     params.flags =
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
-    res = io_uring_queue_init_params(entries, &ring, &params);
+    res = ring_init(entries, &ring, &params);
     if (res == 0) return true;
   }
   if (res == -EINVAL) {
     params = io_uring_params{};
-    res = io_uring_queue_init_params(entries, &ring, &params);
+    res = ring_init(entries, &ring, &params);
     if (res == 0) return false;
   }
   throw_errno(-res, "io_uring_setup");
@@ -56,7 +85,7 @@ uring_driver::uring_driver(unsigned entries, bool single_issuer) {
   }
   // Blocking eventfd on purpose: io_uring completes a read of an O_NONBLOCK
   // file with -EAGAIN instead of waiting for it to become readable.
-  eventfd_ = ::eventfd(0, EFD_CLOEXEC);
+  eventfd_ = fault::or_errno(fault::site::eventfd, [] { return ::eventfd(0, EFD_CLOEXEC); });
   if (eventfd_ < 0) throw_errno(errno, "eventfd");
   try {
     defer_taskrun_ = setup_ring(ring_, entries, single_issuer);
@@ -110,9 +139,9 @@ void uring_driver::ensure_enabled() {
 io_uring_sqe* uring_driver::acquire_sqe() {
   ensure_enabled();
   for (;;) {
-    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
+    if (io_uring_sqe* sqe = ring_get_sqe(&ring_)) return sqe;
     // SQ ring full: hand the queued entries to the kernel to make room.
-    const int res = io_uring_submit(&ring_);
+    const int res = ring_submit(&ring_);
     if (res > 0) continue;
     if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_submit");
     // Nothing was taken: the kernel wants completions reaped first.
@@ -158,7 +187,7 @@ bool uring_driver::drain() {
     if (n == 0) {
       if (!io_uring_cq_has_overflow(&ring_)) return delivered;
       // The kernel holds CQEs that did not fit; GETEVENTS moves them in.
-      const int res = io_uring_get_events(&ring_);
+      const int res = ring_get_events(&ring_);
       if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_get_events");
       continue;
     }
@@ -176,7 +205,7 @@ bool uring_driver::drain() {
 bool uring_driver::poll_nonblocking() {
   // Submits what is queued and, with DEFER_TASKRUN, runs deferred
   // completions so they become visible.
-  const int res = io_uring_submit_and_get_events(&ring_);
+  const int res = ring_submit_and_get_events(&ring_);
   if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_enter");
   return drain();
 }
@@ -187,7 +216,7 @@ bool uring_driver::wait_once(__kernel_timespec* timeout) {
   // Submits the pending SQEs (the re-armed read among them) and waits for one
   // CQE or the relative timeout, in one io_uring_enter(2) on kernels with
   // IORING_FEAT_EXT_ARG (5.11+).
-  const int res = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout, nullptr);
+  const int res = ring_submit_and_wait_timeout(&ring_, &cqe, timeout);
   if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_enter");
   return drain();
 }
@@ -197,7 +226,8 @@ bool uring_driver::wait_in_hook(std::optional<std::chrono::nanoseconds> left) {
     // Registered as the ring's completion eventfd: the kernel signals it for
     // every CQE — with DEFER_TASKRUN too, where the ring's own descriptor is
     // not woken until the owner enters the kernel — so a hook can watch it.
-    const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    const int fd = fault::or_errno(fault::site::eventfd,
+                                   [] { return ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); });
     if (fd < 0) throw_errno(errno, "eventfd");
     const int res = io_uring_register_eventfd(&ring_, fd);
     if (res < 0) {
@@ -229,7 +259,7 @@ void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
       [this] {
         // A pending unpark: no wait. Only a syscall if the owner queued SQEs.
         if (io_uring_sq_ready(&ring_) > 0) {
-          const int res = io_uring_submit(&ring_);
+          const int res = ring_submit(&ring_);
           if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_submit");
         }
         drain();

@@ -2,11 +2,13 @@
 // quiesce. The protocol is described in uring_driver.hpp and io_op.hpp.
 #include "io/uring_driver.hpp"
 #include "io/io_source.hpp"  // io_perform: an orphaned connect's outcome
+#include "support/fault_injection.hpp"
 
 #include <weft/detail/test_point.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -156,6 +158,14 @@ void uring_driver::complete_op(const io_completion& c) noexcept {
     if (result == -EAGAIN) {
       flight_push(orphan_list_, *op);  // not connected yet: poll again
       return;
+    }
+  }
+  if (op->code == io_opcode::accept && result >= 0) {
+    // Fault site: the accept fails as the kernel reports it (the connection
+    // it took is closed: its client sees the connection end).
+    if (const int err = fault::inject(fault::site::accept)) {
+      ::close(result);
+      result = -err;
     }
   }
   op->result = result;

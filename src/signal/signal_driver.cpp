@@ -3,6 +3,7 @@
 #include "signal/signal_driver.hpp"
 
 #include "io/eventfd_wake.hpp"
+#include "support/fault_injection.hpp"
 
 #include <poll.h>
 #include <pthread.h>
@@ -90,7 +91,8 @@ signal_driver::signal_driver() {
   sigemptyset(&mask_);
   sfd_ = ::signalfd(-1, &mask_, SFD_NONBLOCK | SFD_CLOEXEC);
   if (sfd_ < 0) throw_errno("weft::signals: signalfd");
-  efd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  efd_ = weft::detail::fault::or_errno(weft::detail::fault::site::eventfd,
+                                       [] { return ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); });
   if (efd_ < 0) {
     const int e = errno;
     ::close(sfd_);
