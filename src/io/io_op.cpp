@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <system_error>
 #include <thread>
 
 namespace weft::detail {
@@ -48,6 +49,19 @@ bool try_send_inline(io_op& op) noexcept {
   return true;
 }
 
+// The system refused to start `op` (epoll_ctl could not register its
+// descriptor; io_uring_enter failed hard while making room in a full SQ): the
+// op completes at once with that errno, which its awaiter returns as the
+// operation's error, as it would a failure the kernel reported for the op
+// itself. Nothing was queued, and the task never suspended.
+bool fail_at_start(io_op& op, const std::system_error& e) {
+  if (e.code().category() != std::system_category() || e.code().value() <= 0) throw;
+  op.result = -e.code().value();
+  // ORDERING: relaxed: the op never left this thread.
+  op.state.store(io_op::completed, std::memory_order_relaxed);
+  return false;
+}
+
 }  // namespace
 
 bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
@@ -76,7 +90,11 @@ bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
       suspend_current_and_reschedule(h);
       return true;
     }
-    io->uring->start_op(op);  // may throw: before the task is marked suspended
+    try {
+      io->uring->start_op(op);  // before the task is marked suspended
+    } catch (const std::system_error& e) {
+      return fail_at_start(op, e);
+    }
     op.on_uring = true;
     op.wake_on_done = suspend_current(h);
     t->cancel_hook_ = hook;  // begin_suspend cleared it
@@ -90,7 +108,12 @@ bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
     op.state.store(io_op::completed, std::memory_order_relaxed);
     return false;
   }
-  io_source* s = source_for(op, *io);
+  io_source* s = nullptr;
+  try {
+    s = source_for(op, *io);  // registers the descriptor with epoll the first time
+  } catch (const std::system_error& e) {
+    return fail_at_start(op, e);
+  }
   if (s->start(op, h)) return true;
   // Completed at once. A task whose I/O is always ready still yields now and
   // then (the cooperative budget).

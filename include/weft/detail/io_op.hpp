@@ -175,8 +175,10 @@ struct io_op : io_params, io_flight_link {
 /// completes. Returns false if it completed at once (result set, no
 /// suspension), true if the task is suspended; then, if the op cannot be
 /// abandoned synchronously (io_uring), `hook` is set as the task's cancel
-/// hook. Throws std::system_error (errc::no_runtime) outside a runtime
-/// worker, errc::not_in_task outside a task.
+/// hook. A start the system refuses (epoll_ctl cannot register the
+/// descriptor, io_uring_enter fails hard while the SQ is full) completes the
+/// op at once with that errno. Throws std::system_error (errc::no_runtime)
+/// outside a runtime worker, errc::not_in_task outside a task.
 bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook);
 
 /// The cancel hook of an in-flight op (see task_header.hpp): true once the
