@@ -202,11 +202,21 @@ bool uring_driver::drain() {
   }
 }
 
+void uring_driver::check_park_enter(int res, const char* what) {
+  if (res >= 0 || transient(res)) {
+    hard_enter_failures_ = 0;
+    return;
+  }
+  // Nothing was consumed: the next park or poll submits the same SQEs.
+  if (++hard_enter_failures_ < max_hard_enter_failures) return;
+  hard_enter_failures_ = 0;
+  throw_errno(-res, what);
+}
+
 bool uring_driver::poll_nonblocking() {
   // Submits what is queued and, with DEFER_TASKRUN, runs deferred
   // completions so they become visible.
-  const int res = ring_submit_and_get_events(&ring_);
-  if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_enter");
+  check_park_enter(ring_submit_and_get_events(&ring_), "io_uring_enter");
   return drain();
 }
 
@@ -216,8 +226,7 @@ bool uring_driver::wait_once(__kernel_timespec* timeout) {
   // Submits the pending SQEs (the re-armed read among them) and waits for one
   // CQE or the relative timeout, in one io_uring_enter(2) on kernels with
   // IORING_FEAT_EXT_ARG (5.11+).
-  const int res = ring_submit_and_wait_timeout(&ring_, &cqe, timeout);
-  if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_enter");
+  check_park_enter(ring_submit_and_wait_timeout(&ring_, &cqe, timeout), "io_uring_enter");
   return drain();
 }
 
@@ -258,10 +267,7 @@ void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
       timeout,
       [this] {
         // A pending unpark: no wait. Only a syscall if the owner queued SQEs.
-        if (io_uring_sq_ready(&ring_) > 0) {
-          const int res = ring_submit(&ring_);
-          if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_submit");
-        }
+        if (io_uring_sq_ready(&ring_) > 0) check_park_enter(ring_submit(&ring_), "io_uring_submit");
         drain();
       },
       [this] { poll_nonblocking(); },

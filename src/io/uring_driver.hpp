@@ -46,6 +46,15 @@
 // and retries (io_uring_get_sqe(3): "the SQ ring is currently full and
 // entries must be submitted ... before new ones can get allocated").
 //
+// Errors of io_uring_enter: EINTR, EAGAIN, EBUSY (and ETIME from a wait) are
+// retried as they come. Any other error from the enter that park or poll
+// makes to submit and reap consumed no SQE (a partial submission returns its
+// count), so the queued SQEs go in at the next call: such an error is retried
+// too, up to max_hard_enter_failures calls in a row, and then thrown (the
+// ring is unusable; a worker ends the process with the message). The enter
+// that makes room in a full SQ while an operation starts is not retried: its
+// error fails that operation (io_start).
+//
 // Teardown: the destructor runs on any thread once nobody parks or unparks.
 // io_uring_queue_exit closes the ring, and ring release cancels the armed
 // read; if the owner thread exited first, its exit already cancelled it.
@@ -237,6 +246,12 @@ class uring_driver final : public park_driver {
   bool poll_nonblocking();
   /// One wait in the kernel; null timeout: unbounded.
   bool wait_once(__kernel_timespec* timeout);
+  /// The result of an io_uring_enter made by park or poll (see "Errors of
+  /// io_uring_enter" above): returns on success and transient errors;
+  /// throws std::system_error after max_hard_enter_failures hard ones in a
+  /// row.
+  void check_park_enter(int res, const char* what);
+  static constexpr unsigned max_hard_enter_failures = 8;
   /// One wait in the runner's park hook, which also watches hook_fd_.
   bool wait_in_hook(std::optional<std::chrono::nanoseconds> left);
 
@@ -258,6 +273,7 @@ class uring_driver final : public park_driver {
   io_flight_link cancel_sent_list_;
   io_flight_link orphan_list_;  // completed -ECANCELED by an exited submitter
   bool quiescing_ = false;
+  unsigned hard_enter_failures_ = 0;  // owner only: in a row, see check_park_enter
   // The thread that last drove the ring and its epoch (owner only: the
   // runtime lets one thread at a time drive a current-thread runtime).
   std::uint64_t driving_thread_ = 0;  // this_thread_serial() of the last driver (never 0)

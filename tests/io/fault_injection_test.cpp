@@ -226,6 +226,41 @@ TEST_P(UringFault, FullSubmissionQueueIsSubmittedAndRetriedAndOperationsComplete
   fault::disarm_all();
 }
 
+TEST_P(UringFault, HardEnterErrorsWhileParkingAreRetriedAndEveryOperationCompletes) {
+  fault::disarm_all_on_exit guard;
+  weft::runtime rt = make();
+  // Three enters in a row fail hard: the queued SQEs stay queued and go in at
+  // the next enter (fewer than max_hard_enter_failures in a row).
+  fault::arm(fault::site::uring_enter, schedule(1.0, 3, /*times=*/3, {ENOMEM, EBADR}));
+  std::vector<std::error_code> errors;
+  const int ok = echo_round(rt, 8, errors);
+  EXPECT_EQ(fault::injected(fault::site::uring_enter), 3u);
+  EXPECT_EQ(ok, 8);
+  for (const std::error_code& ec : errors) ADD_FAILURE() << ec.message();
+}
+
+TEST(UringHardFault, PersistentHardEnterErrorEndsBlockOnWithTheErrnoInsteadOfSpinning) {
+  fault::disarm_all_on_exit guard;
+  weft::runtime rt = weft::runtime_builder{}
+                         .flavor(runtime_flavor::current_thread)
+                         .io_backend(io_backend_choice::io_uring)
+                         .shutdown_timeout(100ms)
+                         .build();
+  try {
+    rt.block_on([]() -> task<void> {
+      fault::arm(fault::site::uring_enter, schedule(1.0, 5, /*times=*/0, {ENOMEM}));
+      co_await weft::sleep(5ms);  // parks in io_uring_enter
+    }());
+    ADD_FAILURE() << "block_on returned although every io_uring_enter failed";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::not_enough_memory);
+  }
+  // Bounded retries: a handful of enters, not a spin.
+  EXPECT_LE(fault::calls(fault::site::uring_enter), 16u);
+  fault::disarm_all();
+  EXPECT_EQ(rt.block_on([]() -> task<int> { co_return 3; }()), 3);
+}
+
 // ---- eventfd ----------------------------------------------------------------------
 
 class EventfdFault : public ::testing::TestWithParam<io_backend_choice> {};
