@@ -4,11 +4,13 @@
 #include "io/fault_support.hpp"
 
 #include <weft/cancellation.hpp>
+#include <weft/signals.hpp>
 #include <weft/with_cancellation.hpp>
 
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <csignal>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -296,6 +298,33 @@ TEST_P(EventfdFault, EventfdFailingAtRuntimeCreationThrowsEmfileNamingTheCall) {
     ASSERT_LT(skip, 10u) << "the build never succeeded";
   }
   EXPECT_GE(refused, 2);  // at least the first worker's and the second's
+}
+
+TEST(SignalEventfdFault, EventfdFailingWhenSignalsStartThrowsEmfileAndALaterUseStartsThem) {
+  fault::disarm_all_on_exit guard;
+  const std::size_t fds = open_fd_count();
+  fault::arm(fault::site::eventfd, schedule(1.0, 1, 1, {EMFILE}));
+  try {
+    weft::signals::listener l(SIGUSR2);  // the first use starts the process-wide driver
+    if (fault::calls(fault::site::eventfd) == 0) {
+      GTEST_SKIP() << "the signal driver was started earlier in this process (--gtest_repeat)";
+    }
+    ADD_FAILURE() << "the signal driver started without its eventfd";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::too_many_files_open);
+    EXPECT_NE(std::string(e.what()).find("eventfd"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(open_fd_count(), fds) << "the failed start leaked its signalfd";
+  fault::disarm_all();
+  weft::runtime rt = make_runtime(runtime_flavor::current_thread, io_backend_choice::epoll);
+  const std::uint64_t got = rt.block_on([]() -> task<std::uint64_t> {
+    weft::signals::listener l(SIGUSR2);
+    ::raise(SIGUSR2);
+    auto n = co_await weft::timeout(
+        5s, [](weft::signals::listener& lis) -> task<std::uint64_t> { co_return co_await lis.recv(); }(l));
+    co_return n ? *n : 0;
+  }());
+  EXPECT_GE(got, 1u);
 }
 
 }  // namespace
