@@ -1,0 +1,511 @@
+// weft/detail/model/execution.hpp — the model checker's scheduler: one
+// execution of a body under a chosen interleaving, and the search over
+// interleavings (model::check).
+//
+// Model threads are real std::threads that take turns: a baton (`active_`,
+// guarded by a std::mutex and handed over with a condition variable) says
+// which one runs; all others wait for it. Every model operation (atomic
+// access, mutex lock/unlock, condvar wait/notify, spin_hint, thread spawn,
+// join, thread exit) first calls point(), where the checker picks the thread
+// that performs the next operation. The baton hand-off is a real mutex, so
+// ThreadSanitizer sees the happens-before between turns.
+//
+// Thread states (per model thread):
+//
+//   runnable ──lock of a held mutex──> blocked_mutex ──holder unlocks──> runnable
+//   runnable ──join of a live thread─> blocked_join  ──target exits────> runnable
+//   runnable ──cv wait──> blocked_cv ──notify──> blocked_mutex ──> runnable
+//   runnable ──body returns / throws──> finished
+//
+// A thread is *enabled* if runnable, or blocked on a mutex that is free, or
+// joining a finished thread. "Chosen while blocked" means the wait is over.
+//
+// Search (check):
+//   exhaustive  stateless depth-first search over the choice points (points
+//               with more than one enabled thread), replaying a prefix of
+//               choices and then taking the default (keep running the current
+//               thread). A choice that switches away from a current thread
+//               that could continue is a preemption; schedules with more than
+//               options::preemption_bound preemptions are not explored
+//               (CHESS-style bounding). Switching at a block, an exit or a
+//               spin_hint is free.
+//   random      options::random_executions executions, each choice uniform
+//               among the enabled threads (seeded, reproducible).
+//   replay      options::replay: exactly one execution following the printed
+//               choices of a failing run.
+//
+// spin_hint is a yield: at the point right after it the spinning thread is not
+// chosen if any other thread is enabled, and that switch is free (as loom's
+// yield_now). So a spin loop costs one step per turn of the thread it waits
+// for, and the default schedule never spins forever while the thread it waits
+// for can run.
+//
+// Failure = a model::require that does not hold, an exception escaping a
+// model thread, a deadlock (no enabled thread, not all finished), more than
+// options::max_steps operations (livelock), a model atomic accessed after its
+// destructor ran, a mutex unlocked by a non-owner. The failing execution stops
+// at once: its threads stay blocked forever (they are detached and the
+// execution is leaked on purpose — code under test is often noexcept, so they
+// cannot be unwound). check() returns the failure, the steps and the choices.
+#pragma once
+
+#include <algorithm>
+#include <condition_variable>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+namespace weft::detail::model {
+
+struct options {
+  /// Exhaustive mode: at most this many preemptions per schedule.
+  unsigned preemption_bound = 2;
+  /// Exhaustive mode stops (result::complete = false) after this many.
+  std::size_t max_interleavings = 200000;
+  /// Operations per execution before it is reported as a livelock.
+  std::size_t max_steps = 5000;
+  /// > 0: run this many random schedules instead of the exhaustive search.
+  std::size_t random_executions = 0;
+  std::uint64_t seed = 1;
+  /// Non-empty: run one execution with these choices (thread ids at each
+  /// choice point), as printed by a failure.
+  std::vector<unsigned> replay;
+  /// Print the failure and its schedule to stderr.
+  bool print_failure = true;
+};
+
+struct result {
+  bool ok = true;
+  bool complete = true;  // every schedule within the bound was explored
+  std::size_t interleavings = 0;
+  std::string failure;           // what went wrong
+  std::string schedule;          // the failing execution, one operation a line
+  std::vector<unsigned> replay;  // pass as options::replay to rerun it
+};
+
+// Base of every model object that can be checked for use after destruction.
+struct object_record {
+  virtual ~object_record() = default;
+  std::uint64_t id = 0;
+  const void* exec = nullptr;  // the execution that made it (nullptr: none)
+  bool alive = true;
+  unsigned created_by = 0;
+  std::size_t created_step = 0;
+  unsigned destroyed_by = 0;
+  std::size_t destroyed_step = 0;
+};
+
+class execution;
+struct mutex_state;
+
+namespace detail_ {
+inline thread_local execution* tl_exec = nullptr;
+inline thread_local unsigned tl_id = 0;
+inline std::atomic<execution*> g_running{nullptr};  // for the abort handler
+}  // namespace detail_
+
+/// The execution the calling thread is a model thread of, or nullptr.
+inline execution* current() noexcept { return detail_::tl_exec; }
+
+class execution {
+ public:
+  static constexpr unsigned max_threads = 8;
+  static constexpr unsigned none = ~0u;
+
+  enum class tstate { runnable, blocked_mutex, blocked_join, blocked_cv, finished };
+
+  struct mthread {
+    std::thread real;
+    tstate st = tstate::runnable;
+    const mutex_state* wait_mutex = nullptr;
+    unsigned wait_thread = none;
+    bool yielded = false;
+  };
+  struct step {
+    unsigned thread;
+    const char* op;
+    std::uint64_t obj;
+    std::uint64_t a;
+    std::uint64_t b;
+    int kind;  // 0: op obj; 1: op obj a; 2: op obj a -> b; 3: op only
+  };
+  struct decision {
+    unsigned cand[max_threads];
+    unsigned ncand = 0;
+    unsigned chosen = 0;
+    unsigned pre_before = 0;
+    bool cur_eligible = false;
+  };
+
+  execution(const options& o, std::vector<unsigned> prefix, std::uint64_t rng_seed, bool random)
+      : opts_(o), prefix_(std::move(prefix)), rng_(rng_seed), random_(random) {}
+
+  // ---- run by check() ------------------------------------------------------
+  void run(const std::function<void()>& body) {
+    std::unique_lock<std::mutex> lk(mu_);
+    threads_.emplace_back();
+    active_ = 0;
+    threads_[0].real = std::thread([this, &body] { thread_main(0, body); });
+    cv_.wait(lk, [this] { return done_; });
+  }
+  [[nodiscard]] bool failed() const { return failed_; }
+  [[nodiscard]] const std::string& failure() const { return failure_; }
+  [[nodiscard]] const std::vector<decision>& decisions() const { return decisions_; }
+  void join_all() {
+    for (auto& t : threads_) t.real.join();
+  }
+  void detach_all() {
+    for (auto& t : threads_) {
+      if (t.real.joinable()) t.real.detach();
+    }
+  }
+  std::vector<unsigned> replay_choices() const {
+    std::vector<unsigned> r;
+    for (const auto& d : decisions_) r.push_back(d.cand[d.chosen]);
+    return r;
+  }
+  std::string format_schedule() const {
+    std::string s;
+    char buf[200];
+    for (std::size_t i = 0; i < trace_.size(); ++i) {
+      const step& st = trace_[i];
+      format_step(buf, sizeof buf, i, st);
+      s += buf;
+    }
+    return s;
+  }
+  static void format_step(char* buf, std::size_t n, std::size_t i, const step& st) {
+    const auto a = static_cast<unsigned long long>(st.a);
+    const auto b = static_cast<unsigned long long>(st.b);
+    const auto o = static_cast<unsigned long long>(st.obj);
+    switch (st.kind) {
+      case 0: std::snprintf(buf, n, "  #%zu t%u %s obj%llu\n", i, st.thread, st.op, o); break;
+      case 1:
+        std::snprintf(buf, n, "  #%zu t%u %s obj%llu 0x%llx\n", i, st.thread, st.op, o, a);
+        break;
+      case 2:
+        std::snprintf(buf, n, "  #%zu t%u %s obj%llu 0x%llx -> 0x%llx\n", i, st.thread, st.op, o,
+                      a, b);
+        break;
+      default: std::snprintf(buf, n, "  #%zu t%u %s\n", i, st.thread, st.op); break;
+    }
+  }
+  // Best effort from a SIGABRT handler (an assert in the code under test).
+  void dump_for_abort() const noexcept {
+    char buf[200];
+    const char* head = "weft model: abort inside a model execution; steps so far:\n";
+    (void)!::write(2, head, std::char_traits<char>::length(head));
+    for (std::size_t i = 0; i < trace_.size(); ++i) {
+      format_step(buf, sizeof buf, i, trace_[i]);
+      (void)!::write(2, buf, std::char_traits<char>::length(buf));
+    }
+    std::string r = "replay choices: {";
+    for (const auto& d : decisions_) r += std::to_string(d.cand[d.chosen]) + ",";
+    r += "}\n";
+    (void)!::write(2, r.data(), r.size());
+  }
+
+  // ---- called by model threads (the active one) ----------------------------
+  unsigned self() const noexcept { return detail_::tl_id; }
+  mthread& me() { return threads_[self()]; }
+  std::size_t steps() const noexcept { return trace_.size(); }
+
+  /// A scheduling point before an operation of the calling thread (whose
+  /// wait state, if any, is already set). Returns when it is chosen.
+  void point() {
+    if (trace_.size() >= opts_.max_steps) {
+      fail("livelock: more than " + std::to_string(opts_.max_steps) +
+           " operations in one execution (raise options::max_steps if the body is that long)");
+    }
+    const unsigned next = choose(self());
+    if (next == none) {
+      fail("deadlock: every unfinished thread is blocked");
+    }
+    if (next != self()) switch_to(next);
+    mthread& t = me();
+    t.st = tstate::runnable;
+    t.wait_mutex = nullptr;
+    t.wait_thread = none;
+  }
+
+  void record(const char* op, std::uint64_t obj, std::uint64_t a, std::uint64_t b, int kind) {
+    trace_.push_back(step{self(), op, obj, a, b, kind});
+  }
+
+  /// Stop this execution with a failure; the calling thread never returns.
+  [[noreturn]] void fail(const std::string& what) {
+    record_failure(what);
+    std::unique_lock<std::mutex> lk(mu_);
+    active_ = none;
+    done_ = true;
+    cv_.notify_all();
+    for (;;) cv_.wait(lk);  // blocked forever: the execution is abandoned
+  }
+
+  void check_alive(const object_record& r, const char* op) {
+    if (r.exec != nullptr && r.exec != this) {
+      fail(std::string("model object obj") + std::to_string(r.id) + " (" + op +
+           ") was made in another execution: create model objects inside the body");
+    }
+    if (!r.alive) {
+      fail(std::string("use after free: ") + op + " on obj" + std::to_string(r.id) +
+           " (made by t" + std::to_string(r.created_by) + " at step #" +
+           std::to_string(r.created_step) + ", destroyed by t" + std::to_string(r.destroyed_by) +
+           " at step #" + std::to_string(r.destroyed_step) + ")");
+    }
+  }
+
+  template <class R>
+  R* make_record() {
+    auto rec = std::make_unique<R>();
+    R* p = rec.get();
+    p->id = objects_.size() + 1;
+    p->exec = this;
+    p->created_by = self();
+    p->created_step = trace_.size();
+    objects_.push_back(std::move(rec));
+    return p;
+  }
+  void destroy_record(object_record& r) {
+    r.alive = false;
+    r.destroyed_by = self();
+    r.destroyed_step = trace_.size();
+  }
+
+  // Threads.
+  unsigned spawn(std::function<void()> fn) {
+    if (threads_.size() >= max_threads) fail("more than 8 model threads");
+    const auto id = static_cast<unsigned>(threads_.size());
+    threads_.emplace_back();
+    threads_.back().real = std::thread([this, id, f = std::move(fn)] { thread_main(id, f); });
+    record("spawn", id, 0, 0, 0);
+    return id;
+  }
+  void join(unsigned id) {
+    me().st = tstate::blocked_join;
+    me().wait_thread = id;
+    point();
+    record("join", id, 0, 0, 0);
+  }
+  void block_on_mutex(const mutex_state* m) {
+    me().st = tstate::blocked_mutex;
+    me().wait_mutex = m;
+  }
+  void block_on_cv() { me().st = tstate::blocked_cv; }
+  // A notify moves a cv waiter to waiting for its mutex.
+  void wake_cv_waiter(unsigned id, const mutex_state* m) {
+    threads_[id].st = tstate::blocked_mutex;
+    threads_[id].wait_mutex = m;
+  }
+  void set_yield() { me().yielded = true; }
+
+ private:
+  bool enabled(unsigned id) const;  // model/mutex.hpp (needs mutex_state)
+
+  void record_failure(const std::string& what) {
+    if (!failed_) {
+      failed_ = true;
+      failure_ = "thread t" + std::to_string(self()) + ": " + what;
+    }
+  }
+
+  void thread_main(unsigned id, const std::function<void()>& fn) {
+    detail_::tl_exec = this;
+    detail_::tl_id = id;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [this, id] { return active_ == id; });
+    }
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      fail(std::string("exception escaped the thread: ") + e.what());
+    } catch (...) {
+      fail("exception of unknown type escaped the thread");
+    }
+    threads_[id].st = tstate::finished;
+    record("exit", 0, 0, 0, 3);
+    const unsigned next = choose(id);
+    std::unique_lock<std::mutex> lk(mu_);
+    if (next == none) {
+      bool all = true;
+      for (const auto& t : threads_) all = all && t.st == tstate::finished;
+      if (!all) {
+        lk.unlock();
+        fail("deadlock: every unfinished thread is blocked");
+      }
+      done_ = true;
+    }
+    active_ = next;
+    cv_.notify_all();
+  }
+
+  void switch_to(unsigned next) {
+    const unsigned id = self();
+    std::unique_lock<std::mutex> lk(mu_);
+    active_ = next;
+    cv_.notify_all();
+    cv_.wait(lk, [this, id] { return active_ == id; });
+  }
+
+  unsigned choose(unsigned cur) {
+    decision d;
+    const bool cur_yielded = threads_[cur].yielded;
+    const bool cur_enabled = enabled(cur);
+    d.cur_eligible = cur_enabled && !cur_yielded;
+    if (d.cur_eligible) d.cand[d.ncand++] = cur;
+    for (unsigned i = 0; i < threads_.size(); ++i) {
+      if (i != cur && enabled(i)) d.cand[d.ncand++] = i;
+    }
+    if (d.ncand == 0 && cur_enabled) d.cand[d.ncand++] = cur;  // only the yielder can run
+    for (auto& t : threads_) t.yielded = false;
+    if (d.ncand == 0) return none;
+    if (d.ncand == 1) return d.cand[0];
+    d.pre_before = decisions_.empty() ? 0
+                                      : decisions_.back().pre_before +
+                                            ((decisions_.back().cur_eligible &&
+                                              decisions_.back().chosen != 0)
+                                                 ? 1u
+                                                 : 0u);
+    const std::size_t k = decisions_.size();
+    if (!opts_.replay.empty()) {
+      if (k >= opts_.replay.size()) {
+        d.chosen = 0;
+      } else {
+        const unsigned want = opts_.replay[k];
+        const auto* it = std::find(d.cand, d.cand + d.ncand, want);
+        if (it == d.cand + d.ncand) {
+          decisions_.push_back(d);
+          fail("replay diverged: thread t" + std::to_string(want) + " is not enabled at choice " +
+               std::to_string(k));
+        }
+        d.chosen = static_cast<unsigned>(it - d.cand);
+      }
+    } else if (random_) {
+      d.chosen = static_cast<unsigned>(rng_() % d.ncand);
+    } else if (k < prefix_.size()) {
+      if (prefix_[k] >= d.ncand) {
+        decisions_.push_back(d);
+        fail("the body is not deterministic: a replayed choice point has fewer threads");
+      }
+      d.chosen = prefix_[k];
+    } else {
+      d.chosen = 0;
+    }
+    decisions_.push_back(d);
+    return d.cand[d.chosen];
+  }
+
+  const options& opts_;
+  std::vector<unsigned> prefix_;
+  std::mt19937_64 rng_;
+  bool random_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  unsigned active_ = none;  // guarded by mu_
+  bool done_ = false;       // guarded by mu_
+
+  // Below: touched only by the thread holding the baton (hand-offs go
+  // through mu_, which orders them).
+  bool failed_ = false;
+  std::string failure_;
+  std::deque<mthread> threads_;
+  std::vector<step> trace_;
+  std::vector<decision> decisions_;
+  std::vector<std::unique_ptr<object_record>> objects_;
+};
+
+/// Inside a body: fail the execution (and so the check) unless `cond`.
+inline void require(bool cond, const char* what) {
+  if (cond) return;
+  if (execution* ex = current()) ex->fail(std::string("requirement failed: ") + what);
+  std::fprintf(stderr, "weft model: requirement failed outside an execution: %s\n", what);
+  std::abort();
+}
+
+namespace detail_ {
+inline void on_abort(int) {
+  if (execution* ex = g_running.load()) ex->dump_for_abort();
+  std::signal(SIGABRT, SIG_DFL);
+  std::raise(SIGABRT);
+}
+
+// Next DFS prefix after an execution with decisions `ds`; false if none.
+inline bool next_prefix(const std::vector<execution::decision>& ds, unsigned bound,
+                        std::vector<unsigned>& prefix) {
+  for (std::size_t i = ds.size(); i-- > 0;) {
+    const auto& d = ds[i];
+    for (unsigned j = d.chosen + 1; j < d.ncand; ++j) {
+      const unsigned pre = d.pre_before + ((d.cur_eligible && j != 0) ? 1u : 0u);
+      if (pre <= bound) {
+        prefix.clear();
+        for (std::size_t k = 0; k < i; ++k) prefix.push_back(ds[k].chosen);
+        prefix.push_back(j);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+}  // namespace detail_
+
+/// Run `body` (as model thread t0) under every schedule within the bound (or
+/// random / replayed schedules, see options). Stops at the first failure.
+inline result check(const std::function<void()>& body, options opts = {}) {
+  result r;
+  const bool random = opts.random_executions > 0 && opts.replay.empty();
+  std::mt19937_64 seeds(opts.seed);
+  std::vector<unsigned> prefix;
+  auto old_handler = std::signal(SIGABRT, detail_::on_abort);
+  for (;;) {
+    auto* ex = new execution(opts, prefix, seeds(), random);
+    detail_::g_running.store(ex);
+    ex->run(body);
+    detail_::g_running.store(nullptr);
+    ++r.interleavings;
+    if (ex->failed()) {
+      r.ok = false;
+      r.failure = ex->failure();
+      r.schedule = ex->format_schedule();
+      r.replay = ex->replay_choices();
+      ex->detach_all();  // its threads stay blocked; `ex` is leaked on purpose
+      if (opts.print_failure) {
+        std::string rp;
+        for (unsigned c : r.replay) rp += std::to_string(c) + ",";
+        std::fprintf(stderr,
+                     "weft model: FAILED after %zu interleavings: %s\nschedule:\n%sreplay "
+                     "choices (options::replay): {%s}\n",
+                     r.interleavings, r.failure.c_str(), r.schedule.c_str(), rp.c_str());
+      }
+      break;
+    }
+    ex->join_all();
+    const bool more = !opts.replay.empty()
+                          ? false
+                          : random ? r.interleavings < opts.random_executions
+                                   : detail_::next_prefix(ex->decisions(), opts.preemption_bound,
+                                                          prefix);
+    delete ex;
+    if (!more) break;
+    if (!random && r.interleavings >= opts.max_interleavings) {
+      r.complete = false;
+      break;
+    }
+  }
+  std::signal(SIGABRT, old_handler);
+  return r;
+}
+
+}  // namespace weft::detail::model
