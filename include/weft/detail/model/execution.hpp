@@ -138,7 +138,7 @@ class execution {
     std::uint64_t obj;
     std::uint64_t a;
     std::uint64_t b;
-    int kind;  // 0: op obj; 1: op obj a; 2: op obj a -> b; 3: op only
+    int kind;  // 0: op obj; 1: op obj a; 2: op obj a -> b; 3: op only; 4: op thread
   };
   struct decision {
     unsigned cand[max_threads];
@@ -146,6 +146,7 @@ class execution {
     unsigned chosen = 0;
     unsigned pre_before = 0;
     bool cur_eligible = false;
+    bool costly = false;  // choosing other than cand[0] is a preemption
   };
 
   execution(const options& o, std::vector<unsigned> prefix, std::uint64_t rng_seed, bool random)
@@ -198,6 +199,7 @@ class execution {
         std::snprintf(buf, n, "  #%zu t%u %s obj%llu 0x%llx -> 0x%llx\n", i, st.thread, st.op, o,
                       a, b);
         break;
+      case 4: std::snprintf(buf, n, "  #%zu t%u %s t%llu\n", i, st.thread, st.op, o); break;
       default: std::snprintf(buf, n, "  #%zu t%u %s\n", i, st.thread, st.op); break;
     }
   }
@@ -289,14 +291,14 @@ class execution {
     const auto id = static_cast<unsigned>(threads_.size());
     threads_.emplace_back();
     threads_.back().real = std::thread([this, id, f = std::move(fn)] { thread_main(id, f); });
-    record("spawn", id, 0, 0, 0);
+    record("spawn", id, 0, 0, 4);
     return id;
   }
   void join(unsigned id) {
     me().st = tstate::blocked_join;
     me().wait_thread = id;
     point();
-    record("join", id, 0, 0, 0);
+    record("join", id, 0, 0, 4);
   }
   void block_on_mutex(const mutex_state* m) {
     me().st = tstate::blocked_mutex;
@@ -364,8 +366,16 @@ class execution {
     const bool cur_yielded = threads_[cur].yielded;
     const bool cur_enabled = enabled(cur);
     d.cur_eligible = cur_enabled && !cur_yielded;
+    // Switching away costs a preemption when the current thread could go on.
+    // After a spin_hint the default is the next thread round-robin (free);
+    // choosing any other one costs a preemption too, so spinners cannot hand
+    // the turn back and forth for free (which would make the search
+    // exponential in the spin count).
+    d.costly = d.cur_eligible || (cur_enabled && cur_yielded);
     if (d.cur_eligible) d.cand[d.ncand++] = cur;
-    for (unsigned i = 0; i < threads_.size(); ++i) {
+    const auto n = static_cast<unsigned>(threads_.size());
+    for (unsigned k = 1; k <= n; ++k) {
+      const unsigned i = cur_yielded ? (cur + k) % n : k - 1;
       if (i != cur && enabled(i)) d.cand[d.ncand++] = i;
     }
     if (d.ncand == 0 && cur_enabled) d.cand[d.ncand++] = cur;  // only the yielder can run
@@ -374,7 +384,7 @@ class execution {
     if (d.ncand == 1) return d.cand[0];
     d.pre_before = decisions_.empty() ? 0
                                       : decisions_.back().pre_before +
-                                            ((decisions_.back().cur_eligible &&
+                                            ((decisions_.back().costly &&
                                               decisions_.back().chosen != 0)
                                                  ? 1u
                                                  : 0u);
@@ -448,7 +458,7 @@ inline bool next_prefix(const std::vector<execution::decision>& ds, unsigned bou
   for (std::size_t i = ds.size(); i-- > 0;) {
     const auto& d = ds[i];
     for (unsigned j = d.chosen + 1; j < d.ncand; ++j) {
-      const unsigned pre = d.pre_before + ((d.cur_eligible && j != 0) ? 1u : 0u);
+      const unsigned pre = d.pre_before + ((d.costly && j != 0) ? 1u : 0u);
       if (pre <= bound) {
         prefix.clear();
         for (std::size_t k = 0; k < i; ++k) prefix.push_back(ds[k].chosen);

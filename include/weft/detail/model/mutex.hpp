@@ -21,6 +21,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -45,10 +46,17 @@ inline bool execution::enabled(unsigned id) const {
 
 class mutex {
  public:
-  mutex() = default;
+  mutex() {
+    if (execution* ex = current()) rec_ = ex->make_record<object_record>();
+  }
   mutex(const mutex&) = delete;
   mutex& operator=(const mutex&) = delete;
-  ~mutex() = default;
+  ~mutex() {
+    execution* ex = current();
+    if (ex == nullptr || rec_ == nullptr) return;
+    if (s_.locked) ex->fail("mutex obj" + std::to_string(rec_->id) + " destroyed while held");
+    ex->destroy_record(*rec_);
+  }
 
   void lock() {
     execution* ex = current();
@@ -56,6 +64,7 @@ class mutex {
       s_.locked = true;
       return;
     }
+    check(ex, "mutex lock");
     if (s_.locked && s_.owner == ex->self()) ex->fail("mutex locked twice by the same thread");
     ex->block_on_mutex(&s_);
     ex->point();  // chosen only once the mutex is free
@@ -64,6 +73,7 @@ class mutex {
   bool try_lock() {
     execution* ex = current();
     if (ex == nullptr) return !std::exchange(s_.locked, true);
+    check(ex, "mutex try_lock");
     ex->point();
     if (s_.locked) {
       ex->record("mutex try_lock FAIL", id(), 0, 0, 0);
@@ -78,6 +88,7 @@ class mutex {
       s_.locked = false;
       return;
     }
+    check(ex, "mutex unlock");
     if (!s_.locked || s_.owner != ex->self()) ex->fail("mutex unlocked by a thread that does not hold it");
     ex->point();
     release_now(ex);
@@ -97,8 +108,12 @@ class mutex {
   }
 
  private:
-  std::uint64_t id() const noexcept { return reinterpret_cast<std::uintptr_t>(this) & 0xffff; }
+  std::uint64_t id() const noexcept { return rec_ != nullptr ? rec_->id : 0; }
+  void check(execution* ex, const char* op) const {
+    if (rec_ != nullptr) ex->check_alive(*rec_, op);
+  }
   mutex_state s_;
+  object_record* rec_ = nullptr;  // owned by the execution; nullptr outside one
 };
 
 class condition_variable {
