@@ -2,7 +2,7 @@
 // execution of a body under a chosen interleaving, and the search over
 // interleavings (model::check).
 //
-// Model threads are real std::threads that take turns: a baton (`active_`,
+// Model threads are real threads (from a pool reused across executions) that take turns: a baton (`active_`,
 // guarded by a std::mutex and handed over with a condition variable) says
 // which one runs; all others wait for it. Every model operation (atomic
 // access, mutex lock/unlock, condvar wait/notify, spin_hint, thread spawn,
@@ -109,6 +109,60 @@ struct object_record {
 class execution;
 struct mutex_state;
 
+// Real threads that run model threads, kept across executions (creating a
+// thread per model thread per execution dominated the run time, most of all
+// under ThreadSanitizer). A worker left blocked in a failed execution is
+// simply never returned. The pool is never destroyed: idle workers wait in
+// it until the process exits.
+class worker_pool {
+ public:
+  static worker_pool& get() {
+    static worker_pool* const p = new worker_pool();  // never destroyed (see above)
+    return *p;
+  }
+  void run(std::function<void()> job) {
+    worker* w = nullptr;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (!idle_.empty()) {
+        w = idle_.back();
+        idle_.pop_back();
+      }
+    }
+    if (w == nullptr) {
+      w = new worker();  // owned by the pool from now on (or leaked with a failure)
+      std::thread([this, w] { loop(w); }).detach();
+    }
+    std::lock_guard<std::mutex> lk(w->mu);
+    w->job = std::move(job);
+    w->cv.notify_one();
+  }
+
+ private:
+  struct worker {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::function<void()> job;  // guarded by mu
+  };
+  void loop(worker* w) {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lk(w->mu);
+        w->cv.wait(lk, [w] { return static_cast<bool>(w->job); });
+        job = std::move(w->job);
+        w->job = nullptr;
+      }
+      job();
+      job = nullptr;
+      std::lock_guard<std::mutex> lk(mu_);
+      idle_.push_back(w);
+    }
+  }
+  std::mutex mu_;
+  std::vector<worker*> idle_;  // guarded by mu_
+};
+
 namespace detail_ {
 inline thread_local execution* tl_exec = nullptr;
 inline thread_local unsigned tl_id = 0;
@@ -126,7 +180,6 @@ class execution {
   enum class tstate { runnable, blocked_mutex, blocked_join, blocked_cv, finished };
 
   struct mthread {
-    std::thread real;
     tstate st = tstate::runnable;
     const mutex_state* wait_mutex = nullptr;
     unsigned wait_thread = none;
@@ -157,19 +210,17 @@ class execution {
     std::unique_lock<std::mutex> lk(mu_);
     threads_.emplace_back();
     active_ = 0;
-    threads_[0].real = std::thread([this, &body] { thread_main(0, body); });
+    worker_pool::get().run([this, &body] { thread_main(0, body, [] {}); });
     cv_.wait(lk, [this] { return done_; });
   }
   [[nodiscard]] bool failed() const { return failed_; }
   [[nodiscard]] const std::string& failure() const { return failure_; }
   [[nodiscard]] const std::vector<decision>& decisions() const { return decisions_; }
+  // After a passing execution: wait until every model thread has left
+  // thread_main (its worker no longer touches this execution).
   void join_all() {
-    for (auto& t : threads_) t.real.join();
-  }
-  void detach_all() {
-    for (auto& t : threads_) {
-      if (t.real.joinable()) t.real.detach();
-    }
+    std::unique_lock<std::mutex> lk(mu_);
+    cv_.wait(lk, [this] { return exited_ == threads_.size(); });
   }
   std::vector<unsigned> replay_choices() const {
     std::vector<unsigned> r;
@@ -290,7 +341,9 @@ class execution {
     if (threads_.size() >= max_threads) fail("more than 8 model threads");
     const auto id = static_cast<unsigned>(threads_.size());
     threads_.emplace_back();
-    threads_.back().real = std::thread([this, id, f = std::move(fn)] { thread_main(id, f); });
+    worker_pool::get().run([this, id, f = std::move(fn)]() mutable {
+      thread_main(id, f, [&f] { f = nullptr; });  // captures die inside the execution
+    });
     record("spawn", id, 0, 0, 4);
     return id;
   }
@@ -322,7 +375,8 @@ class execution {
     }
   }
 
-  void thread_main(unsigned id, const std::function<void()>& fn) {
+  template <class Done>
+  void thread_main(unsigned id, const std::function<void()>& fn, Done&& drop_fn) {
     detail_::tl_exec = this;
     detail_::tl_id = id;
     {
@@ -336,6 +390,7 @@ class execution {
     } catch (...) {
       fail("exception of unknown type escaped the thread");
     }
+    drop_fn();
     threads_[id].st = tstate::finished;
     record("exit", 0, 0, 0, 3);
     const unsigned next = choose(id);
@@ -350,6 +405,7 @@ class execution {
       done_ = true;
     }
     active_ = next;
+    ++exited_;
     cv_.notify_all();
   }
 
@@ -426,6 +482,7 @@ class execution {
   std::condition_variable cv_;
   unsigned active_ = none;  // guarded by mu_
   bool done_ = false;       // guarded by mu_
+  std::size_t exited_ = 0;  // guarded by mu_: threads out of thread_main
 
   // Below: touched only by the thread holding the baton (hand-offs go
   // through mu_, which orders them).
@@ -490,7 +547,7 @@ inline result check(const std::function<void()>& body, options opts = {}) {
       r.failure = ex->failure();
       r.schedule = ex->format_schedule();
       r.replay = ex->replay_choices();
-      ex->detach_all();  // its threads stay blocked; `ex` is leaked on purpose
+      // Its threads stay blocked forever; `ex` is leaked on purpose.
       if (opts.print_failure) {
         std::string rp;
         for (unsigned c : r.replay) rp += std::to_string(c) + ",";
