@@ -133,7 +133,6 @@ TEST(LocalQueueModel, OverflowRacingOneThiefOnWrappedIndexTakesEveryTaskExactlyO
 // or steals after it; the owner pops meanwhile.
 TEST(LocalQueueModel, TwoThievesAndOwnerPopTakeEveryTaskExactlyOnce) {
   model::options o;
-  o.preemption_bound = 2;
   int both_stole = 0;
   int one_backed_off = 0;  // a thief got nothing while the other stole
   expect_all_interleavings_pass(

@@ -35,10 +35,12 @@
 //               choices of a failing run.
 //
 // spin_hint is a yield: at the point right after it the spinning thread is not
-// chosen if any other thread is enabled, and that switch is free (as loom's
-// yield_now). So a spin loop costs one step per turn of the thread it waits
-// for, and the default schedule never spins forever while the thread it waits
-// for can run.
+// chosen if any other thread is enabled (as loom's yield_now). The switch to
+// the next enabled thread round-robin is free; choosing any other thread there
+// costs a preemption, so spinners cannot pass the turn among themselves for
+// free (that would make the search exponential in the number of spins). So a
+// spin loop costs one step per turn of the thread it waits for, and the
+// default schedule never spins forever while the thread it waits for can run.
 //
 // Failure = a model::require that does not hold, an exception escaping a
 // model thread, a deadlock (no enabled thread, not all finished), more than
@@ -54,6 +56,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -68,9 +71,19 @@
 
 namespace weft::detail::model {
 
+/// WEFT_MODEL_PREEMPTIONS=<n> in the environment raises (or lowers) the
+/// default bound for a deeper local run; tests that set their own keep it.
+inline unsigned default_preemption_bound() {
+  if (const char* e = std::getenv("WEFT_MODEL_PREEMPTIONS")) {
+    const long v = std::strtol(e, nullptr, 10);
+    if (v >= 0 && v < 100) return static_cast<unsigned>(v);
+  }
+  return 2;
+}
+
 struct options {
   /// Exhaustive mode: at most this many preemptions per schedule.
-  unsigned preemption_bound = 2;
+  unsigned preemption_bound = default_preemption_bound();
   /// Exhaustive mode stops (result::complete = false) after this many.
   std::size_t max_interleavings = 200000;
   /// Operations per execution before it is reported as a livelock.
