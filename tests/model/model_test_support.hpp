@@ -28,9 +28,12 @@ inline std::size_t expect_all_interleavings_pass(const char* what,
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - t0)
                       .count();
-  std::printf("[model] %s: %zu interleavings (preemption bound %u%s), %lld ms\n", what,
+  std::printf("[model] %s: %zu interleavings (preemption bound %u, %s), %lld ms\n", what,
               r.interleavings, opts.preemption_bound,
-              opts.random_executions > 0 ? ", random" : "", static_cast<long long>(ms));
+              opts.random_executions > 0                          ? "random"
+              : opts.weak_memory && opts.stale_read_bound > 0 ? "weak memory"
+                                                              : "seq_cst",
+              static_cast<long long>(ms));
   EXPECT_TRUE(r.ok) << r.failure << "\nschedule:\n" << r.schedule;
   EXPECT_TRUE(r.complete) << "the search stopped at options::max_interleavings";
   EXPECT_GT(r.interleavings, 1u) << "a model test with one interleaving explores nothing";

@@ -20,8 +20,18 @@
 //     includes every interleaving without forced preemptions (switches at
 //     blocking, exiting and spin_hint are free). Plain (non-atomic) memory is
 //     only touched by the one running thread, so it is seen consistently.
-//   - Sequential consistency: each atomic has one current value and every
-//     load returns it.
+//   - Atomics, with a bounded weak-memory model (options::weak_memory, on by
+//     default). Each atomic keeps its modification order (its last
+//     options::history stores, default 4) and every thread a vector clock.
+//     Happens-before comes from release stores / RMWs read by acquire loads
+//     or RMWs (with release sequences continued by RMWs), mutex unlock→lock,
+//     spawn→body and body→join. A load that is not seq_cst may read any
+//     retained store not older than one that an access happening-before it
+//     (including its own earlier accesses) already saw or wrote — C++'s
+//     four coherence rules — and a read of an older store is a choice point
+//     (exhaustive mode explores at most options::stale_read_bound such stale
+//     reads per schedule, default 1). An acquire load joins the clock the
+//     store released. RMWs always read the latest store.
 //   - Deadlock (all unfinished threads blocked), livelock (more than
 //     options::max_steps operations in one execution), an exception escaping
 //     a model thread, a failed model::require, a mutex unlocked by a
@@ -31,12 +41,17 @@
 //     SIGABRT handler first prints the steps and replay choices so far.
 //
 // WHAT IS NOT MODELED (a passing check says nothing about these)
-//   - Weak memory orders. memory_order arguments are ignored: a relaxed or
-//     acquire load always returns the latest store in the schedule's total
-//     order; there are no store buffers and no reordering. So an ORDERING
-//     comment that names too weak an order is NOT caught here (ThreadSanitizer
-//     and review are what check those). Fences and load_after_full_barrier
-//     are SC operations.
+//   - Parts of the C++ memory model: seq_cst's single total order
+//     beyond "a seq_cst load reads the latest store" (stronger than C++, so
+//     an algorithm that needs only what seq_cst guarantees is not explored in
+//     all its allowed outcomes); stand-alone fences (there are none under the
+//     model: load_after_full_barrier is a seq_cst load); a failed CAS reading
+//     a stale value (it reads the latest); stores older than the history;
+//     loads reading stores that come later in the schedule (load buffering,
+//     out-of-thin-air); more stale reads than the bound. Plain (non-atomic)
+//     memory is not versioned: it always has its latest value, so a missing
+//     release/acquire that only plain data depends on is NOT caught here
+//     (ThreadSanitizer checks that); one that atomic data depends on is.
 //   - compare_exchange_weak's spurious failure (it behaves as strong).
 //   - Spurious condition-variable wake-ups and timed waits.
 //   - Preemptions between the operations of non-model code (plain memory
@@ -74,8 +89,8 @@ inline void spin_hint() { model::spin_hint(); }
 class spin_mutex : public model::mutex {};
 class spinlock : public model::mutex {};
 
-/// Under the model every access is sequentially consistent, so the full
-/// barrier is implied: this is one SC load.
+/// Under the model a seq_cst load reads the latest store, which is what the
+/// barrier-then-load pattern relies on.
 template <class T>
 T load_after_full_barrier(model::atomic<T>& a) {
   return a.load(std::memory_order_seq_cst);

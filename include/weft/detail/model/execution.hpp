@@ -52,6 +52,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <csignal>
 #include <cstdint>
@@ -84,6 +85,13 @@ inline unsigned default_preemption_bound() {
 struct options {
   /// Exhaustive mode: at most this many preemptions per schedule.
   unsigned preemption_bound = default_preemption_bound();
+  /// Weak memory (see model_sync.hpp): a non-seq_cst load may read one of
+  /// the last `history` stores to its atomic that C++ coherence and
+  /// happens-before allow. At most `stale_read_bound` loads per schedule read
+  /// a store other than the latest (exhaustive mode).
+  bool weak_memory = true;
+  unsigned history = 4;
+  unsigned stale_read_bound = 1;
   /// Exhaustive mode stops (result::complete = false) after this many.
   std::size_t max_interleavings = 200000;
   /// Operations per execution before it is reported as a livelock.
@@ -121,6 +129,12 @@ struct object_record {
 
 class execution;
 struct mutex_state;
+
+/// A vector clock over the model threads (happens-before for weak memory).
+using vclock = std::array<std::uint32_t, 8>;
+inline void join_clock(vclock& into, const vclock& from) noexcept {
+  for (std::size_t i = 0; i < into.size(); ++i) into[i] = std::max(into[i], from[i]);
+}
 
 // Real threads that run model threads, kept across executions (creating a
 // thread per model thread per execution dominated the run time, most of all
@@ -197,6 +211,7 @@ class execution {
     const mutex_state* wait_mutex = nullptr;
     unsigned wait_thread = none;
     bool yielded = false;
+    vclock clock{};  // this thread's view of happens-before
   };
   struct step {
     unsigned thread;
@@ -213,6 +228,8 @@ class execution {
     unsigned pre_before = 0;
     bool cur_eligible = false;
     bool costly = false;  // choosing other than cand[0] is a preemption
+    bool value = false;   // a load's choice of store (cand[i] == i; 0 = latest)
+    unsigned stale_before = 0;
   };
 
   execution(const options& o, std::vector<unsigned> prefix, std::uint64_t rng_seed, bool random)
@@ -300,6 +317,7 @@ class execution {
     }
     if (next != self()) switch_to(next);
     mthread& t = me();
+    ++t.clock[self()];  // every operation is a new event of this thread
     t.st = tstate::runnable;
     t.wait_mutex = nullptr;
     t.wait_thread = none;
@@ -354,6 +372,7 @@ class execution {
     if (threads_.size() >= max_threads) fail("more than 8 model threads");
     const auto id = static_cast<unsigned>(threads_.size());
     threads_.emplace_back();
+    threads_.back().clock = me().clock;  // the spawn happens-before the body
     worker_pool::get().run([this, id, f = std::move(fn)]() mutable {
       thread_main(id, f, [&f] { f = nullptr; });  // captures die inside the execution
     });
@@ -364,6 +383,7 @@ class execution {
     me().st = tstate::blocked_join;
     me().wait_thread = id;
     point();
+    join_clock(me().clock, threads_[id].clock);  // the body happens-before join's return
     record("join", id, 0, 0, 4);
   }
   void block_on_mutex(const mutex_state* m) {
@@ -377,6 +397,8 @@ class execution {
     threads_[id].wait_mutex = m;
   }
   void set_yield() { me().yielded = true; }
+  vclock& clock() { return me().clock; }
+  const options& opts() const noexcept { return opts_; }
 
  private:
   bool enabled(unsigned id) const;  // model/mutex.hpp (needs mutex_state)
@@ -451,12 +473,17 @@ class execution {
     for (auto& t : threads_) t.yielded = false;
     if (d.ncand == 0) return none;
     if (d.ncand == 1) return d.cand[0];
-    d.pre_before = decisions_.empty() ? 0
-                                      : decisions_.back().pre_before +
-                                            ((decisions_.back().costly &&
-                                              decisions_.back().chosen != 0)
-                                                 ? 1u
-                                                 : 0u);
+    return decide(d);
+  }
+
+  // Records a choice point and picks (replay, random, DFS prefix, default).
+  unsigned decide(decision& d) {
+    if (!decisions_.empty()) {
+      const decision& b = decisions_.back();
+      const bool moved = b.chosen != 0;
+      d.pre_before = b.pre_before + ((!b.value && b.costly && moved) ? 1u : 0u);
+      d.stale_before = b.stale_before + ((b.value && moved) ? 1u : 0u);
+    }
     const std::size_t k = decisions_.size();
     if (!opts_.replay.empty()) {
       if (k >= opts_.replay.size()) {
@@ -466,7 +493,7 @@ class execution {
         const auto* it = std::find(d.cand, d.cand + d.ncand, want);
         if (it == d.cand + d.ncand) {
           decisions_.push_back(d);
-          fail("replay diverged: thread t" + std::to_string(want) + " is not enabled at choice " +
+          fail("replay diverged: choice " + std::to_string(want) + " is not possible at choice " +
                std::to_string(k));
         }
         d.chosen = static_cast<unsigned>(it - d.cand);
@@ -476,7 +503,7 @@ class execution {
     } else if (k < prefix_.size()) {
       if (prefix_[k] >= d.ncand) {
         decisions_.push_back(d);
-        fail("the body is not deterministic: a replayed choice point has fewer threads");
+        fail("the body is not deterministic: a replayed choice point has fewer choices");
       }
       d.chosen = prefix_[k];
     } else {
@@ -485,6 +512,19 @@ class execution {
     decisions_.push_back(d);
     return d.cand[d.chosen];
   }
+
+ public:
+  /// A load may read one of `n` stores (0 = the latest): a choice point.
+  unsigned choose_store(unsigned n) {
+    if (n <= 1) return 0;
+    decision d;
+    d.value = true;
+    d.ncand = n;
+    for (unsigned i = 0; i < n; ++i) d.cand[i] = i;
+    return decide(d);
+  }
+
+ private:
 
   const options& opts_;
   std::vector<unsigned> prefix_;
@@ -524,12 +564,13 @@ inline void on_abort(int) {
 
 // Next DFS prefix after an execution with decisions `ds`; false if none.
 inline bool next_prefix(const std::vector<execution::decision>& ds, unsigned bound,
-                        std::vector<unsigned>& prefix) {
+                        unsigned stale_bound, std::vector<unsigned>& prefix) {
   for (std::size_t i = ds.size(); i-- > 0;) {
     const auto& d = ds[i];
     for (unsigned j = d.chosen + 1; j < d.ncand; ++j) {
-      const unsigned pre = d.pre_before + ((d.costly && j != 0) ? 1u : 0u);
-      if (pre <= bound) {
+      const unsigned pre = d.pre_before + ((!d.value && d.costly && j != 0) ? 1u : 0u);
+      const unsigned stale = d.stale_before + ((d.value && j != 0) ? 1u : 0u);
+      if (pre <= bound && stale <= stale_bound) {
         prefix.clear();
         for (std::size_t k = 0; k < i; ++k) prefix.push_back(ds[k].chosen);
         prefix.push_back(j);
@@ -576,7 +617,7 @@ inline result check(const std::function<void()>& body, options opts = {}) {
                           ? false
                           : random ? r.interleavings < opts.random_executions
                                    : detail_::next_prefix(ex->decisions(), opts.preemption_bound,
-                                                          prefix);
+                                                          opts.stale_read_bound, prefix);
     delete ex;
     if (!more) break;
     if (!random && r.interleavings >= opts.max_interleavings) {

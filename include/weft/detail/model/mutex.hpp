@@ -30,6 +30,7 @@ namespace weft::detail::model {
 struct mutex_state {
   bool locked = false;
   unsigned owner = execution::none;
+  vclock rel{};  // the last unlocker's clock: unlock happens-before lock
 };
 
 inline bool execution::enabled(unsigned id) const {
@@ -99,11 +100,13 @@ class mutex {
   void take(execution* ex) {
     s_.locked = true;
     s_.owner = ex->self();
+    join_clock(ex->clock(), s_.rel);
     ex->record("mutex lock", id(), 0, 0, 0);
   }
   void release_now(execution* ex) {
     s_.locked = false;
     s_.owner = execution::none;
+    s_.rel = ex->clock();
     ex->record("mutex unlock", id(), 0, 0, 0);
   }
 
