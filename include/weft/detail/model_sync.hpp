@@ -8,7 +8,9 @@
 // different interleaving of the model threads' operations, and stops at the
 // first failure with the schedule that produced it.
 //
-//   model/execution.hpp  baton-passing threads, choice points, the search
+//   model/execution.hpp  baton-passing threads, choice points, clocks
+//   model/check.hpp      the search over executions (check), require
+//   model/worker_pool.hpp real threads reused across executions
 //   model/atomic.hpp     atomic<T>, with use-after-destroy detection
 //   model/mutex.hpp      mutex, condition_variable, thread, spin_hint
 //
@@ -64,6 +66,7 @@
 #pragma once
 
 #include <weft/detail/model/atomic.hpp>
+#include <weft/detail/model/check.hpp>
 #include <weft/detail/model/execution.hpp>
 #include <weft/detail/model/mutex.hpp>
 

@@ -1,6 +1,6 @@
 // weft/detail/model/execution.hpp — the model checker's scheduler: one
-// execution of a body under a chosen interleaving, and the search over
-// interleavings (model::check).
+// execution of a body under a chosen interleaving (the search over
+// executions, model::check, is in check.hpp).
 //
 // Model threads are real threads (from a pool reused across executions) that take turns: a baton (`active_`,
 // guarded by a std::mutex and handed over with a condition variable) says
@@ -50,6 +50,8 @@
 // execution is leaked on purpose — code under test is often noexcept, so they
 // cannot be unwound). check() returns the failure, the steps and the choices.
 #pragma once
+
+#include <weft/detail/model/worker_pool.hpp>
 
 #include <algorithm>
 #include <array>
@@ -135,60 +137,6 @@ using vclock = std::array<std::uint32_t, 8>;
 inline void join_clock(vclock& into, const vclock& from) noexcept {
   for (std::size_t i = 0; i < into.size(); ++i) into[i] = std::max(into[i], from[i]);
 }
-
-// Real threads that run model threads, kept across executions (creating a
-// thread per model thread per execution dominated the run time, most of all
-// under ThreadSanitizer). A worker left blocked in a failed execution is
-// simply never returned. The pool is never destroyed: idle workers wait in
-// it until the process exits.
-class worker_pool {
- public:
-  static worker_pool& get() {
-    static worker_pool* const p = new worker_pool();  // never destroyed (see above)
-    return *p;
-  }
-  void run(std::function<void()> job) {
-    worker* w = nullptr;
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      if (!idle_.empty()) {
-        w = idle_.back();
-        idle_.pop_back();
-      }
-    }
-    if (w == nullptr) {
-      w = new worker();  // owned by the pool from now on (or leaked with a failure)
-      std::thread([this, w] { loop(w); }).detach();
-    }
-    std::lock_guard<std::mutex> lk(w->mu);
-    w->job = std::move(job);
-    w->cv.notify_one();
-  }
-
- private:
-  struct worker {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::function<void()> job;  // guarded by mu
-  };
-  void loop(worker* w) {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock<std::mutex> lk(w->mu);
-        w->cv.wait(lk, [w] { return static_cast<bool>(w->job); });
-        job = std::move(w->job);
-        w->job = nullptr;
-      }
-      job();
-      job = nullptr;
-      std::lock_guard<std::mutex> lk(mu_);
-      idle_.push_back(w);
-    }
-  }
-  std::mutex mu_;
-  std::vector<worker*> idle_;  // guarded by mu_
-};
 
 namespace detail_ {
 inline thread_local execution* tl_exec = nullptr;
@@ -546,87 +494,5 @@ class execution {
   std::vector<decision> decisions_;
   std::vector<std::unique_ptr<object_record>> objects_;
 };
-
-/// Inside a body: fail the execution (and so the check) unless `cond`.
-inline void require(bool cond, const char* what) {
-  if (cond) return;
-  if (execution* ex = current()) ex->fail(std::string("requirement failed: ") + what);
-  std::fprintf(stderr, "weft model: requirement failed outside an execution: %s\n", what);
-  std::abort();
-}
-
-namespace detail_ {
-inline void on_abort(int) {
-  if (execution* ex = g_running.load()) ex->dump_for_abort();
-  std::signal(SIGABRT, SIG_DFL);
-  std::raise(SIGABRT);
-}
-
-// Next DFS prefix after an execution with decisions `ds`; false if none.
-inline bool next_prefix(const std::vector<execution::decision>& ds, unsigned bound,
-                        unsigned stale_bound, std::vector<unsigned>& prefix) {
-  for (std::size_t i = ds.size(); i-- > 0;) {
-    const auto& d = ds[i];
-    for (unsigned j = d.chosen + 1; j < d.ncand; ++j) {
-      const unsigned pre = d.pre_before + ((!d.value && d.costly && j != 0) ? 1u : 0u);
-      const unsigned stale = d.stale_before + ((d.value && j != 0) ? 1u : 0u);
-      if (pre <= bound && stale <= stale_bound) {
-        prefix.clear();
-        for (std::size_t k = 0; k < i; ++k) prefix.push_back(ds[k].chosen);
-        prefix.push_back(j);
-        return true;
-      }
-    }
-  }
-  return false;
-}
-}  // namespace detail_
-
-/// Run `body` (as model thread t0) under every schedule within the bound (or
-/// random / replayed schedules, see options). Stops at the first failure.
-inline result check(const std::function<void()>& body, options opts = {}) {
-  result r;
-  const bool random = opts.random_executions > 0 && opts.replay.empty();
-  std::mt19937_64 seeds(opts.seed);
-  std::vector<unsigned> prefix;
-  auto old_handler = std::signal(SIGABRT, detail_::on_abort);
-  for (;;) {
-    auto* ex = new execution(opts, prefix, seeds(), random);
-    detail_::g_running.store(ex);
-    ex->run(body);
-    detail_::g_running.store(nullptr);
-    ++r.interleavings;
-    if (ex->failed()) {
-      r.ok = false;
-      r.failure = ex->failure();
-      r.schedule = ex->format_schedule();
-      r.replay = ex->replay_choices();
-      // Its threads stay blocked forever; `ex` is leaked on purpose.
-      if (opts.print_failure) {
-        std::string rp;
-        for (unsigned c : r.replay) rp += std::to_string(c) + ",";
-        std::fprintf(stderr,
-                     "weft model: FAILED after %zu interleavings: %s\nschedule:\n%sreplay "
-                     "choices (options::replay): {%s}\n",
-                     r.interleavings, r.failure.c_str(), r.schedule.c_str(), rp.c_str());
-      }
-      break;
-    }
-    ex->join_all();
-    const bool more = !opts.replay.empty()
-                          ? false
-                          : random ? r.interleavings < opts.random_executions
-                                   : detail_::next_prefix(ex->decisions(), opts.preemption_bound,
-                                                          opts.stale_read_bound, prefix);
-    delete ex;
-    if (!more) break;
-    if (!random && r.interleavings >= opts.max_interleavings) {
-      r.complete = false;
-      break;
-    }
-  }
-  std::signal(SIGABRT, old_handler);
-  return r;
-}
 
 }  // namespace weft::detail::model
