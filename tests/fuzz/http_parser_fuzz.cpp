@@ -35,6 +35,7 @@ using http_example::request;
 
 /// The largest Content-Length the rules accept (GET and HEAD carry no body).
 constexpr std::uint64_t max_content_length = 1 << 20;
+static_assert(max_content_length == http_example::max_content_length);
 
 bool is_tchar(char c) {
   if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
