@@ -18,7 +18,11 @@
 // Parsing is strict and locale-independent: no surrounding whitespace, no
 // leading zeros or other bases in IPv4 parts, no embedded NULs. Every parse
 // error is std::errc::invalid_argument. Text and kernel forms round-trip:
-// parse(x.to_string()) == x, from_sockaddr(to_sockaddr(x)) == x.
+// parse(x.to_string()) == x, from_sockaddr(to_sockaddr(x)) == x. The text
+// round trip holds for every value parse can produce; a scope id on an IPv6
+// address that takes no zone (not link-scoped; only from_v6_bytes and
+// from_sockaddr make one) prints as "%<id>", which parse refuses
+// (tests/fuzz/corpus/address/sockaddr_in6_global_with_scope).
 //
 // Ordering (operator<=>) is total and only for containers: IPv4 before IPv6,
 // then the bytes, then the scope id (then the port).
