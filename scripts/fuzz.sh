@@ -52,7 +52,7 @@ for t in "${targets[@]}"; do
     echo "$t: FAILED, see build/fuzz/$t.log and build/fuzz/crashes/$t/"
     status=1
   fi
-  grep -E '^#[0-9]+ *DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' \
+  grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' \
     "build/fuzz/$t.log" || tail -5 "build/fuzz/$t.log"
 done
 exit $status
