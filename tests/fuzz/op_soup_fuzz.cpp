@@ -47,6 +47,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -444,6 +446,16 @@ void run(const std::uint8_t* data, std::size_t size, bool paused) {
       rt.block_on(driver(&e, data, size));
       rt.shutdown(forever_bound);
     }
+  }
+  if (std::getenv("WEFT_FUZZ_VERBOSE") != nullptr) {  // what the input exercised
+    std::fprintf(stderr,
+                 "op_soup %s: tasks %ld (finished %ld, destroyed %ld), callbacks %ld, "
+                 "dispatchers %ld, messages %ld (received %ld, returned %ld, dropped %ld)\n",
+                 paused ? "paused" : "2 workers", counters::get(c.tasks_made),
+                 counters::get(c.tasks_finished), counters::get(c.tasks_destroyed),
+                 counters::get(c.posted), counters::get(c.dispatchers), counters::get(c.msgs_made),
+                 counters::get(c.msgs_received), counters::get(c.msgs_returned),
+                 counters::get(c.msgs_dropped));
   }
   WEFT_FUZZ_CHECK(counters::get(c.tasks_made) ==
                       counters::get(c.tasks_finished) + counters::get(c.tasks_destroyed),
