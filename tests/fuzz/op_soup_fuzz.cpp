@@ -10,7 +10,8 @@
 // under a timeout, cancel a cancellation_source, sleep, timeout a sleep,
 // when_any, when_all, send and receive on a bounded mpsc channel, lock the
 // mutex, take semaphore permits, post to a dispatcher, spawn a task on it,
-// shut it down, detach a handle, with_cancellation.
+// shut it down, close the channel's receiver, detach a handle,
+// with_cancellation.
 //
 // Properties checked:
 //  - no lost join: every handle still held at the end is joined under a
@@ -401,7 +402,11 @@ task<void> driver(env* e, const std::uint8_t* data, std::size_t size) {
         break;
       }
       case 14:
-        if (disp) disp->shutdown();
+        if (kind & 1) {
+          e->ch.second.close();  // sends now hand their value back; the buffer drains
+        } else if (disp) {
+          disp->shutdown();
+        }
         break;
       default:
         if (!handles.empty() && (kind & 1)) {
