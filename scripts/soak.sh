@@ -31,7 +31,9 @@
 # half of the run above the bound (peak of the second half more than
 # max(8 MiB, 10%) above the peak of the first half), a server that does not
 # exit with status 0 (its documented SIGINT status) within 10 s of SIGINT, or
-# connections it did not close on the way out.
+# connections it did not close on the way out (SIGINT is sent with 8 idle
+# connections open to each server and one whose answer is not being read, so
+# the server's write is blocked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -196,10 +198,10 @@ done
 
 # ---- plot --------------------------------------------------------------------
 gnuplot <<EOF
-set terminal pngcairo size 720,360 font ",9"
+set terminal pngcairo size 720,360 font ",9" noenhanced
 set output "$out/rss.png"
 set datafile separator ","
-set key top left
+set key outside bottom center horizontal
 set title "weft soak: server RSS (${duration} s of mixed load, then drain)"
 set xlabel "time (s)"
 set ylabel "RSS (MiB)"
@@ -209,10 +211,10 @@ set y2tics
 set yrange [0:*]
 set y2range [0:*]
 set grid
-plot "$out/rss.csv" every ::1 using 1:(\$3/1024) with lines lw 2 title "echo\\_server RSS", \
-     "" every ::1 using 1:(\$6/1024) with lines lw 2 title "http\\_server RSS", \
-     "" every ::1 using 1:4 axes x1y2 with lines dt 2 title "echo\\_server fds", \
-     "" every ::1 using 1:7 axes x1y2 with lines dt 2 title "http\\_server fds"
+plot "$out/rss.csv" every ::1 using 1:(\$3/1024) with lines lw 2 title "echo_server RSS", \
+     "" every ::1 using 1:(\$6/1024) with lines lw 2 title "http_server RSS", \
+     "" every ::1 using 1:4 axes x1y2 with lines dt 2 title "echo_server fds", \
+     "" every ::1 using 1:7 axes x1y2 with lines dt 2 title "http_server fds"
 EOF
 
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
@@ -232,7 +234,7 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
   echo "echo_server RSS: start $(mib "$echo_rss_base") idle, $(mib "$echo_rss_start") under load, peak $(mib "$echo_rss_peak"), end $(mib "$echo_rss_end"); second-half growth $((echo_growth)) KiB (bound $echo_bound KiB)"
   echo "http_server RSS: start $(mib "$http_rss_base") idle, $(mib "$http_rss_start") under load, peak $(mib "$http_rss_peak"), end $(mib "$http_rss_end"); second-half growth $((http_growth)) KiB (bound $http_bound KiB)"
   echo "descriptors: echo_server $echo_fd_base at start, $echo_fd_end after the clients left; http_server $http_fd_base at start, $http_fd_end after"
-  echo "SIGINT with $(awk '/^holding/ {print $2}' "$out/hold.out") connections open: $(tail -1 "$out/hold.out"); echo_server exit ${echo_rc:-?}, http_server exit ${http_rc:-?}, both gone in $exit_ms ms"
+  echo "SIGINT with $(awk '/^holding/ {print $2}' "$out/hold.out") connections open (1 per server with its write blocked): $(tail -1 "$out/hold.out"); echo_server exit ${echo_rc:-?}, http_server exit ${http_rc:-?}, both gone in $exit_ms ms"
   if [ ${#failures[@]} -eq 0 ]; then echo "result: PASS"; else printf 'result: FAIL\n'; printf '  - %s\n' "${failures[@]}"; fi
 } | tee "$out/summary.txt"
 [ ${#failures[@]} -eq 0 ]

@@ -13,7 +13,8 @@
 // reset or end of stream, a wrong status), 0 otherwise.
 //
 // Hold mode: opens N connections to each server, checks each answers once,
-// prints "holding N", then waits for the servers to close them (as they do on
+// adds one to each whose server-side write is blocked (a request whose answer
+// is not read), prints "holding COUNT", then waits for the servers to close them (as they do on
 // SIGINT); prints "hold closed=C of=T" and exits 0 when all were closed within
 // the I/O deadline, 1 otherwise.
 #include "loads.hpp"
@@ -78,6 +79,22 @@ int hold(int n, int echo_port, int http_port) {
     std::string head;
     if (send_all(h, rq, st, "http HEAD")) (void)in.read_head(head, st);
   }
+  // One connection to each whose server-side write is blocked at SIGINT: the
+  // echo of 1 MiB and three large responses, none of them read.
+  if (const int e = connect_loopback(echo_port); e >= 0) {
+    fds.push_back(e);
+    (void)send_some(e, pattern(2 << 20).slice(0, 1 << 20));
+  } else {
+    st.fail(err::connect, "echo connect", errno);
+  }
+  if (const int h = connect_loopback(http_port); h >= 0) {
+    fds.push_back(h);
+    const std::string rq = "GET /large.bin HTTP/1.1\r\nHost: soak\r\n\r\n";
+    (void)send_all(h, rq + rq + rq, st, "http pipelined GETs");
+  } else {
+    st.fail(err::connect, "http connect", errno);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the writes fill the buffers
   std::printf("holding %zu\n", fds.size());
   std::fflush(stdout);
   const auto deadline = clock::now() + std::chrono::seconds(g_io_timeout_s);
@@ -86,8 +103,8 @@ int hold(int n, int echo_port, int http_port) {
     if (await_close(fd, deadline)) ++closed;
     ::close(fd);
   }
-  std::printf("hold closed=%zu of=%d\n", closed, 2 * n);
-  return closed == static_cast<std::size_t>(2 * n) && st.error_total() == 0 ? 0 : 1;
+  std::printf("hold closed=%zu of=%d\n", closed, 2 * n + 2);
+  return closed == static_cast<std::size_t>(2 * n + 2) && st.error_total() == 0 ? 0 : 1;
 }
 
 }  // namespace
