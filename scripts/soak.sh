@@ -7,7 +7,9 @@
 #
 # Environment: SOAK_SAMPLE_S (sampling period, default 5), SOAK_THREADS (each
 # server's worker threads, default 2), SOAK_WRK_CONNS (wrk connections,
-# default 16), SOAK_SCALE (threads per short-connection load, x2; default 1).
+# default 16), SOAK_SCALE (threads per short-connection load, x2; default 1);
+# WEFT_IO_BACKEND (auto, io_uring, epoll) reaches the servers as usual: the
+# summary names the backend they ran on.
 #
 # Load (bench/soak/soak_client, plus wrk on the HTTP server):
 #   echo: short connections (connect, one exchange of 1 B..64 KiB, close),
@@ -80,9 +82,10 @@ wait_port() {  # NAME OUTFILE PID
   [ -n "$line" ] || { echo "$1 did not start" >&2; exit 1; }
   port=${line##*:}
 }
-build/release/examples/echo_server 0 "$threads" > "$out/echo_server.out" 2>&1 &
+# WEFT_LOG=debug: the servers print their I/O backend.
+WEFT_LOG=debug build/release/examples/echo_server 0 "$threads" > "$out/echo_server.out" 2>&1 &
 echo_pid=$!
-build/release/examples/http_server --port 0 --root "$out/www" --threads "$threads" \
+WEFT_LOG=debug build/release/examples/http_server --port 0 --root "$out/www" --threads "$threads" \
   > "$out/http_server.out" 2>&1 &
 http_pid=$!
 wait_port echo_server "$out/echo_server.out" "$echo_pid"; echo_port=$port
@@ -220,6 +223,7 @@ EOF
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
 {
   echo "soak: $(date -u +%FT%TZ), ${duration} s of load, $threads worker threads per server, sample every ${sample_s} s"
+  echo "I/O backend: $(sed -n 's/^weft: runtime I\/O backend: //p' "$out/echo_server.out" | head -1) (echo_server), $(sed -n 's/^weft: runtime I\/O backend: //p' "$out/http_server.out" | head -1) (http_server)"
   echo "results: $out"
   echo
   printf '%-11s %9s %10s %14s %16s %7s %7s\n' kind conns ops bytes_sent bytes_verified non2xx errors
