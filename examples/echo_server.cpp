@@ -6,17 +6,25 @@
 // accepts, and echoes every byte back on each connection. Ctrl-C (SIGINT) or
 // SIGTERM stops it: the listener stops accepting, the runtime shuts down
 // (open connections are cancelled and closed), and it exits with status 0.
+// Out of descriptors (EMFILE), it waits 100 ms before accepting again rather
+// than retrying at once.
 #include <weft/net/tcp.hpp>
 #include <weft/runtime.hpp>
 #include <weft/signals.hpp>
+#include <weft/time.hpp>
 #include <weft/with_cancellation.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <system_error>
 
 namespace {
+
+// How long the accept loop waits when the process is out of descriptors.
+constexpr std::chrono::milliseconds accept_backoff{100};
 
 weft::task<void> serve(weft::net::tcp_stream s) {
   (void)s.set_nodelay(true);
@@ -26,6 +34,12 @@ weft::task<void> serve(weft::net::tcp_stream s) {
     if (!n || *n == 0) co_return;  // error or end of stream: close
     if (!co_await s.write_all(std::span(buf.data(), *n))) co_return;
   }
+}
+
+// An accept error that retrying at once cannot cure.
+bool out_of_resources(std::error_code ec) {
+  return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+         ec == std::errc::not_enough_memory || ec == std::errc::no_buffer_space;
 }
 
 weft::task<int> run(std::uint16_t port) {
@@ -43,7 +57,17 @@ weft::task<int> run(std::uint16_t port) {
   for (;;) {
     auto s = co_await weft::with_cancellation(stop, listener->accept());
     if (!s) break;      // the token fired
-    if (!*s) continue;  // EMFILE, a connection reset before accept: keep serving
+    if (!*s) {
+      // Out of descriptors or memory: the connection stays queued and the
+      // listener stays ready, so retrying at once spins a core until a
+      // descriptor is freed. Wait a little first. (Any other error, such as a
+      // connection reset before its accept: keep serving.)
+      if (out_of_resources(s->error()) &&
+          !co_await weft::with_cancellation(stop, weft::sleep(accept_backoff))) {
+        break;  // the token fired while waiting
+      }
+      continue;
+    }
     (void)weft::spawn(serve, std::move(**s));  // detached: a dropped handle never cancels
   }
   std::printf("shutting down\n");
