@@ -12,14 +12,16 @@
 # summary names the backend they ran on.
 #
 # Load (bench/soak/soak_client, plus wrk on the HTTP server):
-#   echo: short connections (connect, one exchange of 1 B..64 KiB, close),
-#         8 long-lived connections (10..60 s each), 2 slow readers (4 MiB sent,
+#   echo: short connections (connect, one exchange of 1 B..64 KiB, close; one
+#         in four half-closed after sending),
+#         32 long-lived connections (10..60 s each), 2 slow readers (4 MiB sent,
 #         read 4 KiB per 2 ms through an 8 KiB receive buffer), resets
 #         (SO_LINGER 0 before sending, mid-request, mid-response);
 #   http: short connections with 1..4 pipelined requests (GET of a small, a
 #         cached 300 KB and an uncached 2.5 MB file, HEAD, a 404), a slow
 #         reader, aborted requests (half a head then FIN / RST / close, half a
-#         body, RST mid-response), an idle keep-alive connection that the
+#         body, RST mid-response), one in four short connections half-closed
+#         after its requests, an idle keep-alive connection that the
 #         server must close after its 30 s idle timeout; wrk on /index.html.
 # Every echoed byte and every body byte is compared with what is due.
 #

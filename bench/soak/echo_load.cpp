@@ -49,7 +49,27 @@ void echo_short(int port, const pattern& p, stats& st, unsigned seed) {
   while (!stopping()) {
     const int fd = open_conn(port, st);
     if (fd < 0) continue;
-    (void)exchange(fd, p, rng(), 1 + rng() % 65536, st, buf);
+    const bool half_close = rng() % 4 == 0;
+    const std::size_t off = rng(), n = 1 + rng() % 65536;
+    if (!half_close) {
+      (void)exchange(fd, p, off, n, st, buf);
+    } else if (send_all(fd, p.slice(off, n), st, "sending a message")) {
+      // Half-close: FIN after the message; the whole echo must still come
+      // back, then the server's FIN.
+      ::shutdown(fd, SHUT_WR);
+      buf.resize(n);
+      if (recv_exact(fd, buf, st, "reading the echo after a half-close")) {
+        if (std::memcmp(buf.data(), p.slice(off, n).data(), n) != 0) {
+          st.fail(err::mismatch, "echoed bytes differ from the bytes sent (half-close)");
+        } else {
+          st.add(st.bytes_verified, n);
+          st.add(st.ops, 1);
+          if (!await_close(fd, clock::now() + std::chrono::seconds(g_io_timeout_s))) {
+            st.fail(err::timeout, "no FIN from the server after a half-close");
+          }
+        }
+      }
+    }
     ::close(fd);
     pause_for(5ms);
   }

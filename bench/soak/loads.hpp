@@ -11,7 +11,8 @@ namespace soak {
 
 // ---- echo server (echo_load.cpp) ----------------------------------------------
 
-// Connect, one exchange of 1 B..64 KiB, verify, close; paced.
+// Connect, one exchange of 1 B..64 KiB, verify, close; paced. One in four
+// half-closes after sending (the whole echo, then the server's FIN, are due).
 void echo_short(int port, const pattern& p, stats& st, unsigned seed);
 // `conns` connections, each kept 10..60 s and then replaced, exchanging
 // 1 B..16 KiB messages round-robin.
@@ -35,7 +36,8 @@ struct http_files {
 };
 
 // Connect, 1..4 pipelined requests (GET of each file, HEAD, a 404), the last
-// one sometimes "Connection: close"; verify every status and body.
+// one sometimes "Connection: close", one in four half-closed after sending;
+// verify every status and body, and the server's FIN where one is due.
 void http_short(int port, const http_files& f, stats& st, unsigned seed);
 // Three pipelined GETs of the large file, read slowly through a small buffer.
 void http_slow(int port, const http_files& f, stats& st);

@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
     threads.emplace_back(echo_short, echo_port, std::cref(pat), std::ref(echo_short_st), seed++);
     threads.emplace_back(http_short, http_port, std::cref(files), std::ref(http_short_st), seed++);
   }
-  threads.emplace_back(echo_long, echo_port, std::cref(pat), std::ref(echo_long_st), 8, seed++);
+  threads.emplace_back(echo_long, echo_port, std::cref(pat), std::ref(echo_long_st), 32, seed++);
   for (int i = 0; i < 2; ++i) {
     threads.emplace_back(echo_slow, echo_port, std::cref(pat), std::ref(echo_slow_st),
                          std::size_t{4} << 20, seed++);
