@@ -92,9 +92,10 @@ file_body read_whole_file(const std::string& path) {
   return out;
 }
 
-// Small files, kept for a second after they are read, per worker thread (no
-// lock on the hot path). A cached file also keeps its rendered 200 response
-// (headers + body), re-rendered when the Date second changes.
+// Files up to max_cached_file, kept for a second after they are read, per
+// worker thread (no lock on the hot path). A cached file also keeps its
+// rendered 200 response (headers + body), re-rendered when the Date second
+// changes. A larger file is read for each request and not kept.
 struct cached_file {
   file_body body;
   std::chrono::steady_clock::time_point loaded;
@@ -106,13 +107,23 @@ struct cached_file {
 
 thread_local std::unordered_map<std::string, cached_file> t_cache;
 
-weft::task<cached_file*> load(std::string path) {
+// A file as load() found it: its body, and its cache entry, or nullptr for a
+// file above max_cached_file, which is not kept.
+struct loaded_file {
+  file_body body;
+  cached_file* entry;
+};
+
+weft::task<loaded_file> load(std::string path) {
   const auto now = std::chrono::steady_clock::now();
   if (auto it = t_cache.find(path); it != t_cache.end()) {
-    if (now - it->second.loaded <= 1s) co_return &it->second;
+    if (now - it->second.loaded <= 1s) co_return loaded_file{it->second.body, &it->second};
     t_cache.erase(it);
   }
   file_body body = co_await weft::spawn_blocking(read_whole_file, path);
+  if (body.bytes && body.bytes->size() > max_cached_file) {
+    co_return loaded_file{std::move(body), nullptr};  // too big to keep
+  }
   // We may be on another worker now (the task can move): use its cache.
   if (t_cache.size() > 1024) t_cache.clear();  // bounded: a crude but safe cap
   cached_file& e = t_cache[path];
@@ -120,7 +131,7 @@ weft::task<cached_file*> load(std::string path) {
   e.loaded = now;
   e.response.reset();
   e.rendered_at = 0;
-  co_return &e;
+  co_return loaded_file{e.body, &e};
 }
 
 // ---- HTTP -------------------------------------------------------------------
@@ -293,14 +304,16 @@ weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& watch) {
     } else if (std::optional<std::string> path = decode_path(req->target); !path) {
       ok = co_await error_response(s, 400, "Bad Request", keep);
     } else {
-      cached_file* f = co_await load(g_root + *path);
-      const file_body body = f->body;  // a copy: the cache may change while we send
+      // The body is a copy (a shared_ptr): the cache may change while we send.
+      const loaded_file file = co_await load(g_root + *path);
+      const file_body& body = file.body;
+      cached_file* const f = file.entry;  // used before the next suspension only
       if (body.error == EISDIR) {
         const std::string location = "Location: " + *path + "/\r\n";
         ok = co_await error_response(s, 301, "Moved Permanently", keep, location);
       } else if (body.error != 0) {
         ok = co_await error_response(s, 404, "Not Found", keep);
-      } else if (keep && !head_only && body.bytes->size() <= max_cached_file) {
+      } else if (keep && !head_only && f != nullptr) {
         // The common case: one write of the rendered response.
         const std::time_t now = std::time(nullptr);
         if (!f->response || f->rendered_at != now) {
