@@ -217,10 +217,11 @@ done
 
 # ---- plot --------------------------------------------------------------------
 gnuplot <<EOF
-set terminal pngcairo size 720,360 font ",9" noenhanced
+set terminal pngcairo size 720,380 font ",9" noenhanced
 set output "$out/rss.png"
 set datafile separator ","
-set key outside bottom center horizontal
+set key below horizontal
+set bmargin 5
 set title "weft soak: server RSS (${duration} s of mixed load, then drain)"
 set xlabel "time (s)"
 set ylabel "RSS (MiB)"
