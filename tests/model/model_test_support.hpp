@@ -19,7 +19,7 @@ namespace sync = weft::detail::sync;
 /// Runs `body` under the checker; the test fails (with the schedule) unless
 /// every interleaving within the bound passes and the search completed.
 /// Prints the interleaving count and the time (recorded in
-/// docs/reliability-model.md). Returns the count.
+/// docs/reliability.md, "Model checking"). Returns the count.
 inline std::size_t expect_all_interleavings_pass(const char* what,
                                                  const std::function<void()>& body,
                                                  model::options opts = {}) {
