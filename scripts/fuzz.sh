@@ -18,6 +18,7 @@
 # it reproduces), with the fix, so the bug stays fixed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-deps.sh libfuzzer-14-dev
 
 seconds=${1:-60}
 shift || true
