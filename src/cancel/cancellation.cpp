@@ -12,6 +12,8 @@
 //     by the thread dropping the last reference.
 #include <weft/cancellation.hpp>
 
+#include "cancel/cancellation_walk.hpp"
+
 #include <stop_token>
 #include <thread>
 #include <utility>
@@ -222,8 +224,22 @@ void cancellation_state::finish_cancel() noexcept {
   unref();  // the walk's reference; may free *this
 }
 
+namespace {
+// Cancellation walks under way on this thread (nested ones included).
+thread_local int tl_cancel_walks = 0;
+struct counted_walk {
+  counted_walk() noexcept { ++tl_cancel_walks; }
+  counted_walk(const counted_walk&) = delete;
+  counted_walk& operator=(const counted_walk&) = delete;
+  ~counted_walk() { --tl_cancel_walks; }
+};
+}  // namespace
+
+bool cancellation_walk_on_this_thread() noexcept { return tl_cancel_walks != 0; }
+
 bool cancellation_state::cancel() noexcept {
   if (!begin_cancel()) return false;
+  const counted_walk counted;
   // A reference of our own for the walk: a callback may drop the last other
   // one (destroy its registration and the last source).
   ref();

@@ -35,6 +35,8 @@ std::size_t pump_count(runtime_core* group, bool unsynchronized) {
   if (!unsynchronized) return 1;
   const runtime_config& cfg = runtime_get_config(group);
   if (cfg.flavor == runtime_flavor::current_thread) return 1;
+  // A simulation's default is 2 virtual workers, whatever the machine.
+  if (cfg.flavor == runtime_flavor::simulation && cfg.worker_threads == 0) return 2;
   const std::size_t n = cfg.worker_threads != 0
                             ? cfg.worker_threads
                             : std::max<std::size_t>(1, std::thread::hardware_concurrency());

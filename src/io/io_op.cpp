@@ -54,11 +54,17 @@ bool try_send_inline(io_op& op) noexcept {
 // op completes at once with that errno, which its awaiter returns as the
 // operation's error, as it would a failure the kernel reported for the op
 // itself. Nothing was queued, and the task never suspended.
-bool fail_at_start(io_op& op, const std::system_error& e) {
+// Like any op completed at once, it spends the cooperative budget: a task
+// retrying a start that keeps failing still lets others run.
+bool fail_at_start(io_op& op, std::coroutine_handle<> h, const std::system_error& e) {
   if (e.code().category() != std::system_category() || e.code().value() <= 0) throw;
   op.result = -e.code().value();
   // ORDERING: relaxed: the op never left this thread.
   op.state.store(io_op::completed, std::memory_order_relaxed);
+  if (!consume_budget()) {
+    suspend_current_and_reschedule(h);
+    return true;
+  }
   return false;
 }
 
@@ -93,7 +99,7 @@ bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
     try {
       io->uring->start_op(op);  // before the task is marked suspended
     } catch (const std::system_error& e) {
-      return fail_at_start(op, e);
+      return fail_at_start(op, h, e);
     }
     op.on_uring = true;
     op.wake_on_done = suspend_current(h);
@@ -112,7 +118,7 @@ bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
   try {
     s = source_for(op, *io);  // registers the descriptor with epoll the first time
   } catch (const std::system_error& e) {
-    return fail_at_start(op, e);
+    return fail_at_start(op, h, e);
   }
   if (s->start(op, h)) return true;
   // Completed at once. A task whose I/O is always ready still yields now and

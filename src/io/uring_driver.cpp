@@ -221,7 +221,18 @@ bool uring_driver::poll_nonblocking() {
 }
 
 bool uring_driver::wait_once(__kernel_timespec* timeout) {
-  if (!armed_) arm_eventfd_read();
+  if (!armed_) {
+    try {
+      arm_eventfd_read();
+    } catch (const std::system_error& e) {
+      // The SQ was full and the enter that makes room failed hard: it took
+      // nothing. Counted as a failed park enter (thrown after
+      // max_hard_enter_failures in a row); this park returns without
+      // waiting — a spurious return, after which the worker parks again.
+      check_park_enter(-e.code().value(), "io_uring_submit");
+      return drain();
+    }
+  }
   io_uring_cqe* cqe = nullptr;
   // Submits the pending SQEs (the re-armed read among them) and waits for one
   // CQE or the relative timeout, in one io_uring_enter(2) on kernels with

@@ -50,7 +50,10 @@ void runtime_core::park_current_thread(
 void runtime_core::run_until_complete(task_header* root) {
   if (simulated_) {
     check_simulation_thread("block_on");
-    sim_->run_until(root);
+    // One driver at a time: a shutdown on another thread (a runtime
+    // destroyed in one of its tasks is shut down by a reaper thread) waits
+    // until this block_on returns.
+    drive_simulation([&] { sim_->run_until(root); });
     return;
   }
   sync::lock_guard<sync::mutex> lock(driver_mu_);

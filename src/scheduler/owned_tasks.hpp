@@ -38,8 +38,16 @@ class owned_tasks {
   static constexpr std::size_t shard_count = 16;
 
   /// Add `t`. False (not added) once closed.
+  /// A simulation's list: shards in the order tasks are spawned (one thread
+  /// spawns), so what shutdown destroys, and in which order, follows the seed.
+  void use_spawn_order() noexcept { spawn_order_ = true; }
+
   [[nodiscard]] bool insert(task_header* t) {
-    const std::size_t i = next_shard_index();
+    // ORDERING: relaxed: a counter for spreading tasks over shards; the
+    // shard's lock orders everything else.
+    const std::size_t i = spawn_order_ ? next_in_order_.fetch_add(1, std::memory_order_relaxed) %
+                                             shard_count
+                                       : next_shard_index();
     shard& s = shards_[i];
     sync::lock_guard<sync::spinlock> lock(s.mu);
     if (s.closed) return false;
@@ -139,6 +147,8 @@ class owned_tasks {
   }
 
   std::array<shard, shard_count> shards_;
+  bool spawn_order_ = false;                    // set before the first insert
+  sync::atomic<std::size_t> next_in_order_{0};  // spawn_order_ only
   sync::atomic<bool> waiting_{false};
   sync::mutex idle_mu_;
   sync::condition_variable idle_cv_;

@@ -97,6 +97,7 @@ runtime_core::runtime_core(const runtime_config& cfg)
     workers_.push_back(std::move(w));
   }
   if (simulated_) {
+    owned_.use_spawn_order();
     sim_thread_ = std::this_thread::get_id();
     sim_ = std::make_unique<simulation>(*this, cfg.rng_seed);
   }
@@ -182,7 +183,7 @@ void runtime_core::notify_if_work_pending() {
 }
 
 void runtime_core::check_simulation_thread(const char* what) const {
-  if (!simulated_ || std::this_thread::get_id() == sim_thread_) return;
+  if (!simulated_ || std::this_thread::get_id() == sim_thread_ || simulation_driven_here()) return;
   const std::string msg = std::string(what) +
                           " on a simulation runtime from a thread other than the one that built "
                           "it: a simulation is driven by one thread (its order comes from the "

@@ -147,6 +147,14 @@ class runtime_core final : public scheduler {
   void notify_parked();
   void notify_if_work_pending();
   void check_simulation_thread(const char* what) const;
+  [[nodiscard]] bool simulation_driven_here() const noexcept {
+    // ORDERING: relaxed: only this thread's own store can make it equal.
+    return sim_driver_.load(std::memory_order_relaxed) == std::this_thread::get_id();
+  }
+  /// Drive the simulation on this thread (under driver_mu_, unless this
+  /// thread drives it already: a blocking job's block_on).
+  template <class F>
+  void drive_simulation(F&& run);
   [[nodiscard]] bool has_local_work(const worker& w) const noexcept {
     return w.lifo != nullptr || w.queue.has_tasks() || !w.deferred.empty();
   }
@@ -166,7 +174,10 @@ class runtime_core final : public scheduler {
   tick_clock clock_;
   blocking_pool blocking_;
   std::unique_ptr<simulation> sim_;          // simulation flavour only
-  std::thread::id sim_thread_;               // simulation: the thread that drives it
+  std::thread::id sim_thread_;               // simulation: the thread that built it
+  // simulation: the thread driving it now (block_on, or shutdown's drain),
+  // under driver_mu_; default-constructed when none does.
+  sync::atomic<std::thread::id> sim_driver_{};
   sync::mutex driver_mu_;                    // current_thread: one block_on at a time
   sync::atomic<bool> closed_to_remote_{false};
   sync::atomic<bool> shutting_down_{false};
@@ -175,6 +186,24 @@ class runtime_core final : public scheduler {
   // flags every worker reads on every loop iteration.
   alignas(64) sync::atomic<std::size_t> refs_{1};  // the runtime object's
 };
+
+template <class F>
+void runtime_core::drive_simulation(F&& run) {
+  if (simulation_driven_here()) {
+    run();  // nested: a blocking job run by this very drive
+    return;
+  }
+  sync::lock_guard<sync::mutex> lock(driver_mu_);
+  // ORDERING: relaxed: read by this thread (simulation_driven_here) and by
+  // check_simulation_thread on others, where only equality to the reader's
+  // own id matters.
+  sim_driver_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  struct reset {
+    sync::atomic<std::thread::id>& d;
+    ~reset() { d.store(std::thread::id{}, std::memory_order_relaxed); }  // ORDERING: as above
+  } r{sim_driver_};
+  run();
+}
 
 /// Makes this thread a worker of `rt` (worker `w`) for the guard's lifetime:
 /// a worker thread for its life, a block_on for its call, a simulation for

@@ -29,9 +29,10 @@ void runtime_core::shutdown(std::chrono::nanoseconds timeout) noexcept {
   //    so drive it here meanwhile.
   if (simulated_) {
     // Virtual workers run only when driven: drive them here, in the seeded
-    // order, until every task is done or nothing can run (tasks left are
-    // destroyed below, as after a timeout).
-    sim_->drain();
+    // order, until every task is done, nothing can run or the timeout has
+    // passed in virtual time (tasks left are destroyed below). A block_on
+    // driving it on another thread finishes first.
+    drive_simulation([&] { sim_->drain(timeout); });
   } else if (current_thread_) {
     sync::lock_guard<sync::mutex> lock(driver_mu_);
     worker_scope scope(this, workers_[0].get());

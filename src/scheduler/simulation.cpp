@@ -1,6 +1,7 @@
 // The simulation flavour's driver. See simulation.hpp for the design.
 #include "scheduler/simulation.hpp"
 
+#include "cancel/cancellation_walk.hpp"
 #include "scheduler/runtime_core.hpp"
 
 #include <weft/error.hpp>
@@ -200,6 +201,10 @@ bool simulation::advance_time() {
 void simulation::at_point(const char* name) noexcept {
   // At most two pauses nested, each for at most four transitions of others.
   if (depth_ >= 2 || !preemptible(name)) return;
+  // Never inside a cancellation walk: it tells "the canceller" from others
+  // by thread, and every virtual worker is this one thread (another worker
+  // withdrawing a callback that is still running would not wait for it).
+  if (cancellation_walk_on_this_thread()) return;
   if (next_random() % 2 != 0) return;
   const std::uint64_t n = 1 + next_random() % 4;
   ++depth_;
@@ -237,8 +242,9 @@ std::string simulation::describe(const char* what) const {
 
 void simulation::run_until(task_header* root) {
   hook_scope hook(this);
+  const std::uint64_t limit = steps_ + step_limit;  // per block_on call
   while (!root->is_complete()) {
-    if (steps_ >= step_limit) {
+    if (steps_ >= limit) {
       throw_error(errc::simulation_step_limit,
                   describe("the step limit was reached before block_on's task completed").c_str());
     }
@@ -251,10 +257,15 @@ void simulation::run_until(task_header* root) {
   }
 }
 
-void simulation::drain() noexcept {
+void simulation::drain(std::chrono::nanoseconds timeout) noexcept {
   hook_scope hook(this);
-  const std::uint64_t limit = steps_ + step_limit;
-  while (!rt_.owned_.all_empty() && steps_ < limit) {
+  // The shutdown timeout in virtual time (a ticker would otherwise keep the
+  // drain going for ever), and a step bound for tasks that only yield.
+  const auto deadline = rt_.clock_.now() + std::min(timeout, std::chrono::nanoseconds(
+                                                                 std::chrono::hours(24 * 365)));
+  const std::uint64_t limit = steps_ + drain_step_limit;
+  while ((!rt_.owned_.all_empty() || rt_.blocking_.has_queued()) && steps_ < limit &&
+         rt_.clock_.now() < deadline) {
     if (act_once()) continue;
     if (!advance_time()) return;  // the rest wait forever: shutdown destroys them
   }

@@ -54,6 +54,7 @@
 #include "io/io_backend.hpp"
 #include "scheduler/park_driver.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -68,7 +69,8 @@ driver_factory simulation_drivers();
 
 class simulation final : private preemption_hook {
  public:
-  static constexpr std::uint64_t step_limit = 20'000'000;
+  static constexpr std::uint64_t step_limit = 20'000'000;       // per block_on
+  static constexpr std::uint64_t drain_step_limit = 1'000'000;  // shutdown's drain
 
   simulation(runtime_core& rt, std::uint64_t seed);
   simulation(const simulation&) = delete;
@@ -78,8 +80,10 @@ class simulation final : private preemption_hook {
   /// block_on: act until `root` completes. Throws std::system_error with
   /// errc::simulation_stalled or errc::simulation_step_limit.
   void run_until(task_header* root);
-  /// Shutdown's drain: act until no task is owned or nothing can act.
-  void drain() noexcept;
+  /// Shutdown's drain: act until no task is owned and no blocking job is
+  /// queued, nothing can act, `timeout` of virtual time has passed, or
+  /// drain_step_limit transitions were taken.
+  void drain(std::chrono::nanoseconds timeout) noexcept;
 
  private:
   enum class vstate : std::uint8_t { running, wants_park, parked };

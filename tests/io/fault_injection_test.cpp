@@ -241,6 +241,27 @@ TEST_P(UringFault, HardEnterErrorsWhileParkingAreRetriedAndEveryOperationComplet
   for (const std::error_code& ec : errors) ADD_FAILURE() << ec.message();
 }
 
+TEST(UringFault, AFullSqueueAndAHardEnterErrorWhileParkingAreRetried) {
+  // Found by review: the park re-arms its eventfd read; with the SQ full
+  // (get_sqe fails once) the enter that makes room fails hard (once). That
+  // enter consumed nothing: it must count as one failed park enter and be
+  // retried, not throw out of the park (block_on threw; a worker thread
+  // would have ended the process).
+  fault::disarm_all_on_exit guard;
+  weft::runtime rt = weft::runtime_builder{}
+                         .flavor(runtime_flavor::current_thread)
+                         .io_backend(io_backend_choice::io_uring)
+                         .build();
+  rt.block_on([]() -> task<void> {
+    fault::arm(fault::site::uring_get_sqe, schedule(1.0, 1, /*times=*/1));
+    fault::arm(fault::site::uring_enter, schedule(1.0, 2, /*times=*/1, {ENOMEM}));
+    co_await weft::sleep(5ms);  // parks: re-arms the eventfd read
+  }());
+  EXPECT_EQ(fault::injected(fault::site::uring_get_sqe), 1u);
+  EXPECT_EQ(fault::injected(fault::site::uring_enter), 1u);
+  fault::disarm_all();
+}
+
 TEST(UringHardFault, PersistentHardEnterErrorEndsBlockOnWithTheErrnoInsteadOfSpinning) {
   fault::disarm_all_on_exit guard;
   weft::runtime rt = weft::runtime_builder{}
