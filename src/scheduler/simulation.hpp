@@ -30,10 +30,19 @@
 // rounds, a joiner that just registered) may be paused there while other
 // actors take up to four transitions; then it goes on. That is how a window
 // inside one step — the ones the threaded tests force with test points —
-// opens under the simulation, again chosen by the seed.
+// opens under the simulation, again chosen by the seed. Never inside a
+// cancellation walk (it tells the canceller apart by thread id, and every
+// virtual worker is this one thread). Not detectable: a pause inside a call
+// the program makes while holding a std::mutex of its own lets a woken task
+// take that mutex on this same thread — a deadlock without a report; hold
+// weft's own locks across such calls in simulated code.
 //
 // Virtual time: the runtime's clock is paused; when no actor can act, the
-// simulation moves it to the earliest timer of any worker. When no actor can
+// simulation moves it to the earliest timer of any worker. Shutdown's drain
+// runs for the shutdown timeout in virtual time (or 1,000,000 transitions),
+// then destroys what is left in spawn order. One thread drives a simulation
+// at a time (driver_mu_): a shutdown from another thread — the reaper of a
+// runtime destroyed in its own task — waits for block_on to return. When no actor can
 // act and no timer is set, yet block_on's task has not completed, every task
 // waits on something that nothing will do: the run fails with
 // errc::simulation_stalled (a deadlock, or a lost wake-up), and the message
