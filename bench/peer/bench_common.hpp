@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <semaphore>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace weft_bench {
@@ -18,10 +20,15 @@ namespace weft_bench {
 using clock_type = std::chrono::steady_clock;
 inline constexpr int warmups = 2;
 
-/// Runs `body` `warmups` times untimed, then `reps` times timed, and prints
-/// name<TAB>median_ns<TAB>fastest_ns.
+/// The median and the fastest of a set of timed runs.
+struct timing {
+  std::int64_t median_ns;
+  std::int64_t fastest_ns;
+};
+
+/// Runs `body` `warmups` times untimed, then `reps` times timed.
 template <class Body>
-void measure(const char* name, int reps, Body&& body) {
+timing time_runs(int reps, Body&& body) {
   for (int i = 0; i < warmups; ++i) body();
   std::vector<std::int64_t> samples;
   samples.reserve(static_cast<std::size_t>(reps));
@@ -34,8 +41,15 @@ void measure(const char* name, int reps, Body&& body) {
   std::sort(samples.begin(), samples.end());
   std::size_t n = samples.size();
   std::int64_t median = n % 2 == 1 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
-  std::printf("%s\t%lld\t%lld\n", name, static_cast<long long>(median),
-              static_cast<long long>(samples[0]));
+  return {median, samples[0]};
+}
+
+/// time_runs, then prints name<TAB>median_ns<TAB>fastest_ns.
+template <class Body>
+void measure(const char* name, int reps, Body&& body) {
+  const timing t = time_runs(reps, std::forward<Body>(body));
+  std::printf("%s\t%lld\t%lld\n", name, static_cast<long long>(t.median_ns),
+              static_cast<long long>(t.fastest_ns));
   std::fflush(stdout);
 }
 
@@ -62,5 +76,10 @@ struct countdown {
 
 /// The channel and lock benchmarks (weft_sync_bench.cpp).
 void run_sync_benchmarks(weft::runtime& rt, int reps);
+
+/// The scheduler size sweep and the queued-task memory probe
+/// (weft_sweep_bench.cpp).
+int run_sweep(const std::string& bench, std::size_t size, std::size_t workers, int reps);
+int run_queued_rss(std::size_t size, std::size_t workers);
 
 }  // namespace weft_bench

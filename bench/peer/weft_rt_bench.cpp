@@ -17,6 +17,8 @@
 //               is shut down instead)
 //   idle_sleep  same measurement, printed as idle_task_bytes_sleep, to pair
 //               with tokio's sleep-parked variant
+//   sweep BENCH SIZE [WORKERS] [REPS], queued_rss SIZE [WORKERS]
+//               the scheduler size sweep (weft_sweep_bench.cpp, sweep.sh)
 // WORKERS defaults to 2, REPS to 20 (after 2 warm-up runs).
 
 #include <weft/weft.hpp>
@@ -275,6 +277,14 @@ void idle_task_bytes(std::size_t workers, const char* name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The sweep modes take a benchmark name and a size before the numbers.
+  if (argc >= 3 && std::string(argv[1]) == "queued_rss") {
+    return weft_bench::run_queued_rss(std::stoul(argv[2]), argc > 3 ? std::stoul(argv[3]) : 2);
+  }
+  if (argc >= 4 && std::string(argv[1]) == "sweep") {
+    return weft_bench::run_sweep(argv[2], std::stoul(argv[3]), argc > 4 ? std::stoul(argv[4]) : 2,
+                                 argc > 5 ? std::stoi(argv[5]) : 10);
+  }
   options opts = parse_options(argc, argv);
   if (opts.mode == "rt") {
     // WEFT_BENCH_ONLY=name runs one benchmark (for profiling).

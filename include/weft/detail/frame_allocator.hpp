@@ -5,17 +5,25 @@
 // Every weft coroutine frame (task<T>, and the runtime's own task cells) is
 // allocated through frame_allocate / frame_deallocate. Sizes are rounded up to
 // a size class (16-byte steps to 256 B, 64-byte steps to 1 KiB, then 2 and
-// 4 KiB); each thread keeps one singly linked free list per class. Allocation pops from the calling
-// thread's list, deallocation pushes onto the *calling* thread's list: a frame
-// freed on another thread than the one that allocated it simply joins that
-// thread's cache. No list is ever touched by two threads, so there is no
-// atomic on this path and no ABA problem. Larger frames go to ::operator new.
+// 4 KiB); each thread keeps one singly linked free list per class, up to
+// 256 KiB per class. Allocation pops from the calling thread's list,
+// deallocation pushes onto the *calling* thread's list: a frame freed on
+// another thread than the one that allocated it joins that thread's cache.
+// No list is ever touched by two threads, so there is no atomic on this path
+// and no ABA problem. Larger frames go to ::operator new.
 //
-// Why not return a block to its allocating thread? That needs a remote-free
-// queue per thread and an owner pointer per block; the simple scheme is safe by
-// construction and the imbalance it allows (a producer thread allocating, a
-// consumer thread freeing) is bounded by the per-class cap below: past it,
-// blocks go back to the global heap.
+// Producers and consumers. A thread that spawns (the main thread calling
+// rt.spawn, a task fanning out) allocates more than it frees; a worker that
+// runs those tasks frees more than it allocates. Past its 256 KiB, a
+// consumer collects freed blocks into batches (8 KiB, 8 to 64 blocks) and
+// hands each to a central pool under a spinlock; a producer whose list is
+// empty takes a whole batch from there before it asks the heap. One lock per
+// batch on each side. (The first version sent the overflow to the heap one
+// block at a time: every such free took the allocating thread's malloc
+// arena lock, and at 1,000,000 spawns half the run went to that lock and to
+// the futex sleeps it caused; see docs/design.md.) The pool holds at most
+// 256 MiB per class (a burst of a million spawned tasks fits); beyond that
+// batches go back to the heap.
 //
 // Sizes are known on both sides: coroutine promises declare the sized
 // operator delete, so the block carries no header.
@@ -39,5 +47,9 @@ void* frame_allocate(std::size_t size);
 /// Return a frame obtained from frame_allocate with the same `size`.
 /// SAFETY: `p` came from frame_allocate(size) and is not used afterwards.
 void frame_deallocate(void* p, std::size_t size) noexcept;
+
+/// For tests: how many free blocks the central pool holds for frames of
+/// `size` bytes.
+std::size_t frame_pool_blocks_for_tests(std::size_t size) noexcept;
 
 }  // namespace weft::detail

@@ -14,6 +14,8 @@
 //!               idle_task_bytes<TAB>bytes_per_task
 //!   idle_sleep  same, but each task waits in a 1 h sleep; prints
 //!               idle_task_bytes_sleep<TAB>bytes_per_task
+//!   sweep BENCH SIZE [WORKERS] [REPS], queued_rss SIZE [WORKERS]
+//!               the scheduler size sweep (src/sweep.rs, sweep.sh)
 //! WORKERS defaults to 2, REPS to 20 (after 2 warm-up runs).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,6 +26,7 @@ use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+mod sweep;
 mod sync_bench;
 
 const SPAWN_COUNT: usize = 10_000;
@@ -61,7 +64,7 @@ fn parse_options() -> Options {
     opts
 }
 
-fn build_runtime(workers: usize) -> Runtime {
+pub(crate) fn build_runtime(workers: usize) -> Runtime {
     Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -69,9 +72,9 @@ fn build_runtime(workers: usize) -> Runtime {
         .expect("failed to build the tokio runtime")
 }
 
-/// Runs `body` WARMUPS times untimed, then `reps` times timed, and prints the
+/// Runs `body` WARMUPS times untimed, then `reps` times timed; returns the
 /// median and the fastest run in nanoseconds.
-pub(crate) fn measure<F: FnMut()>(name: &str, reps: usize, mut body: F) {
+pub(crate) fn time_runs<F: FnMut()>(reps: usize, mut body: F) -> (u128, u128) {
     for _ in 0..WARMUPS {
         body();
     }
@@ -84,7 +87,13 @@ pub(crate) fn measure<F: FnMut()>(name: &str, reps: usize, mut body: F) {
     samples.sort_unstable();
     let n = samples.len();
     let median = if n % 2 == 1 { samples[n / 2] } else { (samples[n / 2 - 1] + samples[n / 2]) / 2 };
-    println!("{}\t{}\t{}", name, median, samples[0]);
+    (median, samples[0])
+}
+
+/// time_runs, then prints name, median and fastest run.
+pub(crate) fn measure<F: FnMut()>(name: &str, reps: usize, body: F) {
+    let (median, fastest) = time_runs(reps, body);
+    println!("{}\t{}\t{}", name, median, fastest);
 }
 
 /// The shared state of a countdown: the task that brings `remaining` to zero
@@ -228,7 +237,7 @@ impl SplitMix64 {
     }
 }
 
-fn peak_rss_kib() -> i64 {
+pub(crate) fn peak_rss_kib() -> i64 {
     // SAFETY: getrusage only writes into the struct we hand it.
     unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
@@ -316,6 +325,15 @@ fn idle_task_bytes(workers: usize, use_sleep: bool) {
 }
 
 fn main() {
+    // The sweep modes take a benchmark name and a size before the numbers.
+    let args: Vec<String> = std::env::args().collect();
+    let num = |i: usize, default: usize| args.get(i).map_or(default, |a| a.parse().expect("a number"));
+    if args.len() >= 3 && args[1] == "queued_rss" {
+        std::process::exit(sweep::run_queued_rss(num(2, 0), num(3, 2)));
+    }
+    if args.len() >= 4 && args[1] == "sweep" {
+        std::process::exit(sweep::run_sweep(&args[2], num(3, 0), num(4, 2), num(5, 10)));
+    }
     let opts = parse_options();
     match opts.mode.as_str() {
         "rt" => {
