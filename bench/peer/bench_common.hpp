@@ -80,6 +80,6 @@ void run_sync_benchmarks(weft::runtime& rt, int reps);
 /// The scheduler size sweep and the queued-task memory probe
 /// (weft_sweep_bench.cpp).
 int run_sweep(const std::string& bench, std::size_t size, std::size_t workers, int reps);
-int run_queued_rss(std::size_t size, std::size_t workers);
+int run_queued_rss(std::size_t size, std::size_t workers, bool lambda_form);
 
 }  // namespace weft_bench

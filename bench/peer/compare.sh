@@ -29,37 +29,9 @@ mkdir -p "$RESULTS"
 
 log() { printf '[compare] %s\n' "$*" >&2; }
 
-# --- 1. toolchain from Debian's archive -------------------------------------
-# scripts/install-deps.sh installs the build and test set plus these.
-"$REPO/scripts/install-deps.sh" cargo rustc librust-tokio-dev librust-libc-dev >&2
-
-# Debian's cargo and rustc, whatever else is on PATH (e.g. a rustup toolchain).
-CARGO_BIN=/usr/bin/cargo
-export RUSTC=/usr/bin/rustc
-
-# --- 2. tokio_rt_bench (offline, Release) -----------------------------------
-log "building tokio_rt_bench"
-export CARGO_HOME="$BUILD/cargo-home"          # keep ~/.cargo out of it
-export CARGO_TARGET_DIR="$BUILD/tokio-target"
-(cd "$HERE/tokio" && "$CARGO_BIN" build --release --offline --quiet) >&2
-TOKIO_BIN="$CARGO_TARGET_DIR/release/tokio_rt_bench"
-
-# --- 3. weft_rt_bench (CMake Release) ---------------------------------------
-# The repo's own build; bench/CMakeLists.txt adds bench/peer.
-log "building weft_rt_bench"
-WEFT_LOG="$RESULTS/weft_build.log"
-WEFT_BIN=""
-if { cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-       -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF &&
-     cmake --build "$BUILD" --target weft_rt_bench; } >"$WEFT_LOG" 2>&1; then
-  WEFT_BIN="$BUILD/bench/peer/weft_rt_bench"
-fi
-weft_ok=1
-if [[ -z $WEFT_BIN || ! -x $WEFT_BIN ]]; then
-  weft_ok=0
-  log "weft_rt_bench did not build; see $WEFT_LOG (weft column: pending)"
-  tail -n 15 "$WEFT_LOG" >&2 || true
-fi
+# --- 1–3. toolchain from Debian, tokio_rt_bench, weft_rt_bench ----------------
+# shellcheck source=build_peers.sh
+source "$HERE/build_peers.sh"
 
 # --- 4. run ------------------------------------------------------------------
 # Every mode runs in its own process, so RSS readings are clean. The whole set

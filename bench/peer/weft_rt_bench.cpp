@@ -279,7 +279,8 @@ void idle_task_bytes(std::size_t workers, const char* name) {
 int main(int argc, char** argv) {
   // The sweep modes take a benchmark name and a size before the numbers.
   if (argc >= 3 && std::string(argv[1]) == "queued_rss") {
-    return weft_bench::run_queued_rss(std::stoul(argv[2]), argc > 3 ? std::stoul(argv[3]) : 2);
+    return weft_bench::run_queued_rss(std::stoul(argv[2]), argc > 3 ? std::stoul(argv[3]) : 2,
+                                      argc > 4 && std::string(argv[4]) == "lambda");
   }
   if (argc >= 4 && std::string(argv[1]) == "sweep") {
     return weft_bench::run_sweep(argv[2], std::stoul(argv[3]), argc > 4 ? std::stoul(argv[4]) : 2,

@@ -11,12 +11,13 @@
 //     on. Prints BENCH<TAB>SIZE<TAB>median_ns<TAB>fastest_ns (per run of the
 //     whole shape, after 2 warm-ups).
 //
-//   weft_rt_bench queued_rss SIZE [WORKERS]
+//   weft_rt_bench queued_rss SIZE [WORKERS] [call|lambda]
 //     Peak RSS of SIZE spawned-but-not-yet-run no-op tasks: every worker is
 //     held in a spinning task, the main thread spawns SIZE tasks (they all
 //     wait in the queues), reads the peak RSS, lets the workers go and waits
 //     for the tasks. Prints queued_rss<TAB>SIZE<TAB>peak_rss_kib<TAB>
-//     rss_before_spawning_kib.
+//     rss_before_spawning_kib (queued_rss_lambda for the lambda form:
+//     rt.spawn([] () -> task<> {...}) instead of rt.spawn(no_op())).
 #include <weft/weft.hpp>
 
 #include "bench_common.hpp"
@@ -116,7 +117,7 @@ int run_sweep(const std::string& bench, std::size_t size, std::size_t workers, i
   return 0;
 }
 
-int run_queued_rss(std::size_t size, std::size_t workers) {
+int run_queued_rss(std::size_t size, std::size_t workers, bool lambda_form) {
   auto rt = weft::runtime_builder{}.worker_threads(workers).build();
   static std::atomic<std::size_t> holding{0};
   static std::atomic<bool> release{false};
@@ -140,11 +141,20 @@ int run_queued_rss(std::size_t size, std::size_t workers) {
     std::this_thread::yield();
   }
   sweep_done.reset(size);
-  for (std::size_t i = 0; i < size; ++i) (void)rt.spawn(no_op());
+  if (lambda_form) {
+    // The callable form: the frame of the lambda's coroutine is made when the
+    // task first runs, so a queued task is one block.
+    for (std::size_t i = 0; i < size; ++i) (void)rt.spawn([]() -> weft::task<> { return no_op(); });
+  } else {
+    // The call form: no_op()'s frame exists already, and the task awaiting
+    // it is a second block.
+    for (std::size_t i = 0; i < size; ++i) (void)rt.spawn(no_op());
+  }
   const long peak = peak_rss_kib();
   release.store(true, std::memory_order_relaxed);  // ORDERING: as above
   sweep_done.done.acquire();
-  std::printf("queued_rss\t%zu\t%ld\t%ld\n", size, peak, before);
+  std::printf("%s\t%zu\t%ld\t%ld\n", lambda_form ? "queued_rss_lambda" : "queued_rss", size, peak,
+              before);
   std::fflush(stdout);
   return 0;
 }

@@ -14,8 +14,8 @@
 // batches from a worker whose local queue overflowed (push_batch). Workers
 // take them back with pop() or pop_n() (refilling a local queue).
 //
-// pop_n() and drain() unlink their tasks under one lock acquisition but call
-// `sink` after unlocking, so a sink may push into this same queue (e.g. a
+// pop_n() and drain() unlink their tasks under the lock but call `sink`
+// after unlocking (pop_n also walks its list outside the lock, see there), so a sink may push into this same queue (e.g. a
 // local queue overflowing back here) without deadlock. If a sink throws, the
 // task it was given counts as handed over (the sink owns it); the tasks not yet
 // handed to it are put back at the front, in order, and the exception
@@ -32,6 +32,7 @@
 #include <utility>
 
 #include <weft/detail/sync_shim.hpp>
+#include <weft/detail/test_point.hpp>
 
 namespace weft::detail {
 
@@ -102,29 +103,56 @@ class inject_queue {
     return t;
   }
 
-  /// Pop up to `n` tasks (oldest first), unlinked under one lock, then handed
-  /// to `sink(T*)` one by one outside the lock. Returns how many were popped.
+  /// Pop up to `n` tasks (oldest first) and hand them to `sink(T*)` one by
+  /// one outside the lock. Returns how many were popped; `*rest_requeued`
+  /// (if given) says whether tasks were left queued behind them.
+  ///
+  /// The walk to the n-th task reads every task's link, and those tasks were
+  /// queued long ago (cold in cache): it must not happen under the lock,
+  /// where it held both workers up (a refill of 128 from a queue of 1,000s
+  /// was most of yield_many's time at 5,000 tasks). So pop_n takes the whole
+  /// list under the lock, walks outside it, and puts the rest back at the
+  /// front under the lock again — both critical sections O(1). Meanwhile the
+  /// queue looks empty to other poppers (they see fewer tasks, never a task
+  /// twice); a caller that sees `*rest_requeued` should wake a worker, as a
+  /// push would, in case one went to sleep in that window.
   template <class Sink>
-  std::size_t pop_n(std::size_t n, Sink&& sink) {
+  std::size_t pop_n(std::size_t n, Sink&& sink, bool* rest_requeued = nullptr) {
+    if (rest_requeued != nullptr) *rest_requeued = false;
     if (n == 0 || is_empty()) return 0;
     T* first = nullptr;
-    std::size_t taken = 0;
+    T* last_of_all = nullptr;
+    std::size_t all = 0;
     {
       sync::lock_guard<sync::spin_mutex> lock(mutex_);
       first = head_;
-      T* last = nullptr;
-      T* cur = head_;
-      while (cur != nullptr && taken < n) {
-        last = cur;
-        cur = cur->queue_next_;
-        ++taken;
-      }
-      if (taken == 0) return 0;
-      head_ = cur;
-      if (head_ == nullptr) tail_ = nullptr;
-      last->queue_next_ = nullptr;
-      count_ -= taken;
+      if (first == nullptr) return 0;
+      last_of_all = tail_;
+      all = count_;
+      head_ = tail_ = nullptr;
+      count_ = 0;
       publish_len();
+    }
+    WEFT_TEST_POINT("inject_queue.pop_n.list_taken");
+    // The chain first..last_of_all is ours alone now: pushers append to the
+    // (now empty) list, never to last_of_all.
+    T* last = first;
+    std::size_t taken = 1;
+    while (taken < n && last->queue_next_ != nullptr) {
+      last = last->queue_next_;
+      ++taken;
+    }
+    if (T* rest = last->queue_next_) {
+      last->queue_next_ = nullptr;
+      sync::lock_guard<sync::spin_mutex> lock(mutex_);
+      // Older than anything pushed in the window: back at the front. Even if
+      // closed meanwhile: these tasks were already accepted; drain() gets them.
+      last_of_all->queue_next_ = head_;
+      head_ = rest;
+      if (tail_ == nullptr) tail_ = last_of_all;
+      count_ += all - taken;
+      publish_len();
+      if (rest_requeued != nullptr) *rest_requeued = true;
     }
     hand_over(first, std::forward<Sink>(sink));
     return taken;

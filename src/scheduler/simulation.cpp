@@ -63,6 +63,7 @@ bool preemptible(const char* name) noexcept {
       "cell_complete.before_wake_joiner",  // a joiner may be cancelled, drop its handle
       "wait_queue.between_rounds",         // a still-linked waiter may be destroyed
       "join_handle.registered",            // the joined task may complete, wake us
+      "inject_queue.pop_n.list_taken",     // others find the inject queue empty, may park
   };
   for (const char* p : points) {
     if (std::strcmp(p, name) == 0) return true;

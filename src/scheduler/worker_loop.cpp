@@ -98,19 +98,29 @@ task_header* runtime_core::next_task(worker& w) {
       return std::exchange(w.lifo, nullptr);
     }
     // The slot ran max_lifo_polls times in a row: queue it behind the rest.
-    push_local(w, std::exchange(w.lifo, nullptr));
+    // No other worker is woken for it: this one pops its queue next, and a
+    // wake here would hand a lone chain of spawns back and forth between
+    // workers, one unpark system call every max_lifo_polls links.
+    enqueue_local(w, std::exchange(w.lifo, nullptr));
   }
   w.lifo_polls = 0;
   if (task_header* t = w.queue.pop()) return t;
   // Refill from the global queue: one to run, up to half a queue to keep.
   task_header* first = nullptr;
-  inject_.pop_n(w.queue.remaining_slots() / 2 + 1, [&](task_header* t) {
-    if (first == nullptr) {
-      first = t;
-    } else {
-      enqueue_local(w, t);
-    }
-  });
+  bool rest_requeued = false;
+  inject_.pop_n(
+      w.queue.remaining_slots() / 2 + 1,
+      [&](task_header* t) {
+        if (first == nullptr) {
+          first = t;
+        } else {
+          enqueue_local(w, t);
+        }
+      },
+      &rest_requeued);
+  // While pop_n held the list, the inject queue looked empty: a worker that
+  // went to sleep then is woken now, as a push would have.
+  if (rest_requeued) notify_parked();
   return first;
 }
 

@@ -1,5 +1,6 @@
 // Tests for weft::detail::inject_queue (src/scheduler/inject_queue.hpp).
 #include "scheduler/inject_queue.hpp"
+#include "support/test_points.hpp"
 
 #include <gtest/gtest.h>
 
@@ -241,6 +242,48 @@ TEST(InjectQueueStress, FourProducersTwoConsumersDeliverEachTaskExactlyOnce) {
     if (seen[i].load(std::memory_order_relaxed) != 1) ++wrong;
   }
   EXPECT_EQ(wrong, 0u) << "items not seen exactly once";
+  EXPECT_TRUE(q.is_empty());
+}
+
+}  // namespace
+
+namespace {
+
+// pop_n walks its list outside the lock: while it does, the queue looks empty
+// and pushes go to a fresh list; the rest goes back in front of them. The
+// window is forced: the test point "inject_queue.pop_n.list_taken" runs the
+// push on the popping thread, between the two critical sections.
+TEST(InjectQueue, PopNPutsTheRestBackInFrontOfPushesMadeWhileItWalked) {
+  WEFT_REQUIRE_TEST_POINTS();
+  auto tasks = make_tasks(6);
+  inject_queue<task> q;
+  for (std::size_t i = 0; i < 5; ++i) ASSERT_TRUE(q.push(&tasks[i]));
+
+  weft_test::point_script script;
+  bool looked_empty = false;
+  script.on("inject_queue.pop_n.list_taken", [&] {
+    looked_empty = q.is_empty() && q.pop() == nullptr;
+    EXPECT_TRUE(q.push(&tasks[5]));
+  });
+  std::vector<std::uint32_t> got;
+  bool rest_requeued = false;
+  EXPECT_EQ(q.pop_n(2, [&](task* t) { got.push_back(t->id); }, &rest_requeued), 2u);
+  EXPECT_TRUE(looked_empty);
+  EXPECT_TRUE(rest_requeued);
+  EXPECT_EQ(got, (std::vector<std::uint32_t>{0, 1}));
+  EXPECT_EQ(q.len(), 4u);
+  std::vector<std::uint32_t> rest;
+  for (task* t : drain_all(q)) rest.push_back(t->id);
+  EXPECT_EQ(rest, (std::vector<std::uint32_t>{2, 3, 4, 5}));  // FIFO across the window
+}
+
+TEST(InjectQueue, PopNOfEverythingRequeuesNothing) {
+  auto tasks = make_tasks(3);
+  inject_queue<task> q;
+  for (auto& t : tasks) ASSERT_TRUE(q.push(&t));
+  bool rest_requeued = true;
+  EXPECT_EQ(q.pop_n(3, [](task*) {}, &rest_requeued), 3u);
+  EXPECT_FALSE(rest_requeued);
   EXPECT_TRUE(q.is_empty());
 }
 
