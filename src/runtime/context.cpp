@@ -7,6 +7,7 @@
 #include <weft/error.hpp>
 #include <weft/waker.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -59,6 +60,11 @@ step_result run_step(task_header* t) noexcept {
 // ---- cells ---------------------------------------------------------------------
 
 namespace {
+/// The frame size as the header keeps it (task_header::frame_size_).
+std::uint16_t saturated_frame_size(std::size_t size) noexcept {
+  return static_cast<std::uint16_t>(std::min<std::size_t>(size, 0xffff));
+}
+
 void free_block(task_header* t) noexcept {
   scheduler* s = t->scheduler_;
   const std::size_t size = cell_header_space + t->frame_size_;
@@ -86,7 +92,7 @@ void cell_release(task_header* t) noexcept {
 void* cell_allocate(std::size_t frame_size) {
   void* block = frame_allocate(cell_header_space + frame_size);
   auto* t = ::new (block) task_header(task_header::ref_one);
-  t->frame_size_ = static_cast<std::uint32_t>(frame_size);
+  t->frame_size_ = saturated_frame_size(frame_size);
   void* frame = frame_of_header(t);
   tl_last_cell_frame = frame;
   return frame;
@@ -105,7 +111,7 @@ void cell_check_frame(void* frame) noexcept {
 void cell_deallocate(void* frame, std::size_t frame_size) noexcept {
   task_header* t = header_of_frame(frame);
   // INVARIANT: the frame size is the one allocated.
-  if (frame_size != t->frame_size_) std::abort();
+  if (saturated_frame_size(frame_size) != t->frame_size_) std::abort();
   if (t->releasing_) {
     free_block(t);
   } else {

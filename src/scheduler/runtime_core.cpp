@@ -200,8 +200,15 @@ void runtime_core::spawn(task_header* t) {
   retain();  // the header's reference to its scheduler
   t->scheduler_ = this;
   t->prepare_unpublished(task_header::notified, 1);  // + the owned reference
-  if (!owned_.insert(t)) {
+  bool inserted = false;
+  try {
+    inserted = owned_.insert(t);
+  } catch (...) {
     t->unref();  // the owned reference; the caller's handle frees the cell
+    throw;
+  }
+  if (!inserted) {
+    t->unref();  // as above
     throw_error(errc::runtime_shut_down, "spawn on a runtime that is shut down");
   }
   schedule(t);

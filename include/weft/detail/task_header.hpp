@@ -59,7 +59,7 @@
 //     (it takes and wakes it, then drops the owner's reference — never in
 //     the other order).
 //   queue_next_: whoever holds the task in a queue.
-//   owned_prev_/owned_next_: the owned-task list, under its lock.
+//   owned_slot_: the owned-task table, under its shard's lock.
 #pragma once
 
 #include <weft/detail/sync_shim.hpp>
@@ -405,13 +405,10 @@ class task_header {
   }
 
   // ---- fields ----------------------------------------------------------------
-  // Laid out so the header is 80 bytes: five pointers, the cancel hook, the
-  // small fields packed into 16 bytes, the state word, the joiner's task.
+  // Laid out so the header is 64 bytes, one cache line: five pointers, the
+  // cancel hook, the small fields packed into 16 bytes, the state word.
   // Intrusive link for run queues. Owned by whoever holds the task queued.
   task_header* queue_next_ = nullptr;
-  // Owned-task list links; guarded by the list's lock.
-  task_header* owned_prev_ = nullptr;
-  task_header* owned_next_ = nullptr;
   // Counted (see scheduler::retain). Set once before the first schedule.
   scheduler* scheduler_ = nullptr;
   // Where the next step resumes (the cell's own coroutine, or an inner one).
@@ -422,8 +419,13 @@ class task_header {
   // under way (set and read by the one owner that cancels, e.g. a branch set's
   // owner, whose steps are ordered).
   cancel_hook* cancel_hook_ = nullptr;
-  std::uint32_t frame_size_ = 0;   // bytes of the coroutine frame
-  std::uint16_t owned_shard_ = 0;  // owned-task list shard
+  // Where the task sits in its runtime's owned-task table (owned_tasks.hpp);
+  // written under the table's lock.
+  std::uint32_t owned_slot_ = 0;
+  // Bytes of the coroutine frame, saturated at 65,535: every size from
+  // 4,097 up is freed the same way (frame_allocator.hpp), so a saturated
+  // size still frees the block right.
+  std::uint16_t frame_size_ = 0;
   bool finished_ = false;          // body reached final_suspend (running thread)
   bool suspended_ = false;         // begin_suspend called in this step (running thread)
   bool frame_destroyed_ = false;   // frame destroyed while references remain
@@ -442,7 +444,7 @@ class task_header {
   task_header* join_waker_task_ = nullptr;
 };
 
-static_assert(sizeof(void*) != 8 || sizeof(task_header) == 80,
-              "task_header is laid out to be 80 bytes on 64-bit targets");
+static_assert(sizeof(void*) != 8 || sizeof(task_header) == 64,
+              "task_header is laid out to be 64 bytes (one cache line) on 64-bit targets");
 
 }  // namespace weft::detail
