@@ -32,6 +32,41 @@ struct worker_io {
   bool simulated = false;
 };
 
+/// The tasks that yielded on a worker, oldest first; owner only. The worker
+/// moves them into its local queue as far as the queue has room
+/// (flush_deferred), the rest stay here in order: a backlog of thousands of
+/// yielders never overflows into the inject queue (one lock and a walk of
+/// cold task headers per 128 tasks, twice per yield), and other workers
+/// still take their share by stealing from the local queue.
+class deferred_tasks {
+ public:
+  void push(task_header* t) { items_.push_back(t); }
+  [[nodiscard]] bool empty() const noexcept { return head_ == items_.size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return items_.size() - head_; }
+  /// SAFETY: !empty().
+  task_header* pop_front() noexcept {
+    task_header* t = items_[head_++];
+    if (head_ == items_.size()) {
+      clear();
+    } else if (head_ >= 1024 && head_ * 2 >= items_.size()) {
+      // Tasks keep yielding while older ones are taken: drop the taken
+      // prefix (at most as many moves as pops since the last time), so the
+      // array holds about the backlog, not every yield ever made.
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+    return t;
+  }
+  void clear() noexcept {
+    items_.clear();
+    head_ = 0;
+  }
+
+ private:
+  std::vector<task_header*> items_;
+  std::size_t head_ = 0;  // items_[head_..] are waiting
+};
+
 struct worker {
   std::size_t index = 0;
   worker_io io;
@@ -40,7 +75,7 @@ struct worker {
   // Tasks that woke themselves during their step (yield_now): they wait
   // until the worker finds nothing else in its queue or the inject queue, so
   // a yield lets every other ready task — local or remote — go first.
-  std::vector<task_header*> deferred;  // owner only
+  deferred_tasks deferred;  // owner only
   std::uint32_t lifo_polls = 0;
   std::uint32_t ticks_to_event = 1;  // counts down to the next inject/timer check
   bool searching = false;

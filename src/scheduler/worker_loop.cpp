@@ -25,6 +25,7 @@
 #include <weft/detail/planted_bug.hpp>
 
 #include <pthread.h>
+#include <algorithm>
 #include <csignal>
 
 namespace weft::detail {
@@ -155,16 +156,18 @@ void runtime_core::run_task(worker& w, task_header* t) {
   if (run_step(t) == step_result::notified) {
     // Woken during its own step (yield_now, or a wake that raced its
     // suspension): it runs again once the queues here are empty.
-    w.deferred.push_back(t);
+    w.deferred.push(t);
   }
 }
 
 bool runtime_core::flush_deferred(worker& w) {
   if (w.deferred.empty()) return false;
-  for (task_header* t : w.deferred) enqueue_local(w, t);
+  // As many as the local queue has room for (at least one, so the worker
+  // makes progress even while a thief holds slots); the rest wait in order.
+  const std::size_t n = std::max<std::size_t>(1, std::min(w.deferred.size(), w.queue.remaining_slots()));
+  for (std::size_t i = 0; i < n; ++i) enqueue_local(w, w.deferred.pop_front());
   // One task we pop at once; only a batch leaves work for others to steal.
-  if (w.deferred.size() > 1) notify_parked();
-  w.deferred.clear();
+  if (n > 1) notify_parked();
   return true;
 }
 
