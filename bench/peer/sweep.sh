@@ -49,9 +49,9 @@ reps_for() {
   local bench=$1 n=$2
   if [[ $bench == yield_many ]]; then
     if ((n <= 100)); then echo 30; elif ((n <= 1000)); then echo 10; else echo 5; fi
-  elif ((n <= 100)); then echo 200
-  elif ((n <= 1000)); then echo 100
-  elif ((n <= 10000)); then echo 30
+  elif ((n <= 100)); then echo 1000
+  elif ((n <= 1000)); then echo 300
+  elif ((n <= 10000)); then echo 50
   elif ((n <= 100000)); then echo 10
   else echo 5; fi
 }

@@ -147,9 +147,11 @@ void runtime_core::schedule(task_header* t) noexcept {
 }
 
 void runtime_core::enqueue_local(worker& w, task_header* t) {
-  w.queue.push_back_or_overflow(t, [this](task_header* head, task_header* tail, std::size_t n) {
+  w.queue.push_back_or_overflow(t, [this, &w](task_header* head, task_header* tail, std::size_t n) {
     // Closed only at shutdown, which destroys every owned task anyway.
     (void)inject_.push_batch(head, tail, n);
+    // ORDERING: relaxed: a hint for thieves (steal_from_spawner).
+    w.overflowing.store(true, std::memory_order_relaxed);
   });
 }
 

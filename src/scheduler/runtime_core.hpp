@@ -125,6 +125,7 @@ class runtime_core final : public scheduler {
   void worker_main(worker& w);
   task_header* next_task(worker& w);
   task_header* steal_work(worker& w);
+  task_header* steal_from_spawner(worker& w);
   void run_task(worker& w, task_header* t);
   void end_search(worker& w);
   bool park_enter(worker& w);

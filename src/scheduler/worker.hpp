@@ -7,6 +7,7 @@
 // parking means differ.
 #pragma once
 
+#include <weft/detail/sync_shim.hpp>
 #include <weft/detail/task_header.hpp>
 
 #include "scheduler/local_queue.hpp"
@@ -79,6 +80,10 @@ struct worker {
   std::uint32_t lifo_polls = 0;
   std::uint32_t ticks_to_event = 1;  // counts down to the next inject/timer check
   bool searching = false;
+  // Set when the local queue overflowed into the inject queue (this worker
+  // spawns faster than it runs), cleared when the queue runs dry; other
+  // workers then take from this queue before the inject queue.
+  sync::atomic<bool> overflowing{false};
   std::uint64_t rng = 0;  // xorshift state for victim choice
   // Where this worker parks. The scheduler knows only the park_driver
   // interface; make_park_driver() picks the implementation.

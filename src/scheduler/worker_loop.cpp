@@ -106,6 +106,17 @@ task_header* runtime_core::next_task(worker& w) {
   }
   w.lifo_polls = 0;
   if (task_header* t = w.queue.pop()) return t;
+  // Its own queue ran dry: it no longer spawns faster than it runs.
+  // ORDERING: relaxed: a hint read by thieves (steal_from_spawner).
+  if (w.overflowing.load(std::memory_order_relaxed)) {
+    w.overflowing.store(false, std::memory_order_relaxed);  // ORDERING: as above
+  }
+  // A worker whose queue overflows spawns faster than it runs: take half of
+  // its queue — its newest work, still in cache — before the inject queue's
+  // backlog (queued earliest, cold by now). Otherwise the backlog grows while
+  // this worker runs the coldest tasks, and at a million spawned tasks every
+  // task is a cache miss (docs/design.md, "The scheduler at scale").
+  if (task_header* t = steal_from_spawner(w)) return t;
   // Refill from the global queue: one to run, up to half a queue to keep.
   task_header* first = nullptr;
   bool rest_requeued = false;
@@ -123,6 +134,18 @@ task_header* runtime_core::next_task(worker& w) {
   // went to sleep then is woken now, as a push would have.
   if (rest_requeued) notify_parked();
   return first;
+}
+
+task_header* runtime_core::steal_from_spawner(worker& w) {
+  if (current_thread_) return nullptr;
+  for (auto& vp : workers_) {
+    worker& victim = *vp;
+    // ORDERING: relaxed: a hint; the steal itself synchronises with the
+    // victim's pushes.
+    if (&victim == &w || !victim.overflowing.load(std::memory_order_relaxed)) continue;
+    if (task_header* t = victim.queue.steal_into(w.queue)) return t;
+  }
+  return nullptr;
 }
 
 task_header* runtime_core::steal_work(worker& w) {
