@@ -171,7 +171,7 @@ if command -v gnuplot >/dev/null; then
     awk -F, -v b="$bench" 'NR > 1 && $1 == b { print $2, $3, $4 }' "$SUMMARY" >"$RESULTS/sweep_$bench.dat"
   done
   gnuplot <<EOF
-set terminal pngcairo size 1200,520 font "sans,10"
+set terminal pngcairo size 1200,520 font "sans,10" noenhanced
 set output "$PLOT"
 set multiplot layout 1,2 title "Scheduler size sweep, $WORKERS workers (bench/peer/sweep.sh): weft solid, tokio dashed"
 set logscale x

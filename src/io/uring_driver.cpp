@@ -1,6 +1,8 @@
 // uring_driver — implementation. The protocol and the thread rules are in
 // uring_driver.hpp; this file adds how each liburing call's errors are read.
 #include "io/uring_driver.hpp"
+
+#include "scheduler/futex.hpp"
 #include "io/eventfd_wake.hpp"
 #include "support/fault_injection.hpp"
 
@@ -15,6 +17,11 @@
 #include <system_error>
 
 namespace weft::detail {
+namespace {
+// Tests only (park_in_ring_for_test): every park waits in the ring.
+sync::atomic<bool> park_in_ring{false};
+}  // namespace
+
 namespace {
 
 [[noreturn]] void throw_errno(int err, const char* what) {
@@ -214,6 +221,12 @@ void uring_driver::check_park_enter(int res, const char* what) {
 }
 
 bool uring_driver::poll_nonblocking() {
+  // Nothing queued and no operation in flight: no completion of ours can be
+  // waiting, so no system call (a scheduler polls every 61 ticks; a worker
+  // running only computation would otherwise enter the kernel that often).
+  // A stale completion of the eventfd read (an unpark that raced a wake-up)
+  // stays in the ring until the next park that waits there.
+  if (in_flight_ == 0 && io_uring_sq_ready(&ring_) == 0) return false;
   // Submits what is queued and, with DEFER_TASKRUN, runs deferred
   // completions so they become visible.
   check_park_enter(ring_submit_and_get_events(&ring_), "io_uring_enter");
@@ -284,6 +297,19 @@ void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
       [this] { poll_nonblocking(); },
       [this](std::optional<std::chrono::nanoseconds> left) {
         if (hooks.active()) return wait_in_hook(left);
+        // ORDERING: relaxed: a test switch, set while no runtime parks.
+        if (in_flight_ == 0 && io_uring_sq_ready(&ring_) == 0 &&
+            !park_in_ring.load(std::memory_order_relaxed)) {
+          // Nothing of ours can complete: sleep on the token's word. An
+          // unpark is then one futex wake instead of an eventfd write whose
+          // completion wakes the ring (a third of the cost of handing an
+          // idle runtime one task). The choice holds for the whole park:
+          // in_flight_ and the SQ change only on this thread.
+          if (token_.enter_futex_wait()) {
+            futex_wait(&token_.word(), park_token::parked_futex, left);
+          }
+          return false;
+        }
         __kernel_timespec ts{};
         if (left) {
           ts.tv_sec = left->count() / 1'000'000'000;
@@ -295,14 +321,31 @@ void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
 }
 
 void uring_driver::unpark() noexcept {
-  if (!token_.notify()) return;  // running, or already notified: no syscall
-  if (hooks.interrupt()) return;  // the owner blocks in its park hook
+  const std::uint32_t was = token_.notify_from();
+  if (was == park_token::parked_futex) {
+    // ORDERING: relaxed: a statistic.
+    futex_wakes_.fetch_add(1, std::memory_order_relaxed);
+    futex_wake_one(&token_.word());  // asleep on the word, with no I/O in flight
+    return;
+  }
+  if (was != park_token::parked) return;  // running, or already notified: no syscall
+  if (hooks.interrupt()) return;          // the owner blocks in its park hook
   eventfd_wake(eventfd_, eventfd_writes_);
 }
 
 std::uint64_t uring_driver::eventfd_writes() const noexcept {
   // ORDERING: relaxed: a statistic (see unpark).
   return eventfd_writes_.load(std::memory_order_relaxed);
+}
+
+std::uint64_t uring_driver::futex_wakes() const noexcept {
+  // ORDERING: relaxed: a statistic (see unpark).
+  return futex_wakes_.load(std::memory_order_relaxed);
+}
+
+void uring_driver::park_in_ring_for_test(bool on) noexcept {
+  // ORDERING: relaxed: see park_in_ring.
+  park_in_ring.store(on, std::memory_order_relaxed);
 }
 
 bool uring_driver::parked() const noexcept { return token_.is_parked(); }

@@ -12,12 +12,16 @@
 // Who touches what
 //   - ring_, armed_, enabled_, eventfd_value_, sink_: the owner only (the one
 //     worker thread that parks). The constructing thread only creates them.
-//   - token_, eventfd_writes_: any thread (atomics).
+//   - token_, eventfd_writes_, futex_wakes_: any thread (atomics).
 //   - eventfd_value_ belongs to the kernel while armed_ is true: the armed read
 //     may write it until its CQE is reaped or the ring is torn down.
 //
 // Unpark protocol: park_token's (scheduler/park_token.hpp); unpark writes
-// the eventfd only if the owner was PARKED. A write can land after the owner already left its wait (it timed out or got
+// the eventfd only if the owner was PARKED. An owner with no operation in
+// flight and nothing queued sleeps on the token's word instead
+// (PARKED_FUTEX; the choice holds for a whole park), and unpark wakes it with
+// one futex wake — cheaper than an eventfd write whose completion must wake
+// the ring, and nothing of the ring's can complete meanwhile. A write can land after the owner already left its wait (it timed out or got
 // I/O in the meantime): the read then completes during a later park, which
 // sees no NOTIFIED token, re-arms and waits again — one extra round trip, no
 // spurious return.
@@ -170,7 +174,8 @@ class uring_driver final : public park_driver {
   void park(std::optional<std::chrono::nanoseconds> timeout) override;
   void unpark() noexcept override;
 
-  /// How many times unpark() wrote the eventfd. Relaxed: a statistic.
+  /// How many times unpark() wrote the eventfd (the owner parked in the
+  /// ring, with I/O in flight). Relaxed: a statistic.
   std::uint64_t eventfd_writes() const noexcept;
   /// Whether the owner is between "about to park" and waking. Diagnostics and tests.
   bool parked() const noexcept;
@@ -211,6 +216,13 @@ class uring_driver final : public park_driver {
   /// kernel refuses the real one; switching it (either way) forgets a
   /// refusal seen before.
   static void force_cancel_all_refusal_for_test(bool on) noexcept;
+  /// For tests: park in the ring even with no operation in flight (no futex
+  /// sleep), so a fault test reaches io_uring_enter from an idle park. Set
+  /// while no runtime parks.
+  static void park_in_ring_for_test(bool on) noexcept;
+  /// How many times unpark() woke an owner asleep on its token's word
+  /// (no I/O in flight). Relaxed: a statistic.
+  std::uint64_t futex_wakes() const noexcept;
 
   /// Creates, enables and uses (one NOP) a ring on the calling thread, checks
   /// that the kernel has every opcode weft submits (Linux 5.15), then closes
@@ -267,6 +279,7 @@ class uring_driver final : public park_driver {
   void* sink_context_ = nullptr;
   park_token token_;
   sync::atomic<std::uint64_t> eventfd_writes_{0};
+  sync::atomic<std::uint64_t> futex_wakes_{0};
   std::size_t in_flight_ = 0;  // owner only
   // Sentinels of the owner's lists of started, not completed ops (circular).
   io_flight_link in_flight_list_;

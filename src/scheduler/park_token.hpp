@@ -1,7 +1,7 @@
 // park_token — the unpark protocol every park driver shares.
 //
-// One 32-bit word: EMPTY, PARKED or NOTIFIED. Only the owner parks; any
-// thread unparks.
+// One 32-bit word: EMPTY, PARKED, PARKED_FUTEX or NOTIFIED. Only the owner
+// parks; any thread unparks.
 //
 //   park:   NOTIFIED→EMPTY: return at once (an unpark came first, never lost)
 //           EMPTY→PARKED; wait in the driver until NOTIFIED or the deadline
@@ -10,6 +10,12 @@
 //   unpark: exchange(NOTIFIED); only if it was PARKED does the unparker make
 //           the system call that wakes the owner (futex wake, eventfd write),
 //           so unparking a running worker costs one atomic exchange
+//
+// PARKED_FUTEX: a driver whose owner may sleep either in the driver or on a
+// futex (io_uring with no I/O in flight: a futex wake is cheaper than an
+// eventfd write and its completion) moves PARKED→PARKED_FUTEX before it
+// sleeps on the word (enter_futex_wait), so the unparker, which reads the
+// state in its exchange, knows which wake to make.
 //
 // The drivers differ only in how they wait and wake; park_with() holds the
 // loop so the protocol is written once. Memory ordering: unpark's exchange is
@@ -33,21 +39,46 @@ class park_token {
   static constexpr std::uint32_t empty = 0;
   static constexpr std::uint32_t parked = 1;
   static constexpr std::uint32_t notified = 2;
+  static constexpr std::uint32_t parked_futex = 3;
 
-  /// Unpark: true if the owner is (about to be) asleep in the driver and the
-  /// caller must wake it.
-  [[nodiscard]] bool notify() noexcept {
+  /// Unpark: the state before it — PARKED or PARKED_FUTEX if the owner is
+  /// (about to be) asleep and the caller must wake it (in the driver, or on
+  /// the word with futex_wake_one); EMPTY or NOTIFIED if not.
+  [[nodiscard]] std::uint32_t notify_from() noexcept {
     // ORDERING: acq_rel: the release publishes what the unparker wrote and
     // pairs with the acquires on the owner's side; the acquire pairs with the
-    // owner's release CAS to PARKED, so an unparker that sees PARKED also sees
-    // what the owner did before parking (a park hook it installed).
-    return word_.exchange(notified, std::memory_order_acq_rel) == parked;
+    // owner's release CAS to PARKED (or PARKED_FUTEX), so an unparker that
+    // sees it also sees what the owner did before parking (a park hook it
+    // installed).
+    return word_.exchange(notified, std::memory_order_acq_rel);
+  }
+
+  /// Unpark, for drivers that never park on the futex: true if the owner is
+  /// (about to be) asleep in the driver and the caller must wake it.
+  [[nodiscard]] bool notify() noexcept { return notify_from() == parked; }
+
+  /// Owner, inside park_with's `wait`: sleep on the word rather than in the
+  /// driver. True if the word is now PARKED_FUTEX (wait on it with
+  /// futex_wait(word, parked_futex)); false if an unpark came first (do not
+  /// wait: park_with sees NOTIFIED). A driver must make the same choice on
+  /// every wait of one park.
+  [[nodiscard]] bool enter_futex_wait() noexcept {
+    std::uint32_t expected = parked;
+    // ORDERING: acq_rel on success: the release publishes the state change
+    // to the unparker's exchange; acquire on failure: pairs with notify's
+    // release (a token, or PARKED_FUTEX set by this owner's earlier wait).
+    if (word_.compare_exchange_strong(expected, parked_futex, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      return true;
+    }
+    return expected == parked_futex;
   }
 
   /// For observers (tests): the owner is parked.
   [[nodiscard]] bool is_parked() const noexcept {
     // ORDERING: relaxed: a hint; unpark's exchange sees the latest state.
-    return word_.load(std::memory_order_relaxed) == parked;
+    const std::uint32_t w = word_.load(std::memory_order_relaxed);
+    return w == parked || w == parked_futex;
   }
 
   /// The word a futex waits on.
@@ -96,7 +127,7 @@ class park_token {
       // Spurious return, a signal, a stale wake, or a timeout a little
       // early: re-check the deadline and wait again — never end early.
     }
-    // PARKED (timed out, or work) or NOTIFIED: consume either way.
+    // PARKED or PARKED_FUTEX (timed out, or work) or NOTIFIED: consume either way.
     // ORDERING: acquire: as the fast path.
     word_.exchange(empty, std::memory_order_acquire);
   }

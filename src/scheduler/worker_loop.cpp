@@ -94,7 +94,12 @@ task_header* runtime_core::next_task(worker& w) {
     if (task_header* t = inject_.pop()) return t;
   }
   if (w.lifo != nullptr) {
-    if (w.lifo_polls < cfg_.max_lifo_polls) {
+    // The cap keeps a pair of tasks waking each other through the slot from
+    // starving the local queue; with nothing in that queue there is nothing
+    // to starve (the inject queue and timers get their turn every
+    // event_interval ticks regardless), and queueing the task would only
+    // offer a lone chain of spawns to a thief.
+    if (w.lifo_polls < cfg_.max_lifo_polls || !w.queue.has_tasks()) {
       ++w.lifo_polls;
       return std::exchange(w.lifo, nullptr);
     }

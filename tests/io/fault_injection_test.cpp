@@ -2,6 +2,7 @@
 // ring setup, accept, io_uring_enter, io_uring_get_sqe, eventfd and
 // epoll_ctl each fail as the real call would, and the runtime survives it.
 #include "io/fault_support.hpp"
+#include "io/uring_driver.hpp"
 
 #include <weft/cancellation.hpp>
 #include <weft/signals.hpp>
@@ -26,6 +27,16 @@ using weft::net::tcp_listener;
 using weft::net::tcp_stream;
 
 using flavor_backend = std::tuple<runtime_flavor, io_backend_choice>;
+
+// While it lives, io_uring workers park in their ring even with no I/O in
+// flight (normally they sleep on a futex then): the tests of hard enter
+// errors during a park need the park to enter the kernel.
+struct ring_parks_only {
+  ring_parks_only() { weft::detail::uring_driver::park_in_ring_for_test(true); }
+  ring_parks_only(const ring_parks_only&) = delete;
+  ring_parks_only& operator=(const ring_parks_only&) = delete;
+  ~ring_parks_only() { weft::detail::uring_driver::park_in_ring_for_test(false); }
+};
 
 std::string param_name(const ::testing::TestParamInfo<flavor_backend>& info) {
   std::string s = std::get<0>(info.param) == runtime_flavor::multi_thread ? "multi_thread"
@@ -248,6 +259,7 @@ TEST(UringFault, AFullSqueueAndAHardEnterErrorWhileParkingAreRetried) {
   // retried, not throw out of the park (block_on threw; a worker thread
   // would have ended the process).
   fault::disarm_all_on_exit guard;
+  ring_parks_only in_ring;  // the sleep below parks in the ring, not on a futex
   weft::runtime rt = weft::runtime_builder{}
                          .flavor(runtime_flavor::current_thread)
                          .io_backend(io_backend_choice::io_uring)
@@ -264,6 +276,7 @@ TEST(UringFault, AFullSqueueAndAHardEnterErrorWhileParkingAreRetried) {
 
 TEST(UringHardFault, PersistentHardEnterErrorEndsBlockOnWithTheErrnoInsteadOfSpinning) {
   fault::disarm_all_on_exit guard;
+  ring_parks_only in_ring;  // the sleep below parks in the ring, not on a futex
   weft::runtime rt = weft::runtime_builder{}
                          .flavor(runtime_flavor::current_thread)
                          .io_backend(io_backend_choice::io_uring)

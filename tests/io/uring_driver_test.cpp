@@ -112,6 +112,35 @@ struct pipe_read {
   }
 };
 
+// Parked with no operation in flight, the owner sleeps on its token's word
+// and unpark wakes it with a futex wake; with one in flight it sleeps in the
+// ring and unpark writes the eventfd. The owner is seen parked (parked())
+// before the unpark, so each wake meets a sleeping owner.
+TEST(uring_driver, an_idle_owner_is_woken_by_futex_and_one_with_io_in_flight_by_the_eventfd) {
+  uring_driver idle(8, /*single_issuer=*/false);
+  std::thread idle_owner([&] { idle.park(std::nullopt); });
+  while (!idle.parked()) std::this_thread::yield();
+  idle.unpark();
+  idle_owner.join();
+  EXPECT_EQ(idle.futex_wakes(), 1u);
+  EXPECT_EQ(idle.eventfd_writes(), 0u);
+
+  uring_driver busy(8, /*single_issuer=*/false);
+  pipe_read r;
+  std::thread busy_owner([&] {
+    busy.start_op(r.op);  // a read of an empty pipe: in flight until cancelled
+    busy.park(std::nullopt);
+  });
+  while (!busy.parked()) std::this_thread::yield();
+  busy.unpark();
+  busy_owner.join();
+  EXPECT_EQ(busy.eventfd_writes(), 1u);
+  EXPECT_EQ(busy.futex_wakes(), 0u);
+  EXPECT_FALSE(busy.cancel_op_local(r.op));
+  while (!r.op.is_completed()) busy.park(std::chrono::milliseconds(100));
+  EXPECT_EQ(r.op.result, -ECANCELED);
+}
+
 TEST(uring_driver, an_op_cancelled_on_its_owner_completes_with_ecanceled) {
   uring_driver d(8, /*single_issuer=*/false);
   pipe_read r;

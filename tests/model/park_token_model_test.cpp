@@ -8,6 +8,7 @@
 
 #include "scheduler/park_token.hpp"
 
+#include <cstdint>
 #include <optional>
 
 namespace {
@@ -21,11 +22,11 @@ struct model_futex {
   sync::condition_variable sleepers;
   int wakes = 0;  // guarded by lock: pending wake-ups for the sleeper
 
-  // futex_wait(word, PARKED): sleep unless the word changed; returns on a
+  // futex_wait(word, expected): sleep unless the word changed; returns on a
   // wake (the caller re-checks the word, as the real driver does).
-  void wait(park_token& t) {
+  void wait(park_token& t, std::uint32_t expected = park_token::parked) {
     std::unique_lock<sync::mutex> lk(lock);
-    if (t.word().load(std::memory_order_relaxed) != park_token::parked) return;
+    if (t.word().load(std::memory_order_relaxed) != expected) return;
     while (wakes == 0) sleepers.wait(lk);
     --wakes;
   }
@@ -109,6 +110,62 @@ TEST(ParkTokenModel, TwoUnparkersRacingOnePark) {
     u1.join();
     u2.join();
   });
+}
+
+// The io_uring driver's two ways to sleep (uring_driver.cpp): with I/O in
+// flight in the ring, woken by an eventfd write (a second model futex,
+// waited on while the word is PARKED); with none, on the token's word after
+// enter_futex_wait (PARKED_FUTEX). The unparker picks the wake from the state
+// its exchange read. Whichever way the owner sleeps, the one unpark ends the
+// park — a wrong pick would leave it asleep, which the checker reports as a
+// deadlock.
+struct dual_parker {
+  park_token token;
+  model_futex ring;   // the eventfd the ring's read waits on
+  model_futex futex;  // the token's word
+  bool futex_mode = false;  // no I/O in flight: fixed for the whole park
+
+  void park() {
+    token.park_with(
+        std::nullopt, [] {}, [] {},
+        [this](std::optional<std::chrono::nanoseconds>) {
+          if (futex_mode) {
+            if (token.enter_futex_wait()) futex.wait(token, park_token::parked_futex);
+          } else {
+            ring.wait(token);
+          }
+          return false;
+        });
+  }
+  void unpark() {
+    const std::uint32_t was = token.notify_from();
+    if (was == park_token::parked_futex) {
+      futex.wake();
+    } else if (was == park_token::parked) {
+      ring.wake();
+    }
+  }
+};
+
+TEST(ParkTokenModel, AnOwnerAsleepOnTheWordOrInTheRingIsWokenByTheOneUnpark) {
+  for (bool futex_mode : {true, false}) {
+    expect_all_interleavings_pass(
+        futex_mode ? "park_token: futex sleep vs unpark" : "park_token: ring sleep vs unpark", [&] {
+          dual_parker p;
+          p.futex_mode = futex_mode;
+          sync::atomic<int> message{0};
+          sync::thread unparker([&] {
+            message.store(1, std::memory_order_relaxed);
+            p.unpark();
+          });
+          p.park();
+          model::require(message.load(std::memory_order_relaxed) == 1,
+                         "park returned without the unparker's write before its unpark");
+          unparker.join();
+          model::require(p.token.word().load() == park_token::empty,
+                         "the token is consumed when park returns");
+        });
+  }
 }
 
 }  // namespace
