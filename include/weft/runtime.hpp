@@ -59,21 +59,6 @@ struct role_options {
   std::function<void()> on_thread_stop;
 };
 
-namespace detail {
-struct role_entry {
-  std::string name;
-  role_options options;
-};
-/// runtime_create, plus the runtime's dispatcher domain: one child runtime
-/// core per role (src/dispatcher/worker_group.cpp).
-runtime_core* runtime_create_with_roles(const runtime_config& cfg,
-                                        const std::vector<role_entry>& roles);
-/// Shut down the runtime's dispatchers and role groups, then the runtime.
-void runtime_shutdown_with_roles(runtime_core* rt, std::chrono::nanoseconds timeout) noexcept;
-/// True on a worker of `rt` or of one of its groups (a role, a blocking
-/// dispatcher's thread): shutting `rt` down there would wait for itself.
-bool runs_on_runtime_or_its_groups(const runtime_core* rt) noexcept;
-}  // namespace detail
 
 /// Builds a runtime. Each setter validates its argument at once and throws
 /// std::system_error(errc::invalid_builder_setting) with a message naming the
@@ -138,7 +123,7 @@ class runtime_builder {
   runtime_builder& set_shutdown_timeout(std::chrono::nanoseconds d);
 
   detail::runtime_config cfg_;
-  std::vector<detail::role_entry> roles_;
+  std::vector<detail::role_spec> roles_;
   bool worker_threads_set_ = false;
 };
 

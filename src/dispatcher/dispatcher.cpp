@@ -3,7 +3,7 @@
 #include <weft/dispatcher.hpp>
 
 #include "dispatcher/dispatcher_state.hpp"
-#include "dispatcher/worker_group.hpp"
+#include "dispatcher/dispatch_domain.hpp"
 
 #include <weft/detail/context.hpp>
 #include <weft/detail/task_cell.hpp>
@@ -47,8 +47,8 @@ dispatcher_ref create_on(runtime_core* rt, dispatcher_config cfg) {
   std::shared_ptr<dispatch_domain> domain = dispatch_domain::of(rt);
   if (domain == nullptr) {
     throw_error(errc::runtime_shut_down,
-                "dispatcher_builder::create: the runtime has shut down (or was not made by "
-                "runtime_builder); create dispatchers on a running runtime");
+                "dispatcher_builder::create: the runtime has shut down; create dispatchers on "
+                "a running runtime");
   }
   runtime_core* group = domain->group_for(cfg.role);  // throws for an unknown role
   const bool dedicated = cfg.allow_blocking;

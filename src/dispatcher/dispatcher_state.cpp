@@ -1,7 +1,7 @@
 // A dispatcher's queue, pumps and shutdown. See dispatcher_state.hpp.
 #include "dispatcher/dispatcher_state.hpp"
 
-#include "dispatcher/worker_group.hpp"
+#include "dispatcher/dispatch_domain.hpp"
 
 #include <weft/detail/context.hpp>
 #include <weft/detail/task_cell.hpp>

@@ -75,7 +75,7 @@ class reaper_list {
  private:
   void reap(runtime_core* core) noexcept {
     tl_is_reaper = true;
-    runtime_shutdown_with_roles(core, runtime_get_config(core).shutdown_timeout);
+    runtime_shutdown(core, runtime_get_config(core).shutdown_timeout);
     runtime_release(core);
     {
       std::lock_guard<std::mutex> lock(mu_);

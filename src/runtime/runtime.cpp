@@ -93,6 +93,29 @@ runtime_builder& runtime_builder::on_thread_stop(std::function<void()> fn) {
   return *this;
 }
 
+runtime_builder& runtime_builder::scheduler_role(std::string name, role_options options) {
+  if (name.empty()) {
+    bad_setting(
+        "runtime_builder::scheduler_role: the name must not be empty (the empty role "
+        "already means the runtime's own workers); give the role a name");
+  }
+  if (options.threads == 0 || options.threads > 64) {
+    bad_setting("runtime_builder::scheduler_role(\"" + name +
+                "\"): threads = " + std::to_string(options.threads) +
+                " must be between 1 and 64");
+  }
+  for (const detail::role_spec& r : roles_) {
+    if (r.name == name) {
+      bad_setting("runtime_builder::scheduler_role(\"" + name +
+                  "\"): the role is already declared; declare each role once");
+    }
+  }
+  roles_.push_back(detail::role_spec{std::move(name), options.threads,
+                                     std::move(options.on_thread_start),
+                                     std::move(options.on_thread_stop)});
+  return *this;
+}
+
 runtime runtime_builder::build() const {
   if (cfg_.flavor == runtime_flavor::current_thread && worker_threads_set_ &&
       cfg_.worker_threads != 1) {
@@ -112,7 +135,7 @@ runtime runtime_builder::build() const {
                 "which the simulation's seed cannot order; drop the roles (dispatchers then "
                 "run on the simulation's workers)");
   }
-  return runtime{detail::runtime_create_with_roles(cfg_, roles_)};
+  return runtime{detail::runtime_create(cfg_, roles_)};
 }
 
 runtime::runtime() : runtime(runtime_builder{}.build()) {}
@@ -128,26 +151,26 @@ runtime& runtime::operator=(runtime&& o) noexcept {
 runtime::~runtime() {
   if (core_ == nullptr) return;
   detail::runtime_core* core = std::exchange(core_, nullptr);
-  if (detail::runs_on_runtime_or_its_groups(core)) {
+  if (detail::runtime_runs_here(core)) {
     // The last owner is one of the runtime's own tasks, jobs or callbacks:
     // shutting down here would wait for this very thread. Another thread
     // does it; this one goes back to its task (deferred_shutdown.hpp).
     detail::shut_down_on_reaper_thread(core);
     return;
   }
-  detail::runtime_shutdown_with_roles(core, detail::runtime_get_config(core).shutdown_timeout);
+  detail::runtime_shutdown(core, detail::runtime_get_config(core).shutdown_timeout);
   detail::runtime_release(core);
 }
 
 void runtime::shutdown_for(std::chrono::nanoseconds timeout) {
   check_alive();
-  if (detail::runs_on_runtime_or_its_groups(core_)) {
+  if (detail::runtime_runs_here(core_)) {
     throw_error(errc::nested_runtime,
                 "runtime::shutdown called from one of the runtime's own tasks, dispatcher "
                 "callbacks or role threads: it would wait for itself; call it from the thread "
                 "that owns the runtime");
   }
-  detail::runtime_shutdown_with_roles(core_, timeout);
+  detail::runtime_shutdown(core_, timeout);
 }
 
 runtime_flavor runtime::flavor() const noexcept {

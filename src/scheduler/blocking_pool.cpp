@@ -94,7 +94,7 @@ bool blocking_pool::on_complete(task_header*) noexcept {
 
 void blocking_pool::thread_main(thread_list::iterator self) {
   this_threads_pool = this;
-  blocking_pool_owner() = &owner_;  // for runs_on_runtime_or_its_groups
+  blocking_pool_owner() = &owner_;  // for runtime_runs_here
   if (cfg_.on_thread_start) cfg_.on_thread_start();
   sync::unique_lock<sync::mutex> lock(mu_);
   for (;;) {

@@ -64,8 +64,9 @@ worker_scope::~worker_scope() {
   in_runner() = prev_in_runner_;
 }
 
-runtime_core::runtime_core(const runtime_config& cfg)
+runtime_core::runtime_core(const runtime_config& cfg, runtime_core* root)
     : cfg_(cfg),
+      root_(root),
       current_thread_(cfg.flavor == runtime_flavor::current_thread),
       simulated_(cfg.flavor == runtime_flavor::simulation),
       idle_(worker_count_for(cfg)),
@@ -96,6 +97,7 @@ runtime_core::runtime_core(const runtime_config& cfg)
     w->io.simulated = simulated_;
     workers_.push_back(std::move(w));
   }
+  if (root_ != nullptr) root_->retain();  // released by ~runtime_core
   if (simulated_) {
     owned_.use_spawn_order();
     sim_thread_ = std::this_thread::get_id();
@@ -103,7 +105,9 @@ runtime_core::runtime_core(const runtime_config& cfg)
   }
 }
 
-runtime_core::~runtime_core() = default;
+runtime_core::~runtime_core() {
+  if (root_ != nullptr) root_->release();
+}
 
 void runtime_core::start() {
   if (current_thread_ || simulated_) return;  // driven by block_on
@@ -236,12 +240,58 @@ bool runtime_core::timer_register(timer_node& n, timer_shard*& shard) {
   return true;
 }
 
+std::shared_ptr<runtime_extension> runtime_core::attach_extension(
+    const std::function<std::shared_ptr<runtime_extension>()>& make) {
+  sync::lock_guard<sync::mutex> lock(extension_mu_);
+  if (extension_ == nullptr && !extension_closed_) extension_ = make();
+  return extension_;
+}
+
+void runtime_core::shutdown_tree(std::chrono::nanoseconds timeout) noexcept {
+  const auto deadline = steady_deadline_after(timeout);  // saturating
+  std::shared_ptr<runtime_extension> extension;
+  {
+    sync::lock_guard<sync::mutex> lock(extension_mu_);
+    extension_closed_ = true;  // none attached from now on
+    extension = extension_;
+  }
+  // 1. The extension (dispatchers) refuses new work and starts finishing.
+  if (extension != nullptr) extension->begin_shutdown();
+  // 2. The child cores: each waits up to the deadline for its tasks.
+  children_.shutdown(deadline);
+  // 3. This core; the extension stays reachable (dispatchers finish during
+  //    its wait for tasks) until it is over.
+  shutdown(time_left(deadline, std::chrono::steady_clock::now()));
+  sync::lock_guard<sync::mutex> lock(extension_mu_);
+  extension_.reset();
+}
+
 // ---- the runtime API ---------------------------------------------------------------
 
-runtime_core* runtime_create(const runtime_config& cfg) {
+runtime_core* runtime_create(const runtime_config& cfg, const std::vector<role_spec>& roles) {
   auto* rt = new runtime_core(cfg);
   rt->start();
+  try {
+    rt->children().start_roles(roles);
+  } catch (...) {
+    rt->shutdown_tree(cfg.shutdown_timeout);
+    rt->release();
+    throw;
+  }
   return rt;
+}
+
+bool runtime_runs_here(const runtime_core* rt) noexcept {
+  // The core this thread belongs to: the one it runs a runner of, or the one
+  // whose blocking pool it is a thread of (blocking pools belong only to
+  // runtime cores: runtime_core constructs each one with itself as owner).
+  const runtime_core* mine = nullptr;
+  if (in_runner() && current_runtime() != nullptr) {
+    mine = current_runtime();
+  } else if (const scheduler* owner = blocking_pool_owner()) {
+    mine = static_cast<const runtime_core*>(owner);
+  }
+  return mine != nullptr && mine->root() == rt->root();
 }
 
 void runtime_release(runtime_core* rt) noexcept { rt->release(); }
@@ -257,7 +307,7 @@ void runtime_spawn_blocking(runtime_core* rt, task_header* t) { rt->spawn_blocki
 void runtime_run_until_complete(runtime_core* rt, task_header* t) { rt->run_until_complete(t); }
 
 void runtime_shutdown(runtime_core* rt, std::chrono::nanoseconds timeout) noexcept {
-  rt->shutdown(timeout);
+  rt->shutdown_tree(timeout);
 }
 
 bool runtime_wait_idle(runtime_core* rt, std::chrono::nanoseconds timeout) noexcept {

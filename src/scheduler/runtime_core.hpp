@@ -36,7 +36,10 @@
 // drain), shutdown.cpp (the protocol below), simulation.cpp (the seeded
 // driver of virtual workers), this file's .cpp (construction, spawn, wakes).
 //
-// Shutdown (shutdown()):
+// Shutdown of a whole runtime (shutdown_tree()): the attached extension's
+// begin_shutdown (the dispatchers, runtime_extension.hpp), then the child
+// cores (child_cores.hpp), then this core:
+// Shutdown of one core (shutdown()):
 //   1. refuse work from outside (rt.spawn, block_on);
 //   2. wait up to the timeout for the owned-task list to empty — tasks still
 //      run, and may spawn, meanwhile;
@@ -60,15 +63,18 @@
 
 #include "io/io_backend.hpp"
 #include "scheduler/blocking_pool.hpp"
+#include "scheduler/child_cores.hpp"
 #include "scheduler/idle.hpp"
 #include "scheduler/inject_queue.hpp"
 #include "scheduler/owned_tasks.hpp"
 #include "scheduler/park_driver.hpp"
+#include "scheduler/runtime_extension.hpp"
 #include "scheduler/worker.hpp"
 #include "time/time_driver.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -82,7 +88,9 @@ scheduler* current_worker_runtime() noexcept;
 
 class runtime_core final : public scheduler {
  public:
-  explicit runtime_core(const runtime_config& cfg);
+  /// A root runtime, or (with `root`) a child core of `root` (child_cores.hpp),
+  /// which keeps a counted reference to it.
+  explicit runtime_core(const runtime_config& cfg, runtime_core* root = nullptr);
   runtime_core(const runtime_core&) = delete;
   runtime_core& operator=(const runtime_core&) = delete;
 
@@ -93,6 +101,18 @@ class runtime_core final : public scheduler {
   void release() noexcept override;
 
   void start();
+  /// The root of this core's tree: itself, or the runtime a child belongs to.
+  [[nodiscard]] runtime_core* root() noexcept { return root_ != nullptr ? root_ : this; }
+  [[nodiscard]] const runtime_core* root() const noexcept { return root_ != nullptr ? root_ : this; }
+  /// The root's role cores and dedicated cores.
+  [[nodiscard]] child_cores& children() noexcept { return children_; }
+  /// The extension attached to this (root) runtime, made by `make` on the
+  /// first call; nullptr if none was attached before shutdown began.
+  std::shared_ptr<runtime_extension> attach_extension(
+      const std::function<std::shared_ptr<runtime_extension>()>& make);
+  /// The whole runtime's shutdown: the extension's turn, the child cores,
+  /// then this core (shutdown()). Root only.
+  void shutdown_tree(std::chrono::nanoseconds timeout) noexcept;
   void spawn(task_header* t);
   void spawn_blocking(task_header* t);
   void run_until_complete(task_header* root);
@@ -165,6 +185,7 @@ class runtime_core final : public scheduler {
   }
 
   const runtime_config cfg_;
+  runtime_core* const root_;  // counted; nullptr for a root
   const bool current_thread_;
   const bool simulated_;
   io_backend backend_ = io_backend::simulated;
@@ -174,6 +195,10 @@ class runtime_core final : public scheduler {
   owned_tasks owned_;
   tick_clock clock_;
   blocking_pool blocking_;
+  child_cores children_{*this};              // a root's role and dedicated cores
+  sync::mutex extension_mu_;
+  std::shared_ptr<runtime_extension> extension_;  // guarded by extension_mu_
+  bool extension_closed_ = false;                 // guarded by extension_mu_
   std::unique_ptr<simulation> sim_;          // simulation flavour only
   std::thread::id sim_thread_;               // simulation: the thread that built it
   // simulation: the thread driving it now (block_on, or shutdown's drain),

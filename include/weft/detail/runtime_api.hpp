@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace weft {
 /// multi_thread: worker threads; current_thread: the block_on caller runs
@@ -55,7 +56,22 @@ struct runtime_config {
   std::function<void()> on_thread_stop;
 };
 
-runtime_core* runtime_create(const runtime_config& cfg);
+/// A scheduler role as the runtime sees it: a child core of `threads`
+/// workers named NAME-N, with its own thread hooks (runtime_builder::
+/// scheduler_role validates it).
+struct role_spec {
+  std::string name;
+  std::size_t threads = 1;
+  std::function<void()> on_thread_start;
+  std::function<void()> on_thread_stop;
+};
+
+/// A started runtime with one child core per role. Throws what starting a
+/// core throws (nothing is left running then).
+runtime_core* runtime_create(const runtime_config& cfg, const std::vector<role_spec>& roles = {});
+/// True on a thread of `rt` or of one of its child cores (a worker, a
+/// blocking-pool thread): shutting `rt` down there would wait for itself.
+bool runtime_runs_here(const runtime_core* rt) noexcept;
 void runtime_release(runtime_core* rt) noexcept;
 const runtime_config& runtime_get_config(const runtime_core* rt) noexcept;
 io_backend runtime_io_backend(const runtime_core* rt) noexcept;
@@ -73,7 +89,9 @@ void runtime_spawn_blocking(runtime_core* rt, task_header* t);
 /// complete.
 void runtime_run_until_complete(runtime_core* rt, task_header* t);
 
-/// Stop accepting work, wait up to `timeout` for tasks, destroy the rest.
+/// Shut the runtime down: its dispatchers, its child cores (roles,
+/// thread-blocking dispatchers' cores), then itself — stop accepting work,
+/// wait up to `timeout` (for all of it) for tasks, destroy the rest.
 void runtime_shutdown(runtime_core* rt, std::chrono::nanoseconds timeout) noexcept;
 
 /// Wait up to `timeout` for every task to finish; true if they did.
