@@ -96,13 +96,13 @@ void unpoison(void* p, std::size_t size) noexcept {
 // A batch is a chain of exactly batch_of(cls) blocks linked through their
 // first word; the pool links batches through the second word of each batch's
 // first block (every class is at least 16 bytes). The pool holds at most
-// max_pooled_bytes_per_class per class; past that a batch goes back to the
-// heap. It is a global with a trivial destructor, never torn down: frames may
+// max_pooled_bytes in all classes together; past that a batch goes back to
+// the heap. It is a global with a trivial destructor, never torn down: frames may
 // be freed during static destruction, and what it holds at exit stays
 // reachable (leak checkers do not report it).
 
 constexpr std::size_t batch_bytes = 8 * 1024;
-constexpr std::size_t max_pooled_bytes_per_class = std::size_t{256} << 20;
+constexpr std::size_t max_pooled_bytes = std::size_t{256} << 20;
 
 constexpr std::size_t batch_of(std::size_t cls) noexcept {
   const std::size_t n = batch_bytes / class_size(cls);
@@ -122,6 +122,9 @@ struct central_class {
 
 struct central_pool {
   std::array<central_class, class_count> classes;
+  // Bytes held, all classes: reserved before a batch goes in (and given back
+  // if that passes the cap), released when one comes out.
+  sync::atomic<std::size_t> bytes{0};
 };
 
 central_pool& central() noexcept {
@@ -141,10 +144,16 @@ void keep_link_readable(free_block* b) noexcept {
 
 /// Hands a chain of batch_of(cls) blocks to the pool; false if it is full.
 bool central_put(std::size_t cls, free_block* first) noexcept {
-  central_class& c = central().classes[cls];
+  central_pool& pool = central();
+  const std::size_t bytes = batch_of(cls) * class_size(cls);
+  // ORDERING: relaxed: a byte count; the class lock orders the batches.
+  if (pool.bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes > max_pooled_bytes) {
+    pool.bytes.fetch_sub(bytes, std::memory_order_relaxed);  // ORDERING: as above
+    return false;
+  }
+  central_class& c = pool.classes[cls];
   keep_link_readable(first);
   sync::lock_guard<sync::spinlock> lock(c.mu);
-  if ((c.count + 1) * batch_of(cls) * class_size(cls) > max_pooled_bytes_per_class) return false;
   reinterpret_cast<batch_link*>(first)->next_batch = c.batches;
   c.batches = first;
   ++c.count;
@@ -153,13 +162,18 @@ bool central_put(std::size_t cls, free_block* first) noexcept {
 
 /// Takes one batch (a chain of batch_of(cls) blocks) from the pool, or nullptr.
 free_block* central_take(std::size_t cls) noexcept {
-  central_class& c = central().classes[cls];
-  sync::lock_guard<sync::spinlock> lock(c.mu);
-  free_block* first = c.batches;
-  if (first == nullptr) return nullptr;
-  c.batches = reinterpret_cast<batch_link*>(first)->next_batch;
-  --c.count;
-  return first;
+  central_pool& pool = central();
+  central_class& c = pool.classes[cls];
+  {
+    sync::lock_guard<sync::spinlock> lock(c.mu);
+    free_block* first = c.batches;
+    if (first == nullptr) return nullptr;
+    c.batches = reinterpret_cast<batch_link*>(first)->next_batch;
+    --c.count;
+    // ORDERING: relaxed: see central_pool::bytes.
+    pool.bytes.fetch_sub(batch_of(cls) * class_size(cls), std::memory_order_relaxed);
+    return first;
+  }
 }
 
 // ---- the thread caches -----------------------------------------------------------------

@@ -59,7 +59,11 @@ class deferred_tasks {
     return t;
   }
   void clear() noexcept {
-    items_.clear();
+    if (items_.capacity() > 4096) {
+      std::vector<task_header*>().swap(items_);  // a burst's array is not kept
+    } else {
+      items_.clear();
+    }
     head_ = 0;
   }
 

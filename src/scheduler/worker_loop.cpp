@@ -95,19 +95,28 @@ task_header* runtime_core::next_task(worker& w) {
   }
   if (w.lifo != nullptr) {
     // The cap keeps a pair of tasks waking each other through the slot from
-    // starving the local queue; with nothing in that queue there is nothing
-    // to starve (the inject queue and timers get their turn every
-    // event_interval ticks regardless), and queueing the task would only
-    // offer a lone chain of spawns to a thief.
-    if (w.lifo_polls < cfg_.max_lifo_polls || !w.queue.has_tasks()) {
+    // starving the local queue and the tasks that yielded here. With both
+    // empty there is nothing to starve (the inject queue and timers get
+    // their turn every event_interval ticks regardless), and queueing the
+    // task would only offer a lone chain of spawns to a thief.
+    const bool queue_empty = !w.queue.has_tasks();
+    if (w.lifo_polls < cfg_.max_lifo_polls || (queue_empty && w.deferred.empty())) {
       ++w.lifo_polls;
       return std::exchange(w.lifo, nullptr);
     }
-    // The slot ran max_lifo_polls times in a row: queue it behind the rest.
-    // No other worker is woken for it: this one pops its queue next, and a
-    // wake here would hand a lone chain of spawns back and forth between
-    // workers, one unpark system call every max_lifo_polls links.
-    enqueue_local(w, std::exchange(w.lifo, nullptr));
+    // The slot ran max_lifo_polls times in a row: queue it behind the rest —
+    // behind the yielded tasks too, which otherwise wait for an empty queue
+    // that a chain running through the slot never leaves (found by review:
+    // a yielder waited 3 s behind a chain of 4 million spawns).
+    if (queue_empty) {
+      (void)flush_deferred(w);
+      // No other worker is woken for a lone task: this one pops its queue
+      // next, and a wake here would hand a chain of spawns back and forth
+      // between workers, one unpark system call every max_lifo_polls links.
+      enqueue_local(w, std::exchange(w.lifo, nullptr));
+    } else {
+      push_local(w, std::exchange(w.lifo, nullptr));  // more work than this worker: share it
+    }
   }
   w.lifo_polls = 0;
   if (task_header* t = w.queue.pop()) return t;
@@ -148,7 +157,11 @@ task_header* runtime_core::steal_from_spawner(worker& w) {
     // ORDERING: relaxed: a hint; the steal itself synchronises with the
     // victim's pushes.
     if (&victim == &w || !victim.overflowing.load(std::memory_order_relaxed)) continue;
-    if (task_header* t = victim.queue.steal_into(w.queue)) return t;
+    if (task_header* t = victim.queue.steal_into(w.queue)) {
+      // A batch: there may be enough for a sleeping worker too.
+      if (w.queue.has_tasks()) notify_parked();
+      return t;
+    }
   }
   return nullptr;
 }

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -176,6 +177,69 @@ TEST(SchedulerScale, YieldingTasksResumeExactlyAsOftenAsTheyYieldUnderEverySeed)
     }
     for (auto& h : hs) co_await h;
     for (std::size_t i = 0; i < n; ++i) check(steps[i] == yields + 1, "a yielder resumed a wrong number of times");
+  }, weft_test::sim_seeds / 4);
+}
+
+}  // namespace
+
+namespace {
+
+// Fairness between the LIFO slot and tasks that yielded (found by review):
+// a chain of spawns runs through a worker's LIFO slot while a task that
+// yielded on that worker waits in its deferred list. The yielder must get
+// its turn within a few links — not when the chain ends (it ran 4 million
+// links in 3 s before the fix). No clock: the chain stops by itself after
+// chain_limit links, and the test asserts on the link count at the yielder's
+// resumption.
+constexpr std::uint64_t chain_limit = 200'000;
+
+struct chain_probe {
+  std::atomic<bool> resumed{false};
+  std::atomic<std::uint64_t> links{0};
+  std::atomic<std::uint64_t> links_at_resume{0};
+};
+
+task<> chain_link(chain_probe* p) {
+  // ORDERING: relaxed throughout: counters read after block_on returns.
+  const std::uint64_t n = p->links.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (p->resumed.load(std::memory_order_relaxed) || n >= chain_limit) co_return;
+  (void)weft::spawn(chain_link, p);  // into this worker's LIFO slot
+}
+
+task<> yield_beside_a_chain(chain_probe* p) {
+  (void)weft::spawn(chain_link, p);
+  co_await weft::yield_now();
+  p->links_at_resume.store(p->links.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  p->resumed.store(true, std::memory_order_relaxed);
+}
+
+class LifoFairness : public ::testing::TestWithParam<weft::runtime_flavor> {};
+INSTANTIATE_TEST_SUITE_P(Flavors, LifoFairness,
+                         ::testing::Values(weft::runtime_flavor::multi_thread,
+                                           weft::runtime_flavor::current_thread),
+                         [](const auto& info) {
+                           return std::string(info.param == weft::runtime_flavor::multi_thread
+                                                  ? "multi_thread"
+                                                  : "current_thread");
+                         });
+
+TEST_P(LifoFairness, ATaskThatYieldedRunsWithinAFewLinksOfAChainOfSpawns) {
+  weft::runtime_builder b;
+  b.flavor(GetParam());
+  if (GetParam() == weft::runtime_flavor::multi_thread) b.worker_threads(2);
+  auto rt = b.build();
+  chain_probe p;
+  rt.block_on(rt.spawn(yield_beside_a_chain, &p));
+  EXPECT_LT(p.links_at_resume.load(), 100u) << "the yielder waited for the chain";
+}
+
+TEST(LifoFairness, ATaskThatYieldedRunsWithinAFewLinksUnderEverySeed) {
+  expect_all_seeds_pass([](weft::runtime&) -> task<> {
+    chain_probe p;
+    co_await weft::spawn(yield_beside_a_chain, &p);
+    check(p.links_at_resume.load() < 100, "the yielder waited for the chain");
+    // Let the chain see `resumed` and end before p goes away.
+    while (p.links.load() < chain_limit && !p.resumed.load()) co_await weft::yield_now();
   }, weft_test::sim_seeds / 4);
 }
 

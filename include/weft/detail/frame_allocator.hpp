@@ -22,8 +22,8 @@
 // block at a time: every such free took the allocating thread's malloc
 // arena lock, and at 1,000,000 spawns half the run went to that lock and to
 // the futex sleeps it caused; see docs/design.md.) The pool holds at most
-// 256 MiB per class (a burst of a million spawned tasks fits); beyond that
-// batches go back to the heap.
+// 256 MiB in all (the frames of a burst of a million spawned tasks fit);
+// beyond that batches go back to the heap.
 //
 // Sizes are known on both sides: coroutine promises declare the sized
 // operator delete, so the block carries no header.
