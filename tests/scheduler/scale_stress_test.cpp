@@ -16,6 +16,7 @@
 #include <weft/weft.hpp>
 
 #include "sim_support.hpp"
+#include "support/flavors.hpp"
 
 #include <gtest/gtest.h>
 
@@ -214,14 +215,7 @@ task<> yield_beside_a_chain(chain_probe* p) {
 }
 
 class LifoFairness : public ::testing::TestWithParam<weft::runtime_flavor> {};
-INSTANTIATE_TEST_SUITE_P(Flavors, LifoFairness,
-                         ::testing::Values(weft::runtime_flavor::multi_thread,
-                                           weft::runtime_flavor::current_thread),
-                         [](const auto& info) {
-                           return std::string(info.param == weft::runtime_flavor::multi_thread
-                                                  ? "multi_thread"
-                                                  : "current_thread");
-                         });
+INSTANTIATE_TEST_SUITE_P(Flavors, LifoFairness, weft_test::each_flavor(), weft_test::flavor_name);
 
 TEST_P(LifoFairness, ATaskThatYieldedRunsWithinAFewLinksOfAChainOfSpawns) {
   weft::runtime_builder b;
