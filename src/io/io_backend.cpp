@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <system_error>
 
@@ -33,13 +34,20 @@ bool refused(const std::error_code& code) noexcept {
 }
 
 driver_factory epoll_factory() {
-  return {io_backend::epoll,
-          [](bool) { return std::unique_ptr<park_driver>(std::make_unique<epoll_driver>()); }};
+  return {io_backend::epoll, [](bool) {
+            auto d = std::make_unique<epoll_driver>();
+            worker_io io;
+            io.epoll = d.get();
+            return worker_drivers{std::move(d), io};
+          }};
 }
 
 driver_factory uring_factory() {
   return {io_backend::io_uring, [](bool single_owner) {
-            return std::unique_ptr<park_driver>(std::make_unique<uring_driver>(256, single_owner));
+            auto d = std::make_unique<uring_driver>(256, single_owner);
+            worker_io io;
+            io.uring = d.get();
+            return worker_drivers{std::move(d), io};
           }};
 }
 

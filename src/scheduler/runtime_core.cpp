@@ -1,9 +1,7 @@
 // The work-stealing scheduler. See runtime_core.hpp for the design.
 #include "scheduler/runtime_core.hpp"
 
-#include "io/epoll_driver.hpp"
 #include "scheduler/simulation.hpp"
-#include "io/uring_driver.hpp"
 
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/task_cell.hpp>
@@ -91,10 +89,9 @@ runtime_core::runtime_core(const runtime_config& cfg, runtime_core* root)
     w->rng = (cfg.rng_seed ^ (0x9e3779b97f4a7c15ull * (i + 1))) | 1;
     // A worker thread drives its ring alone for its whole life; a
     // current-thread runtime is driven by whichever thread calls block_on.
-    w->driver = drivers.make(/*single_owner=*/!current_thread_);
-    w->io.uring = dynamic_cast<uring_driver*>(w->driver.get());
-    w->io.epoll = dynamic_cast<epoll_driver*>(w->driver.get());
-    w->io.simulated = simulated_;
+    worker_drivers d = drivers.make(/*single_owner=*/!current_thread_);
+    w->driver = std::move(d.park);
+    w->io = d.io;
     workers_.push_back(std::move(w));
   }
   if (root_ != nullptr) root_->retain();  // released by ~runtime_core

@@ -109,7 +109,9 @@ void describe_simulation_on_asan_death() {
 
 driver_factory simulation_drivers() {
   return {io_backend::simulated, [](bool) {
-            return std::unique_ptr<park_driver>(std::make_unique<sim_park_driver>());
+            worker_io io;
+            io.simulated = true;  // no real I/O on a virtual worker
+            return worker_drivers{std::make_unique<sim_park_driver>(), io};
           }};
 }
 

@@ -10,6 +10,7 @@
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/task_header.hpp>
 
+#include "io/io_backend.hpp"
 #include "scheduler/local_queue.hpp"
 #include "scheduler/park_driver.hpp"
 #include "time/time_driver.hpp"
@@ -21,17 +22,6 @@
 #include <vector>
 
 namespace weft::detail {
-
-class uring_driver;
-class epoll_driver;
-
-/// The I/O drivers of a worker, by concrete type: at most one is set, none
-/// on a simulation's virtual worker (`simulated`), which has no real I/O.
-struct worker_io {
-  uring_driver* uring = nullptr;
-  epoll_driver* epoll = nullptr;
-  bool simulated = false;
-};
 
 /// The tasks that yielded on a worker, oldest first; owner only. The worker
 /// moves them into its local queue as far as the queue has room
@@ -74,7 +64,7 @@ class deferred_tasks {
 
 struct worker {
   std::size_t index = 0;
-  worker_io io;
+  worker_io io;  // for I/O operations (io_backend.hpp); the scheduler does not look inside
   local_queue<task_header> queue;
   task_header* lifo = nullptr;  // owner only
   // Tasks that woke themselves during their step (yield_now): they wait
@@ -96,8 +86,5 @@ struct worker {
   std::thread thread;
 };
 
-/// The I/O drivers of the worker this thread is (of any runtime); nullptr
-/// off a worker.
-worker_io* current_worker_io() noexcept;
 
 }  // namespace weft::detail
