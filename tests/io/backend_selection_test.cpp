@@ -99,10 +99,12 @@ TEST(io_backend, to_string_names_each_backend) {
 TEST(select_io_backend, forced_epoll_makes_epoll_drivers) {
   const driver_factory f = select_io_backend(io_backend_choice::epoll);
   EXPECT_EQ(f.backend, io_backend::epoll);
-  auto d = f.make(true);
-  ASSERT_NE(d, nullptr);
-  d->unpark();
-  d->park(std::nullopt);
+  worker_drivers w = f.make(true);
+  ASSERT_NE(w.park, nullptr);
+  EXPECT_NE(w.io.epoll, nullptr);  // what I/O operations use: the same driver
+  EXPECT_EQ(w.io.uring, nullptr);
+  w.park->unpark();
+  w.park->park(std::nullopt);
 }
 
 // Whether this process may create an io_uring, asked of the kernel directly.
@@ -119,8 +121,10 @@ TEST(select_io_backend, automatic_picks_io_uring_where_the_kernel_allows_it_else
   const driver_factory f = select_io_backend(io_backend_choice::automatic);
   EXPECT_EQ(f.backend, allowed ? io_backend::io_uring : io_backend::epoll)
       << "io_uring_setup allowed: " << allowed;
-  auto d = f.make(true);
-  d->park(std::chrono::milliseconds{1});
+  worker_drivers w = f.make(true);
+  EXPECT_EQ(w.io.uring != nullptr, allowed);
+  EXPECT_EQ(w.io.epoll != nullptr, !allowed);
+  w.park->park(std::chrono::milliseconds{1});
 }
 
 // ---- fallback proof: a child whose seccomp filter refuses io_uring_setup ----
@@ -215,10 +219,10 @@ TEST(select_io_backend, automatic_falls_back_to_epoll_when_io_uring_setup_is_ref
   const child_result r = run_in_filtered_child([](int out) -> int {
     try {
       const driver_factory f = select_io_backend(io_backend_choice::automatic);
-      auto d = f.make(true);
-      d->park(std::chrono::milliseconds{1});
-      d->unpark();
-      d->park(std::nullopt);
+      worker_drivers w = f.make(true);
+      w.park->park(std::chrono::milliseconds{1});
+      w.park->unpark();
+      w.park->park(std::nullopt);
       return f.backend == io_backend::epoll ? got_epoll : got_io_uring;
     } catch (const std::exception& e) {
       write_all(out, e.what());
