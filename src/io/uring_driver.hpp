@@ -179,6 +179,9 @@ class uring_driver final : public park_driver {
   std::uint64_t eventfd_writes() const noexcept;
   /// Whether the owner is between "about to park" and waking. Diagnostics and tests.
   bool parked() const noexcept;
+  /// Whether the owner is parked asleep on its token's word (no I/O in
+  /// flight), so an unpark now is a futex wake. Tests.
+  bool parked_on_futex() const noexcept { return token_.is_parked_on_word(); }
   /// Whether the kernel accepted SINGLE_ISSUER | DEFER_TASKRUN for this ring.
   bool defer_taskrun() const noexcept { return defer_taskrun_; }
   /// Whether CQEs are waiting in the kernel for room in the CQ ring.

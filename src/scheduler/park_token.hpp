@@ -81,6 +81,13 @@ class park_token {
     return w == parked || w == parked_futex;
   }
 
+  /// For observers (tests): the owner has chosen to sleep on the word
+  /// (PARKED_FUTEX), so an unpark now makes a futex wake.
+  [[nodiscard]] bool is_parked_on_word() const noexcept {
+    // ORDERING: relaxed: a hint, as is_parked.
+    return word_.load(std::memory_order_relaxed) == parked_futex;
+  }
+
   /// The word a futex waits on.
   sync::atomic<std::uint32_t>& word() noexcept { return word_; }
 

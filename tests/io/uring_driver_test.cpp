@@ -112,15 +112,31 @@ struct pipe_read {
   }
 };
 
+// Spin until `seen()` holds; false after 30 s (the owner never got there).
+template <class Seen>
+bool spin_until(Seen seen) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!seen()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
 // Parked with no operation in flight, the owner sleeps on its token's word
 // and unpark wakes it with a futex wake; with one in flight it sleeps in the
-// ring and unpark writes the eventfd. The owner is seen parked (parked())
-// before the unpark, so each wake meets a sleeping owner.
+// ring and unpark writes the eventfd. The order is forced by waiting, before
+// the unpark, for the state the owner sleeps in: PARKED_FUTEX for the idle
+// owner (parked_on_futex(); parked() alone is already true at PARKED, before
+// the owner's PARKED→PARKED_FUTEX step, and an unpark there writes the
+// eventfd — the flake CI met), PARKED for the busy one, which never takes
+// the futex path with a read in flight.
 TEST(uring_driver, an_idle_owner_is_woken_by_futex_and_one_with_io_in_flight_by_the_eventfd) {
   uring_driver idle(8, /*single_issuer=*/false);
   std::thread idle_owner([&] { idle.park(std::nullopt); });
-  while (!idle.parked()) std::this_thread::yield();
-  idle.unpark();
+  const bool idle_asleep = spin_until([&] { return idle.parked_on_futex(); });
+  idle.unpark();  // ends the park either way, so the join cannot hang
+  EXPECT_TRUE(idle_asleep) << "the idle owner never slept on its token's word";
   idle_owner.join();
   EXPECT_EQ(idle.futex_wakes(), 1u);
   EXPECT_EQ(idle.eventfd_writes(), 0u);
@@ -131,8 +147,9 @@ TEST(uring_driver, an_idle_owner_is_woken_by_futex_and_one_with_io_in_flight_by_
     busy.start_op(r.op);  // a read of an empty pipe: in flight until cancelled
     busy.park(std::nullopt);
   });
-  while (!busy.parked()) std::this_thread::yield();
+  const bool busy_asleep = spin_until([&] { return busy.parked(); });
   busy.unpark();
+  EXPECT_TRUE(busy_asleep) << "the busy owner never parked";
   busy_owner.join();
   EXPECT_EQ(busy.eventfd_writes(), 1u);
   EXPECT_EQ(busy.futex_wakes(), 0u);
