@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -174,6 +175,102 @@ TEST(InjectQueue, DrainTakesEverythingInOrderAndLeavesQueueEmpty) {
   EXPECT_TRUE(drain_all(q).empty());
 }
 
+// push() goes through a lock-free stack and push_batch() to the locked list;
+// the queue keeps the order of arrival across the two.
+TEST(InjectQueue, SinglePushesAndBatchesKeepTheirOrderOfArrival) {
+  auto tasks = make_tasks(6);
+  inject_queue<task> q;
+  ASSERT_TRUE(q.push(&tasks[0]));
+  link(tasks, 1, 3);
+  ASSERT_TRUE(q.push_batch(&tasks[1], &tasks[2], 2));
+  ASSERT_TRUE(q.push(&tasks[3]));
+  ASSERT_TRUE(q.push(&tasks[4]));
+  EXPECT_EQ(q.pop(), &tasks[0]);
+  ASSERT_TRUE(q.push(&tasks[5]));
+  std::vector<std::uint32_t> got;
+  EXPECT_EQ(q.pop_n(2, [&](task* t) { got.push_back(t->id); }), 2u);
+  for (task* t : drain_all(q)) got.push_back(t->id);
+  EXPECT_EQ(got, (std::vector<std::uint32_t>{1, 2, 3, 4, 5}));
+}
+
+// A pop that moves pushed tasks into the list while others are queued says
+// so (`more`): the runtime wakes a worker for them (runtime_core::pop_inject).
+TEST(InjectQueue, PopReportsPushedTasksItLeftQueued) {
+  auto tasks = make_tasks(4);
+  inject_queue<task> q;
+  for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(q.push(&tasks[i]));
+  bool more = false;
+  EXPECT_EQ(q.pop(&more), &tasks[0]);
+  EXPECT_TRUE(more) << "two pushed tasks were moved and are still queued";
+  EXPECT_EQ(q.pop(&more), &tasks[1]);
+  EXPECT_FALSE(more) << "nothing was moved: the list already held them";
+  EXPECT_EQ(q.pop(&more), &tasks[2]);
+  EXPECT_FALSE(more);
+  ASSERT_TRUE(q.push(&tasks[3]));
+  EXPECT_EQ(q.pop(&more), &tasks[3]);
+  EXPECT_FALSE(more) << "the one moved task was taken: nothing left unseen";
+  EXPECT_EQ(q.pop(&more), nullptr);
+}
+
+// Four threads push while the main thread closes the queue half way through
+// (it waits, with a deadline, until half the tasks were pushed). Every task
+// is either refused (its pusher keeps it) or drained after close, exactly
+// once; no push is accepted after close returned.
+TEST(InjectQueueStress, PushesRacingCloseAreEachRefusedOrDrainedExactlyOnce) {
+  constexpr std::size_t n_producers = 4;
+  constexpr std::size_t per_producer = 50'000;
+  constexpr std::size_t n_items = n_producers * per_producer;
+  auto tasks = make_tasks(n_items);
+  auto refused = std::make_unique<sync::atomic<std::uint32_t>[]>(n_items);
+  sync::atomic<std::size_t> attempted{0};
+  sync::atomic<bool> closed{false};
+  sync::atomic<std::size_t> accepted_after_close{0};
+  inject_queue<task> q;
+  std::vector<std::thread> threads;
+  for (std::size_t p = 0; p < n_producers; ++p) {
+    threads.emplace_back([&, p] {
+      for (std::size_t i = 0; i < per_producer; ++i) {
+        task& t = tasks[p * per_producer + i];
+        t.check = t.id + 1;
+        // ORDERING: acquire: pairs with the release store after close().
+        const bool after = closed.load(std::memory_order_acquire);
+        if (!q.push(&t)) {
+          refused[t.id].fetch_add(1, std::memory_order_relaxed);
+        } else if (after) {
+          accepted_after_close.fetch_add(1, std::memory_order_relaxed);
+        }
+        attempted.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (attempted.load(std::memory_order_relaxed) < n_items / 2 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  q.close();
+  closed.store(true, std::memory_order_release);  // ORDERING: pairs with the pushers' acquire
+  for (auto& th : threads) th.join();
+  std::vector<std::uint32_t> drained(n_items, 0);
+  std::size_t bad_payload = 0;
+  q.drain([&](task* t) {
+    ++drained[t->id];
+    if (t->check != t->id + 1) ++bad_payload;
+  });
+  std::size_t wrong = 0;
+  std::size_t n_refused = 0;
+  for (std::size_t i = 0; i < n_items; ++i) {
+    const std::uint32_t r = refused[i].load(std::memory_order_relaxed);
+    n_refused += r;
+    if (r + drained[i] != 1) ++wrong;
+  }
+  EXPECT_EQ(wrong, 0u) << "tasks not refused or drained exactly once";
+  EXPECT_EQ(bad_payload, 0u);
+  EXPECT_EQ(accepted_after_close.load(), 0u);
+  EXPECT_GT(n_refused, 0u) << "close came after every push: the race was not run";
+  EXPECT_TRUE(q.is_empty());
+}
+
 // Four producers (mixing single pushes and batches of 8) and two consumers
 // (mixing pop and pop_n). Each task must be consumed exactly once, with the
 // payload written by its producer visible to the consumer.
@@ -275,6 +372,31 @@ TEST(InjectQueue, PopNPutsTheRestBackInFrontOfPushesMadeWhileItWalked) {
   std::vector<std::uint32_t> rest;
   for (task* t : drain_all(q)) rest.push_back(t->id);
   EXPECT_EQ(rest, (std::vector<std::uint32_t>{2, 3, 4, 5}));  // FIFO across the window
+}
+
+// A consumer takes the pushed tasks off the stack, then appends them to the
+// list: in between they are its own, the queue looks empty to others and new
+// pushes start a fresh stack, which goes behind them. The window is forced:
+// the test point "inject_queue.incoming_taken" runs the other consumer's
+// pop and a push on the popping thread, inside the window.
+TEST(InjectQueue, PushedTasksTakenByAPopperGoInFrontOfPushesMadeMeanwhile) {
+  WEFT_REQUIRE_TEST_POINTS();
+  auto tasks = make_tasks(4);
+  inject_queue<task> q;
+  for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(q.push(&tasks[i]));
+  weft_test::point_script script;
+  bool looked_empty = false;
+  script.on("inject_queue.incoming_taken", [&] {
+    looked_empty = q.is_empty() && q.pop() == nullptr;
+    EXPECT_TRUE(q.push(&tasks[3]));
+  });
+  bool more = false;
+  EXPECT_EQ(q.pop(&more), &tasks[0]);
+  EXPECT_TRUE(looked_empty) << "another consumer saw the taken tasks";
+  EXPECT_TRUE(more);
+  std::vector<std::uint32_t> rest;
+  for (task* t : drain_all(q)) rest.push_back(t->id);
+  EXPECT_EQ(rest, (std::vector<std::uint32_t>{1, 2, 3}));
 }
 
 TEST(InjectQueue, PopNOfEverythingRequeuesNothing) {

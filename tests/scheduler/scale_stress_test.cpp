@@ -196,22 +196,34 @@ constexpr std::uint64_t chain_limit = 200'000;
 
 struct chain_probe {
   std::atomic<bool> resumed{false};
+  std::atomic<bool> chain_ended{false};
   std::atomic<std::uint64_t> links{0};
   std::atomic<std::uint64_t> links_at_resume{0};
 };
 
 task<> chain_link(chain_probe* p) {
-  // ORDERING: relaxed throughout: counters read after block_on returns.
+  // ORDERING: relaxed: counters read after block_on returns.
   const std::uint64_t n = p->links.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (p->resumed.load(std::memory_order_relaxed) || n >= chain_limit) co_return;
+  // ORDERING: relaxed: the chain only has to stop eventually.
+  if (p->resumed.load(std::memory_order_relaxed) || n >= chain_limit) {
+    // The one link that spawns no successor: the last to touch *p.
+    // ORDERING: release: pairs with the acquire in yield_beside_a_chain.
+    p->chain_ended.store(true, std::memory_order_release);
+    co_return;
+  }
   (void)weft::spawn(chain_link, p);  // into this worker's LIFO slot
 }
 
+// Ends only after the chain has (so *p outlives every link: found by ASan,
+// a link still in the queue when the probe went out of scope). Bounded: the
+// chain ends at chain_limit links even if it never sees `resumed`.
 task<> yield_beside_a_chain(chain_probe* p) {
   (void)weft::spawn(chain_link, p);
   co_await weft::yield_now();
   p->links_at_resume.store(p->links.load(std::memory_order_relaxed), std::memory_order_relaxed);
   p->resumed.store(true, std::memory_order_relaxed);
+  // ORDERING: acquire: pairs with the last link's release store.
+  while (!p->chain_ended.load(std::memory_order_acquire)) co_await weft::yield_now();
 }
 
 class LifoFairness : public ::testing::TestWithParam<weft::runtime_flavor> {};
@@ -232,8 +244,7 @@ TEST(LifoFairness, ATaskThatYieldedRunsWithinAFewLinksUnderEverySeed) {
     chain_probe p;
     co_await weft::spawn(yield_beside_a_chain, &p);
     check(p.links_at_resume.load() < 100, "the yielder waited for the chain");
-    // Let the chain see `resumed` and end before p goes away.
-    while (p.links.load() < chain_limit && !p.resumed.load()) co_await weft::yield_now();
+    check(p.chain_ended.load(), "the chain ended before its probe goes away");
   }, weft_test::sim_seeds / 4);
 }
 
