@@ -4,45 +4,22 @@
 // ------
 // An unbounded multi-producer multi-consumer FIFO of `T*`, intrusive: tasks
 // are chained through their `T* queue_next_` member, so push never allocates.
-// Two parts:
-//
-//   incoming_ — a lock-free stack (newest first) that push() prepends one
-//               task to with one compare-exchange: no lock per task for the
-//               threads that spawn from outside the runtime (rt.spawn from
-//               main) or wake tasks there.
-//   the list  — head_, tail_, count_ (oldest first) under mutex_: what the
-//               workers pop from, in batches (pop_n), and where a worker's
-//               overflowing local queue hands half of itself (push_batch:
-//               one lock per batch).
-//
-// A consumer (pop, pop_n, drain, close) first takes the whole stack with one
-// compare-exchange to null, reverses it outside the lock (its own now) and
-// appends it to the list's tail: so a pushed task waits behind what the list
-// held, and the stack's tasks keep the order they were pushed in. Every
-// consumer operation takes the stack, so none waits there for long.
-//
-//   incoming_:  null ──push──▶ t1 ──push──▶ t2→t1 ── … (one CAS each)
-//                 ▲                               │
-//                 └──── a consumer's CAS to null ─┘   (the chain is its own)
-//               any ──close()──▶ CLOSED (for good: push refuses)
-//
-// Two atomics mirror the guarded state for lock-free reads:
-//   len_    — the list's count, stored under the mutex after every change;
-//             is_empty() reads it and incoming_.
+// One mutex guards the list (head_, tail_, count_) and the closed flag. Two
+// atomics mirror the guarded state for lock-free reads:
+//   len_    — the number of queued tasks, stored under the mutex after every
+//             change; read by is_empty()/len() and by pop()'s empty fast path.
 //   closed_ — set once under the mutex by close(); read by is_closed().
 //
-// Windows where tasks are invisible to other consumers: between a consumer's
-// taking the stack and its appending to the list, and while pop_n walks the
-// list it took (see there). A consumer that saw tasks left over after such a
-// window reports it (`*more` / `*rest_requeued`); the caller wakes a worker,
-// as a push would have, in case one went to sleep in the window.
+// Tasks come in from spawns on non-worker threads, from wakes, and as whole
+// batches from a worker whose local queue overflowed (push_batch). Workers
+// take them back with pop() or pop_n() (refilling a local queue).
 //
 // pop_n() and drain() unlink their tasks under the lock but call `sink`
-// after unlocking (pop_n also walks its list outside the lock, see there), so
-// a sink may push into this same queue (e.g. a local queue overflowing back
-// here) without deadlock. If a sink throws, the task it was given counts as
-// handed over (the sink owns it); the tasks not yet handed to it are put back
-// at the front, in order, and the exception propagates.
+// after unlocking (pop_n also walks its list outside the lock, see there), so a sink may push into this same queue (e.g. a
+// local queue overflowing back here) without deadlock. If a sink throws, the
+// task it was given counts as handed over (the sink owns it); the tasks not yet
+// handed to it are put back at the front, in order, and the exception
+// propagates.
 //
 // close() is for shutdown: afterwards push/push_batch refuse (return false and
 // leave the tasks with the caller); tasks already queued stay until popped or
@@ -69,10 +46,7 @@ class inject_queue {
 
   ~inject_queue() {
     // INVARIANT: tasks are never dropped silently; shutdown drains first.
-    // ORDERING: relaxed: the destructor runs after every other user is done.
     assert(head_ == nullptr && count_ == 0 &&
-           (incoming_.load(std::memory_order_relaxed) == nullptr ||
-            incoming_.load(std::memory_order_relaxed) == closed_mark()) &&
            "inject_queue destroyed while holding tasks");
   }
 
@@ -80,34 +54,15 @@ class inject_queue {
   inject_queue& operator=(const inject_queue&) = delete;
 
   /// Append one task. true = taken; false = queue closed, caller keeps `t`.
-  /// Lock-free: one compare-exchange on incoming_ (retried only when another
-  /// push or a consumer changed it in between).
   bool push(T* t) {
     // INVARIANT: a task is in at most one queue at a time.
     assert(t != nullptr);
-    // ORDERING: relaxed: the value is only an expectation for the CAS.
-    T* top = incoming_.load(std::memory_order_relaxed);
-    do {
-      if (top == closed_mark()) return false;
-      t->queue_next_ = top;
-      // ORDERING: seq_cst on success. Its release publishes the task (its
-      // fields and the link just written) to the consumer whose acquire CAS
-      // takes the stack (take_incoming, close); each push is a
-      // read-modify-write, so the consumer synchronises with every push it
-      // takes, not only the last. seq_cst rather than release: the pusher
-      // then reads the idle state (notify_parked) and a parking worker
-      // updates that state, then reads this word (is_empty) — the store-load
-      // pattern of idle.hpp, which needs seq_cst on both sides (on x86 the
-      // same locked instruction as a release CAS). Relaxed on failure:
-      // nothing is read through the value but the CLOSED mark.
-    } while (!incoming_.compare_exchange_weak(top, t, std::memory_order_seq_cst,
-                                              std::memory_order_relaxed));
-    return true;
+    t->queue_next_ = nullptr;
+    return push_batch(t, t, 1);
   }
 
   /// Append a chain `head -> ... -> tail` of `n` tasks already linked through
   /// queue_next_. true = taken; false = queue closed, caller keeps the chain.
-  /// One lock for the whole chain.
   bool push_batch(T* head, T* tail, std::size_t n) {
     if (n == 0) {
       // INVARIANT: an empty batch is spelled (nullptr, nullptr, 0).
@@ -117,11 +72,7 @@ class inject_queue {
     // INVARIANT: head/tail delimit exactly n linked tasks (checked in debug).
     assert(head != nullptr && tail != nullptr && chain_ok(head, tail, n));
 
-    // Tasks pushed before this batch go in front of it: the queue keeps the
-    // order of arrival across both ways in.
-    const chain in = take_incoming();
     sync::lock_guard<sync::spin_mutex> lock(mutex_);
-    append_locked(in);  // even if closed: these were accepted before close
     // ORDERING: relaxed; closed_ is only stored under mutex_, which we hold.
     if (closed_.load(std::memory_order_relaxed)) return false;
     tail->queue_next_ = nullptr;
@@ -136,17 +87,12 @@ class inject_queue {
     return true;
   }
 
-  /// Pop the oldest task; nullptr if empty. `*more` (if given) is set when
-  /// this call moved pushed tasks into the list and some are still queued:
-  /// other consumers may have found the queue empty meanwhile (wake one).
-  T* pop(bool* more = nullptr) {
-    if (more != nullptr) *more = false;
-    // Fast path without the lock. A push or list change that happened-before
-    // this call is visible here (see is_empty), so this never misses it.
+  /// Pop the oldest task; nullptr if empty.
+  T* pop() {
+    // Fast path without the lock. A push that happened-before this call has
+    // its len_ store visible here (see publish_len), so this never misses it.
     if (is_empty()) return nullptr;
-    const chain in = take_incoming();
     sync::lock_guard<sync::spin_mutex> lock(mutex_);
-    append_locked(in);
     T* t = head_;
     if (t == nullptr) return nullptr;
     head_ = t->queue_next_;
@@ -154,15 +100,12 @@ class inject_queue {
     --count_;
     publish_len();
     t->queue_next_ = nullptr;
-    if (more != nullptr) *more = in.n > 0 && head_ != nullptr;
     return t;
   }
 
   /// Pop up to `n` tasks (oldest first) and hand them to `sink(T*)` one by
   /// one outside the lock. Returns how many were popped; `*rest_requeued`
   /// (if given) says whether tasks were left queued behind them.
-  ///
-  /// The tasks pushed so far join the list first (take_incoming).
   ///
   /// The walk to the n-th task reads every task's link, and those tasks were
   /// queued long ago (cold in cache): it must not happen under the lock,
@@ -177,13 +120,11 @@ class inject_queue {
   std::size_t pop_n(std::size_t n, Sink&& sink, bool* rest_requeued = nullptr) {
     if (rest_requeued != nullptr) *rest_requeued = false;
     if (n == 0 || is_empty()) return 0;
-    const chain in = take_incoming();
     T* first = nullptr;
     T* last_of_all = nullptr;
     std::size_t all = 0;
     {
       sync::lock_guard<sync::spin_mutex> lock(mutex_);
-      append_locked(in);
       first = head_;
       if (first == nullptr) return 0;
       last_of_all = tail_;
@@ -218,41 +159,22 @@ class inject_queue {
   }
 
   /// True if no task is queued (lock-free; may be stale under concurrency).
-  bool is_empty() const noexcept {
-    // ORDERING: acquire: pairs with the release store in publish_len(), so a
+  bool is_empty() const noexcept { return len() == 0; }
+
+  /// Number of queued tasks (lock-free; may be stale under concurrency).
+  std::size_t len() const noexcept {
+    // ORDERING: acquire; pairs with the release store in publish_len(), so a
     // reader that sees a count also sees everything the writer did before
     // (including the task's own fields); all list access still takes mutex_.
-    if (len_.load(std::memory_order_acquire) != 0) return false;
-    // ORDERING: seq_cst: pairs with push's seq_cst CAS, for the store-load
-    // pattern with idle.hpp's state word (see push); as an acquire, a reader
-    // that sees a task sees it whole. List and stack are read apart, so a
-    // task moving from the stack to the list in between is missed — the
-    // consumer moving it reports that with `more`/`rest_requeued` (see the
-    // file comment).
-    T* top = incoming_.load(std::memory_order_seq_cst);
-    return top == nullptr || top == closed_mark();
-  }
-
-  /// Number of queued tasks. Takes the lock and moves pushed tasks into the
-  /// list (a consumer's step), so it is for tests and diagnostics; the count
-  /// may be stale as soon as it returns.
-  std::size_t len() {
-    const chain in = take_incoming();
-    sync::lock_guard<sync::spin_mutex> lock(mutex_);
-    append_locked(in);
-    return count_;
+    return len_.load(std::memory_order_acquire);
   }
 
   /// Refuse all later pushes. Idempotent. Queued tasks stay queued.
   void close() {
     sync::lock_guard<sync::spin_mutex> lock(mutex_);
-    // ORDERING: release; pairs with the acquire load in is_closed(). Batch
-    // pushers read it under mutex_ and need no ordering of their own.
+    // ORDERING: release; pairs with the acquire load in is_closed(). Pushers
+    // read it under mutex_ and need no ordering of their own.
     closed_.store(true, std::memory_order_release);
-    // ORDERING: acquire: takes the tasks pushed so far, as take_incoming;
-    // after the exchange every push sees CLOSED and refuses.
-    T* top = incoming_.exchange(closed_mark(), std::memory_order_acquire);
-    if (top != closed_mark()) append_locked(reversed(top));
   }
 
   bool is_closed() const noexcept {
@@ -266,9 +188,7 @@ class inject_queue {
   void drain(Sink&& sink) {
     T* first = nullptr;
     {
-      const chain in = take_incoming();
       sync::lock_guard<sync::spin_mutex> lock(mutex_);
-      append_locked(in);
       first = head_;
       head_ = nullptr;
       tail_ = nullptr;
@@ -279,66 +199,9 @@ class inject_queue {
   }
 
  private:
-  // A nullptr-terminated chain of n tasks, oldest first.
-  struct chain {
-    T* first = nullptr;
-    T* last = nullptr;
-    std::size_t n = 0;
-  };
-
-  // Marks incoming_ closed. Never a task's address; never dereferenced.
-  static T* closed_mark() noexcept {
-    alignas(T) static unsigned char mark = 0;
-    return reinterpret_cast<T*>(&mark);
-  }
-
-  // Takes every pushed task off the stack; oldest first.
-  chain take_incoming() {
-    // ORDERING: relaxed: the value is only an expectation for the CAS.
-    T* top = incoming_.load(std::memory_order_relaxed);
-    do {
-      if (top == nullptr || top == closed_mark()) return {};
-      // ORDERING: acquire on success: pairs with the release CAS of every
-      // push taken (they form one release sequence on incoming_), so the
-      // links and the tasks are visible. Relaxed on failure: retried.
-    } while (!incoming_.compare_exchange_weak(top, nullptr, std::memory_order_acquire,
-                                              std::memory_order_relaxed));
-    WEFT_TEST_POINT("inject_queue.incoming_taken");
-    return reversed(top);
-  }
-
-  // The stack from `top` (newest first), relinked oldest first. The chain
-  // belongs to the caller: no lock.
-  static chain reversed(T* top) noexcept {
-    chain c;
-    c.last = top;
-    T* prev = nullptr;
-    for (T* cur = top; cur != nullptr; ++c.n) {
-      T* next = cur->queue_next_;
-      cur->queue_next_ = prev;
-      prev = cur;
-      cur = next;
-    }
-    c.first = prev;
-    return c;
-  }
-
-  // SAFETY: caller holds mutex_. Appends `c` behind the list's tasks.
-  void append_locked(const chain& c) noexcept {
-    if (c.n == 0) return;
-    if (tail_ == nullptr) {
-      head_ = c.first;
-    } else {
-      tail_->queue_next_ = c.first;
-    }
-    tail_ = c.last;
-    count_ += c.n;
-    publish_len();
-  }
-
   // SAFETY: caller holds mutex_.
   void publish_len() noexcept {
-    // ORDERING: release; pairs with the acquire load in is_empty(). Stored under
+    // ORDERING: release; pairs with the acquire load in len(). Stored under
     // mutex_, so stores are in list order and the last one is the truth.
     len_.store(count_, std::memory_order_release);
   }
@@ -388,7 +251,6 @@ class inject_queue {
     return cur == tail;
   }
 
-  sync::atomic<T*> incoming_{nullptr};  // see the file comment
   sync::spin_mutex mutex_;
   T* head_ = nullptr;      // guarded by mutex_
   T* tail_ = nullptr;      // guarded by mutex_

@@ -146,7 +146,6 @@ class runtime_core final : public scheduler {
   task_header* next_task(worker& w);
   task_header* steal_work(worker& w);
   task_header* steal_from_spawner(worker& w);
-  task_header* pop_inject();  // one task; wakes a worker if it left others unseen
   void run_task(worker& w, task_header* t);
   void end_search(worker& w);
   bool park_enter(worker& w);

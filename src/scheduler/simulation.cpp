@@ -64,7 +64,6 @@ bool preemptible(const char* name) noexcept {
       "wait_queue.between_rounds",         // a still-linked waiter may be destroyed
       "join_handle.registered",            // the joined task may complete, wake us
       "inject_queue.pop_n.list_taken",     // others find the inject queue empty, may park
-      "inject_queue.incoming_taken",       // pushed tasks in no one's sight but this popper's
   };
   for (const char* p : points) {
     if (std::strcmp(p, name) == 0) return true;

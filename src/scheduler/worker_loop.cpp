@@ -91,7 +91,7 @@ task_header* runtime_core::next_task(worker& w) {
     // last park to the kernel.
     fire_timers(w);
     (void)w.driver->poll();
-    if (task_header* t = pop_inject()) return t;
+    if (task_header* t = inject_.pop()) return t;
   }
   if (w.lifo != nullptr) {
     // The cap keeps a pair of tasks waking each other through the slot from
@@ -166,15 +166,6 @@ task_header* runtime_core::steal_from_spawner(worker& w) {
   return nullptr;
 }
 
-task_header* runtime_core::pop_inject() {
-  bool more = false;
-  task_header* t = inject_.pop(&more);
-  // It moved pushed tasks into the inject queue's list, unseen by others
-  // meanwhile: a worker that went to sleep then is woken now.
-  if (more) notify_parked();
-  return t;
-}
-
 task_header* runtime_core::steal_work(worker& w) {
   if (current_thread_) return inject_.pop();
   if (!w.searching) {
@@ -188,7 +179,7 @@ task_header* runtime_core::steal_work(worker& w) {
     if (victim == w.index) continue;
     if (task_header* t = workers_[victim]->queue.steal_into(w.queue)) return t;
   }
-  return pop_inject();
+  return inject_.pop();
 }
 
 void runtime_core::end_search(worker& w) {

@@ -1,11 +1,11 @@
-// Model tests of the inject queue (src/scheduler/inject_queue.hpp): lock-free
-// pushes onto its stack racing consumers that take the stack and append it
-// to the locked list (pop, pop_n, push_batch from a worker's overflow) and
-// close. After every interleaving each task must have been taken exactly
-// once (or refused by close and kept by its pusher), its payload — written
-// relaxed before the push — must be visible to whoever took it (so a push or
-// take weaker than release/acquire fails under the weak-memory model), and
-// one producer's tasks must come out in the order it pushed them.
+// Model tests of the inject queue (src/scheduler/inject_queue.hpp): pushes
+// from several threads racing consumers — pop, pop_n (which walks the list it
+// took outside the lock and puts the rest back in front), a worker's overflow
+// (push_batch) — and close. After every interleaving each task must have been
+// taken exactly once (or refused by close and kept by its pusher), its
+// payload — written relaxed before the push — must be visible to whoever took
+// it (so a hand-over weaker than release/acquire fails under the weak-memory
+// model), and one producer's tasks must come out in the order it pushed them.
 #include "model_test_support.hpp"
 
 #include "scheduler/inject_queue.hpp"
@@ -93,8 +93,8 @@ TEST(InjectQueueModel, PushesRacingPopAndPopNTakeEveryTaskOnceInEachProducersOrd
   });
 }
 
-// A worker's overflow (push_batch) and a second consumer race a pusher: the
-// batch's take of the stack and a pop_n's take must not both get a task.
+// A worker's overflow (push_batch) and a second consumer (pop_n, whose walk
+// happens outside the lock) race a pusher.
 TEST(InjectQueueModel, PushRacingABatchAndASecondConsumerTakesEveryTaskOnce) {
   expect_all_interleavings_pass("inject_queue: push vs push_batch vs pop_n", [] {
     ledger l;

@@ -175,8 +175,8 @@ TEST(InjectQueue, DrainTakesEverythingInOrderAndLeavesQueueEmpty) {
   EXPECT_TRUE(drain_all(q).empty());
 }
 
-// push() goes through a lock-free stack and push_batch() to the locked list;
-// the queue keeps the order of arrival across the two.
+// Single pushes and batches (a worker's overflow) keep their order of arrival,
+// also across a pop and a pop_n between them.
 TEST(InjectQueue, SinglePushesAndBatchesKeepTheirOrderOfArrival) {
   auto tasks = make_tasks(6);
   inject_queue<task> q;
@@ -191,25 +191,6 @@ TEST(InjectQueue, SinglePushesAndBatchesKeepTheirOrderOfArrival) {
   EXPECT_EQ(q.pop_n(2, [&](task* t) { got.push_back(t->id); }), 2u);
   for (task* t : drain_all(q)) got.push_back(t->id);
   EXPECT_EQ(got, (std::vector<std::uint32_t>{1, 2, 3, 4, 5}));
-}
-
-// A pop that moves pushed tasks into the list while others are queued says
-// so (`more`): the runtime wakes a worker for them (runtime_core::pop_inject).
-TEST(InjectQueue, PopReportsPushedTasksItLeftQueued) {
-  auto tasks = make_tasks(4);
-  inject_queue<task> q;
-  for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(q.push(&tasks[i]));
-  bool more = false;
-  EXPECT_EQ(q.pop(&more), &tasks[0]);
-  EXPECT_TRUE(more) << "two pushed tasks were moved and are still queued";
-  EXPECT_EQ(q.pop(&more), &tasks[1]);
-  EXPECT_FALSE(more) << "nothing was moved: the list already held them";
-  EXPECT_EQ(q.pop(&more), &tasks[2]);
-  EXPECT_FALSE(more);
-  ASSERT_TRUE(q.push(&tasks[3]));
-  EXPECT_EQ(q.pop(&more), &tasks[3]);
-  EXPECT_FALSE(more) << "the one moved task was taken: nothing left unseen";
-  EXPECT_EQ(q.pop(&more), nullptr);
 }
 
 // Four threads push while the main thread closes the queue half way through
@@ -372,31 +353,6 @@ TEST(InjectQueue, PopNPutsTheRestBackInFrontOfPushesMadeWhileItWalked) {
   std::vector<std::uint32_t> rest;
   for (task* t : drain_all(q)) rest.push_back(t->id);
   EXPECT_EQ(rest, (std::vector<std::uint32_t>{2, 3, 4, 5}));  // FIFO across the window
-}
-
-// A consumer takes the pushed tasks off the stack, then appends them to the
-// list: in between they are its own, the queue looks empty to others and new
-// pushes start a fresh stack, which goes behind them. The window is forced:
-// the test point "inject_queue.incoming_taken" runs the other consumer's
-// pop and a push on the popping thread, inside the window.
-TEST(InjectQueue, PushedTasksTakenByAPopperGoInFrontOfPushesMadeMeanwhile) {
-  WEFT_REQUIRE_TEST_POINTS();
-  auto tasks = make_tasks(4);
-  inject_queue<task> q;
-  for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(q.push(&tasks[i]));
-  weft_test::point_script script;
-  bool looked_empty = false;
-  script.on("inject_queue.incoming_taken", [&] {
-    looked_empty = q.is_empty() && q.pop() == nullptr;
-    EXPECT_TRUE(q.push(&tasks[3]));
-  });
-  bool more = false;
-  EXPECT_EQ(q.pop(&more), &tasks[0]);
-  EXPECT_TRUE(looked_empty) << "another consumer saw the taken tasks";
-  EXPECT_TRUE(more);
-  std::vector<std::uint32_t> rest;
-  for (task* t : drain_all(q)) rest.push_back(t->id);
-  EXPECT_EQ(rest, (std::vector<std::uint32_t>{1, 2, 3}));
 }
 
 TEST(InjectQueue, PopNOfEverythingRequeuesNothing) {
