@@ -163,10 +163,16 @@ class inject_queue {
 
   /// Number of queued tasks (lock-free; may be stale under concurrency).
   std::size_t len() const noexcept {
-    // ORDERING: acquire; pairs with the release store in publish_len(), so a
-    // reader that sees a count also sees everything the writer did before
-    // (including the task's own fields); all list access still takes mutex_.
-    return len_.load(std::memory_order_acquire);
+    // ORDERING: seq_cst. As an acquire it pairs with the store in
+    // publish_len(), so a reader that sees a count also sees everything the
+    // writer did before (including the task's own fields); all list access
+    // still takes mutex_. seq_cst because a pusher then reads the idle state
+    // (notify_parked) while a parking worker updates that state and then
+    // reads this count: the store-load pattern of idle.hpp, which needs
+    // seq_cst on both sides (acquire alone may read a stale 0 and park with
+    // a task queued; found by an outside review with the model checker). On
+    // x86 a seq_cst load is a plain load.
+    return len_.load(std::memory_order_seq_cst);
   }
 
   /// Refuse all later pushes. Idempotent. Queued tasks stay queued.
@@ -201,9 +207,10 @@ class inject_queue {
  private:
   // SAFETY: caller holds mutex_.
   void publish_len() noexcept {
-    // ORDERING: release; pairs with the acquire load in len(). Stored under
-    // mutex_, so stores are in list order and the last one is the truth.
-    len_.store(count_, std::memory_order_release);
+    // ORDERING: seq_cst: pairs with the seq_cst load in len() (see there;
+    // release alone leaves the store-load pattern with idle.hpp open). Stored
+    // under mutex_, so stores are in list order and the last one is the truth.
+    len_.store(count_, std::memory_order_seq_cst);
   }
 
   // Hands an unlinked, nullptr-terminated chain to sink in order. On throw,

@@ -8,6 +8,7 @@
 // model), and one producer's tasks must come out in the order it pushed them.
 #include "model_test_support.hpp"
 
+#include "scheduler/idle.hpp"
 #include "scheduler/inject_queue.hpp"
 
 #include <array>
@@ -147,6 +148,32 @@ TEST(InjectQueueModel, PushesRacingCloseAreEachRefusedOrDrainedOnce) {
     q.drain([&](task* t) { l.take(t); });
     l.expect_each_once(3);
     model::require(q.is_empty(), "tasks left after drain");
+  });
+}
+
+// The wake-up protocol with idle.hpp: a push, then notify_parked's look at
+// the idle state, racing the last searcher parking (its state update, then
+// its re-check of the queue). Either the parker sees the task or the pusher
+// wakes it. With the queue's count stored release and loaded acquire (as
+// before the outside review that found it), the parker could read a stale
+// empty count and park while nobody woke it: "lost wake" in 2 interleavings.
+TEST(InjectQueueModel, APushAndTheLastSearcherParkingNeverLoseTheWake) {
+  expect_all_interleavings_pass("inject_queue: push + notify vs last searcher parking", [] {
+    task t;
+    queue q;
+    weft::detail::idle idle(2);
+    (void)idle.transition_worker_to_searching();
+    sync::thread parker([&] {
+      if (idle.transition_worker_to_parked(1, true) && !q.is_empty()) {
+        (void)idle.worker_to_notify();  // the re-check found work: wake someone
+      }
+    });
+    (void)q.push(&t);
+    (void)idle.worker_to_notify();
+    parker.join();
+    model::require(q.is_empty() || idle.was_notified(1),
+                   "lost wake: a task is queued and the parked worker was not woken");
+    q.drain([](task*) {});
   });
 }
 
