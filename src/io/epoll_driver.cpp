@@ -150,7 +150,11 @@ void epoll_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
         // the hook watches it for the runtime's own I/O.
         if (wait_once(std::chrono::nanoseconds{0})) return true;
         hooks.block(park_request{left, epoll_fd_});
-        return wait_once(std::chrono::nanoseconds{0});
+        (void)wait_once(std::chrono::nanoseconds{0});
+        // The park ends after every block: callbacks the hook dispatched may
+        // have woken tasks on this thread, which does not unpark it (bug 23,
+        // as in uring_driver::wait_in_hook).
+        return true;
       });
 }
 

@@ -275,7 +275,14 @@ bool uring_driver::wait_in_hook(std::optional<std::chrono::nanoseconds> left) {
   (void)!::read(hook_fd_, &count, sizeof count);
   if (poll_nonblocking()) return true;
   hooks.block(park_request{left, hook_fd_});
-  return poll_nonblocking();
+  (void)poll_nonblocking();
+  // The park ends after every block: the hook may have dispatched callbacks
+  // that woke weft tasks on this thread, and a wake from the owner's own
+  // thread does not unpark it — waiting again would sleep with a task
+  // ready (bug 23: a GLib timeout that fired inside the hook after the
+  // runtime's last timer hung its task). The runner looks at its queues and
+  // parks again if there is nothing to do.
+  return true;
 }
 
 void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {

@@ -101,6 +101,7 @@ class test_source {
   std::atomic<int> interrupts{0};
   std::atomic<int> interrupted{0};
   std::atomic<bool> blocking{false};
+  std::atomic<int> dispatched_in_block{-1};  // the block that last woke the waiter
   int last_runner_fd = -2;
   std::function<void()> on_block;
 
@@ -112,7 +113,10 @@ class test_source {
       now.swap(pending_);
     }
     for (int v : now) delivered_.push_back(v);
-    if (!now.empty()) std::exchange(waiter_, weft::waker{}).wake();
+    if (!now.empty()) {
+      dispatched_in_block.store(blocks.load());
+      std::exchange(waiter_, weft::waker{}).wake();
+    }
   }
 
   int events_fd_;
@@ -308,6 +312,43 @@ TEST_P(ParkHookOnCurrentThread, AWakeFromAnotherThreadInterruptsTheHook) {
   sender.join();
   EXPECT_EQ(v, 7);
   EXPECT_GE(src.interrupts.load(), 1);
+}
+
+// Bug 23: a source's event dispatched inside the hook wakes its task on the
+// runner's own thread, which does not unpark the runner; with nothing else
+// pending (no timer, no I/O) the driver used to call block again and sleep
+// there with the task ready. The order is forced: the event is posted once
+// the runner blocks (no timer can end the park). A watchdog thread, which
+// waits on the source's flags with a deadline, ends such a hang instead of
+// letting the test time out: it spawns a task from outside (an unpark) and
+// records that the runner blocked a second time.
+TEST_P(ParkHookOnCurrentThread, AnEventDispatchedInsideTheHookEndsThePark) {
+  test_source src;
+  std::atomic<bool> done{false};
+  std::atomic<bool> blocked_again{false};
+  std::thread poster = when_blocked(src, [&] { src.post(3); });
+  std::thread watchdog([&] {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!done.load() && std::chrono::steady_clock::now() < deadline) {
+      // The runner in a block after the one that woke its task: the hang.
+      const int k = src.dispatched_in_block.load();
+      if (k >= 1 && src.blocks.load() > k && src.blocking.load()) {
+        blocked_again.store(true);
+        (void)rt.spawn([]() -> weft::task<> { co_return; }());  // unparks the runner
+        return;
+      }
+      std::this_thread::yield();
+    }
+  });
+  const std::optional<int> v = rt.block_on([&]() -> weft::task<std::optional<int>> {
+    EXPECT_FALSE(weft::install_park_hook(weft::park_hook::of(src)));
+    co_return co_await src.next();
+  }());
+  done.store(true);
+  poster.join();
+  watchdog.join();
+  EXPECT_EQ(v, 3);
+  EXPECT_FALSE(blocked_again.load()) << "the runner blocked in the hook again with its task ready";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ParkHookOnCurrentThread,
