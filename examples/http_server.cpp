@@ -3,7 +3,10 @@
 //   http_server --port P --root DIR [--threads N]     (N 0: one worker per core)
 //
 // Serves the files under DIR on 127.0.0.1:P and prints "listening on
-// 127.0.0.1:P" once it accepts. HTTP/1.1 with keep-alive (and pipelining),
+// 127.0.0.1:P" once it accepts. HTTP/1.1 with keep-alive (and pipelining);
+// an HTTP/1.0 client that asks for keep-alive gets it, confirmed with
+// "Connection: keep-alive" (RFC 9112 §9.3; without it `ab -k` waited for
+// the connection to close),
 // GET and HEAD, "/" and "dir/" map to index.html, Content-Type from the file
 // extension, Content-Length, Date; 400, 404, 405, 431 and 501 answers for
 // what it does not serve. Files up to 1 MiB are kept in memory for one second
@@ -167,8 +170,18 @@ std::string_view http_date() {
   return buf.data();
 }
 
+// How the response speaks of the connection (RFC 9112 §9.3, §9.6): HTTP/1.1
+// persists unless either side says "close"; an HTTP/1.0 client asked for
+// keep-alive and persists only if the response confirms it.
+enum class persistence { close, keep, keep_http10 };
+
+persistence persistence_for(bool keep_alive, bool http11) {
+  if (!keep_alive) return persistence::close;
+  return http11 ? persistence::keep : persistence::keep_http10;
+}
+
 std::string head_of(int status, std::string_view reason, std::string_view type,
-                    std::size_t length, bool keep_alive, std::string_view extra = {}) {
+                    std::size_t length, persistence conn, std::string_view extra = {}) {
   std::string h;
   h.reserve(160);
   h += "HTTP/1.1 ";
@@ -182,7 +195,8 @@ std::string head_of(int status, std::string_view reason, std::string_view type,
   h += "\r\nContent-Length: ";
   h += std::to_string(length);
   h += "\r\n";
-  if (!keep_alive) h += "Connection: close\r\n";
+  if (conn == persistence::close) h += "Connection: close\r\n";
+  if (conn == persistence::keep_http10) h += "Connection: keep-alive\r\n";
   h += extra;
   h += "\r\n";
   return h;
@@ -210,10 +224,10 @@ weft::task<bool> send(weft::net::tcp_stream& s, std::string_view head, std::stri
 }
 
 weft::task<bool> error_response(weft::net::tcp_stream& s, int status, std::string_view reason,
-                                bool keep_alive, std::string_view extra = {}) {
+                                persistence conn, std::string_view extra = {}) {
   const std::string body = std::to_string(status) + " " + std::string(reason) + "\n";
   co_return co_await send(s, head_of(status, reason, "text/plain; charset=utf-8", body.size(),
-                                     keep_alive, extra),
+                                     conn, extra),
                           body);
 }
 
@@ -272,7 +286,7 @@ weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& watch) {
     std::size_t head_end;
     while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
       if (buf.size() > max_header_bytes) {
-        (void)co_await error_response(s, 431, "Request Header Fields Too Large", false);
+        (void)co_await error_response(s, 431, "Request Header Fields Too Large", persistence::close);
         co_return;
       }
       auto n = co_await s.read(std::as_writable_bytes(std::span(chunk)));
@@ -282,11 +296,11 @@ weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& watch) {
     }
     const std::optional<request> req = parse_head(std::string_view(buf).substr(0, head_end));
     if (!req) {
-      (void)co_await error_response(s, 400, "Bad Request", false);
+      (void)co_await error_response(s, 400, "Bad Request", persistence::close);
       co_return;
     }
     if (req->chunked) {
-      (void)co_await error_response(s, 501, "Not Implemented", false);
+      (void)co_await error_response(s, 501, "Not Implemented", persistence::close);
       co_return;
     }
     // Skip a request body (GET and HEAD should not have one).
@@ -298,12 +312,13 @@ weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& watch) {
     }
     consumed += req->content_length;
     const bool keep = req->keep_alive;
+    const persistence conn = persistence_for(keep, req->http11);
     const bool head_only = req->method == "HEAD";
     bool ok = true;
     if (req->method != "GET" && !head_only) {
-      ok = co_await error_response(s, 405, "Method Not Allowed", keep, "Allow: GET, HEAD\r\n");
+      ok = co_await error_response(s, 405, "Method Not Allowed", conn, "Allow: GET, HEAD\r\n");
     } else if (std::optional<std::string> path = decode_path(req->target); !path) {
-      ok = co_await error_response(s, 400, "Bad Request", keep);
+      ok = co_await error_response(s, 400, "Bad Request", conn);
     } else {
       // The body is a copy (a shared_ptr): the cache may change while we send.
       const loaded_file file = co_await load(g_root + *path);
@@ -311,14 +326,16 @@ weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& watch) {
       cached_file* const f = file.entry;  // used before the next suspension only
       if (body.error == EISDIR) {
         const std::string location = "Location: " + *path + "/\r\n";
-        ok = co_await error_response(s, 301, "Moved Permanently", keep, location);
+        ok = co_await error_response(s, 301, "Moved Permanently", conn, location);
       } else if (body.error != 0) {
-        ok = co_await error_response(s, 404, "Not Found", keep);
-      } else if (keep && !head_only && f != nullptr) {
-        // The common case: one write of the rendered response.
+        ok = co_await error_response(s, 404, "Not Found", conn);
+      } else if (conn == persistence::keep && !head_only && f != nullptr) {
+        // The common case: one write of the rendered response (HTTP/1.1
+        // keep-alive; a 1.0 client's needs its Connection header, below).
         const std::time_t now = std::time(nullptr);
         if (!f->response || f->rendered_at != now) {
-          std::string r = head_of(200, "OK", content_type(*path), body.bytes->size(), true);
+          std::string r =
+              head_of(200, "OK", content_type(*path), body.bytes->size(), persistence::keep);
           r += *body.bytes;
           f->response = std::make_shared<const std::string>(std::move(r));
           f->rendered_at = now;
@@ -326,7 +343,7 @@ weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& watch) {
         const std::shared_ptr<const std::string> response = f->response;
         ok = co_await send_all(s, *response);
       } else {
-        const std::string head = head_of(200, "OK", content_type(*path), body.bytes->size(), keep);
+        const std::string head = head_of(200, "OK", content_type(*path), body.bytes->size(), conn);
         ok = co_await send(s, head, head_only ? std::string_view{} : std::string_view(*body.bytes));
       }
     }

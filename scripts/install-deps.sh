@@ -3,9 +3,10 @@
 # Usage: scripts/install-deps.sh [extra-package ...]   (run as root, or with sudo available)
 set -euo pipefail
 
-# curl and wrk drive the HTTP example in its test and in the demo.
+# curl and wrk drive the HTTP example in its test and in the demo; ab
+# (apache2-utils) and h2load (nghttp2-client) test its HTTP/1.0 keep-alive.
 packages=(cmake ninja-build g++ clang libgtest-dev libgmock-dev libbenchmark-dev pkg-config liburing-dev libglib2.0-dev
-          curl wrk "$@")
+          curl wrk apache2-utils nghttp2-client "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # examples/http_server against real clients: curl (status codes, bodies,
-# HEAD, keep-alive reuse, traversal refused, redirect) and a short wrk run
+# HEAD, keep-alive reuse, HTTP/1.0 keep-alive, traversal refused, redirect),
+# ab -k and h2load --h1 (2,000 requests each, every one kept alive) and a short wrk run
 # (no socket errors, no non-2xx answers); SIGINT stops it with status 0.
 set -euo pipefail
 source "$(dirname "$0")/server_harness.sh"
@@ -39,6 +40,25 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$base/sub")
 # Keep-alive: the second request goes over the first one's connection.
 curl -sv -o /dev/null -o /dev/null "$base/" "$base/sub/page.txt" 2> "$harness_dir/verbose"
 grep -qi 're-using existing connection' "$harness_dir/verbose" || fail "connection not reused"
+
+# HTTP/1.0 keep-alive (RFC 9112 §9.3): the response confirms it with
+# "Connection: keep-alive" and the connection stays open for the next
+# request; without the header, ab -k waited for the server to close.
+curl -s -0 -H 'Connection: keep-alive' -D "$harness_dir/h10" -o /dev/null "$base/"
+grep -qi '^connection: keep-alive' "$harness_dir/h10" || fail "HTTP/1.0 keep-alive not confirmed"
+curl -s -0 -D "$harness_dir/h10close" -o /dev/null "$base/"
+grep -qi '^connection: close' "$harness_dir/h10close" || fail "HTTP/1.0 without keep-alive not closed"
+curl -sv -0 -H 'Connection: keep-alive' -o /dev/null -o /dev/null "$base/" "$base/sub/page.txt" \
+  2> "$harness_dir/verbose10"
+grep -qi 're-using existing connection' "$harness_dir/verbose10" || fail "HTTP/1.0 keep-alive connection not reused"
+# ab -k speaks HTTP/1.0 with keep-alive; -s bounds each wait, so a
+# connection the server forgot to confirm fails the run instead of hanging.
+timeout 60 ab -k -n 2000 -c 8 -s 10 "$base/" > "$harness_dir/ab" 2>&1 || fail "ab -k failed: $(tail -5 "$harness_dir/ab")"
+grep -q '^Complete requests: *2000' "$harness_dir/ab" || fail "ab -k did not complete 2000 requests"
+grep -q '^Failed requests: *0' "$harness_dir/ab" || fail "ab -k saw failed requests"
+grep -q '^Keep-Alive requests: *2000' "$harness_dir/ab" || fail "ab -k: not every request kept alive: $(grep Keep-Alive "$harness_dir/ab")"
+timeout 60 h2load --h1 -n 2000 -c 8 "$base/" > "$harness_dir/h2load" 2>&1 || fail "h2load failed: $(tail -5 "$harness_dir/h2load")"
+grep -q '2000 succeeded, 0 failed, 0 errored' "$harness_dir/h2load" || fail "h2load --h1: $(grep requests: "$harness_dir/h2load")"
 
 wrk -t1 -c16 -d1s "$base/" > "$harness_dir/wrk" 2>&1 || fail "wrk failed: $(cat "$harness_dir/wrk")"
 cat "$harness_dir/wrk"
