@@ -6,8 +6,9 @@
 // accepts, and echoes every byte back on each connection. Ctrl-C (SIGINT) or
 // SIGTERM stops it: the listener stops accepting, the runtime shuts down
 // (open connections are cancelled and closed), and it exits with status 0.
-// Out of descriptors (EMFILE), it waits 100 ms before accepting again rather
-// than retrying at once.
+// Out of descriptors (EMFILE), it backs off (weft::net::accept_with_backoff:
+// 10 ms, doubling to 200 ms) rather than retrying at once.
+#include <weft/net/accept_backoff.hpp>
 #include <weft/net/tcp.hpp>
 #include <weft/runtime.hpp>
 #include <weft/signals.hpp>
@@ -24,8 +25,9 @@
 
 namespace {
 
-// How long the accept loop waits when the process is out of descriptors.
-constexpr std::chrono::milliseconds accept_backoff{100};
+// How the accept loop waits when the process is out of descriptors.
+const weft::net::accept_backoff accept_backoff{std::chrono::milliseconds(10),
+                                               std::chrono::milliseconds(200), {}};
 
 weft::task<void> serve(weft::net::tcp_stream s) {
   (void)s.set_nodelay(true);
@@ -35,16 +37,6 @@ weft::task<void> serve(weft::net::tcp_stream s) {
     if (!n || *n == 0) co_return;  // error or end of stream: close
     if (!co_await s.write_all(std::span(buf.data(), *n))) co_return;
   }
-}
-
-// An accept error that retrying at once cannot cure. weft reports errnos in
-// system_category. The category is compared by address, with no call on it:
-// at the descriptor limit UBSan's vptr check (asan build) cannot open the pipe
-// it probes memory with and reports any call on a category object.
-bool out_of_resources(std::error_code ec) {
-  if (&ec.category() != &std::system_category()) return false;
-  const int e = ec.value();
-  return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS;
 }
 
 weft::task<int> run(std::uint16_t port) {
@@ -60,19 +52,14 @@ weft::task<int> run(std::uint16_t port) {
   // Ctrl-C cancels the shutdown token, which cancels the pending accept.
   const weft::cancellation_token stop = weft::signals::shutdown_token();
   for (;;) {
-    auto s = co_await weft::with_cancellation(stop, listener->accept());
-    if (!s) break;      // the token fired
-    if (!*s) {
-      // Out of descriptors or memory: the connection stays queued and the
-      // listener stays ready, so retrying at once spins a core until a
-      // descriptor is freed. Wait a little first. (Any other error, such as a
-      // connection reset before its accept: keep serving.)
-      if (out_of_resources(s->error()) &&
-          !co_await weft::with_cancellation(stop, weft::sleep(accept_backoff))) {
-        break;  // the token fired while waiting
-      }
-      continue;
-    }
+    // Out of descriptors or memory (EMFILE and friends) the connection stays
+    // queued and the listener ready: accept_with_backoff waits between
+    // attempts instead of spinning a core, while the open connections go on
+    // being served and free descriptors.
+    auto s = co_await weft::with_cancellation(
+        stop, weft::net::accept_with_backoff(*listener, accept_backoff));
+    if (!s) break;  // the token fired
+    if (!*s) continue;  // another accept error (a connection reset before its accept)
     (void)weft::spawn(serve, std::move(**s));  // detached: a dropped handle never cancels
   }
   std::printf("shutting down\n");

@@ -14,9 +14,11 @@
 // An idle keep-alive connection is closed after 30 s. Ctrl-C (SIGINT) or
 // SIGTERM stops it: no new connections, the runtime shuts down (open
 // connections are closed), exit status 0. Out of descriptors (EMFILE), it
-// waits 100 ms before accepting again rather than retrying at once.
+// backs off (weft::net::accept_with_backoff: 10 ms, doubling to 200 ms) rather
+// than retrying at once.
 #include "http_parser.hpp"
 
+#include <weft/net/accept_backoff.hpp>
 #include <weft/net/tcp.hpp>
 #include <weft/runtime.hpp>
 #include <weft/signals.hpp>
@@ -55,8 +57,8 @@ using http_example::request;
 constexpr std::size_t max_header_bytes = 16 * 1024;
 constexpr std::size_t max_cached_file = 1 << 20;
 constexpr auto idle_timeout = 30s;
-// How long the accept loop waits when the process is out of descriptors.
-constexpr auto accept_backoff = 100ms;
+// How the accept loop waits when the process is out of descriptors.
+const weft::net::accept_backoff accept_backoff{10ms, 200ms, {}};
 
 std::string g_root;
 
@@ -352,16 +354,6 @@ weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& watch) {
   }
 }
 
-// An accept error that retrying at once cannot cure. weft reports errnos in
-// system_category. The category is compared by address, with no call on it:
-// at the descriptor limit UBSan's vptr check (asan build) cannot open the pipe
-// it probes memory with and reports any call on a category object.
-bool out_of_resources(std::error_code ec) {
-  if (&ec.category() != &std::system_category()) return false;
-  const int e = ec.value();
-  return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS;
-}
-
 weft::task<int> run(std::uint16_t port) {
   auto listener = weft::net::tcp_listener::bind({weft::net::ip_address::v4_loopback(), port});
   if (!listener) {
@@ -374,19 +366,14 @@ weft::task<int> run(std::uint16_t port) {
   // Ctrl-C cancels the shutdown token, which cancels the pending accept.
   const weft::cancellation_token stop = weft::signals::shutdown_token();
   for (;;) {
-    auto s = co_await weft::with_cancellation(stop, listener->accept());
-    if (!s) break;      // the token fired
-    if (!*s) {
-      // Out of descriptors or memory: the connection stays queued and the
-      // listener stays ready, so retrying at once spins a core until a
-      // descriptor is freed. Wait a little first. (Any other error, such as a
-      // connection reset before its accept: keep serving.)
-      if (out_of_resources(s->error()) &&
-          !co_await weft::with_cancellation(stop, weft::sleep(accept_backoff))) {
-        break;  // the token fired while waiting
-      }
-      continue;
-    }
+    // Out of descriptors or memory (EMFILE and friends) the connection stays
+    // queued and the listener ready: accept_with_backoff waits between
+    // attempts instead of spinning a core, while the open connections go on
+    // being served and free descriptors.
+    auto s = co_await weft::with_cancellation(
+        stop, weft::net::accept_with_backoff(*listener, accept_backoff));
+    if (!s) break;  // the token fired
+    if (!*s) continue;  // another accept error (a connection reset before its accept)
     (void)weft::spawn(serve, std::move(**s));
   }
   std::printf("shutting down\n");

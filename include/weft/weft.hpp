@@ -9,6 +9,7 @@
 #include <weft/fs.hpp>
 #include <weft/join_handle.hpp>
 #include <weft/main.hpp>
+#include <weft/net/accept_backoff.hpp>
 #include <weft/net/address.hpp>
 #include <weft/net/resolve.hpp>
 #include <weft/net/tcp.hpp>
