@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # examples/http_server against real clients: curl (status codes, bodies,
 # HEAD, keep-alive reuse, HTTP/1.0 keep-alive, traversal refused, redirect),
-# ab -k and h2load --h1 (2,000 requests each, every one kept alive) and a short wrk run
+# ab -k (HTTP/1.0 keep-alive: 2,000 requests, every one kept alive),
+# h2load --h1 (2,000 HTTP/1.1 requests) and a short wrk run
 # (no socket errors, no non-2xx answers); SIGINT stops it with status 0.
 set -euo pipefail
 source "$(dirname "$0")/server_harness.sh"
@@ -57,6 +58,8 @@ timeout 60 ab -k -n 2000 -c 8 -s 10 "$base/" > "$harness_dir/ab" 2>&1 || fail "a
 grep -q '^Complete requests: *2000' "$harness_dir/ab" || fail "ab -k did not complete 2000 requests"
 grep -q '^Failed requests: *0' "$harness_dir/ab" || fail "ab -k saw failed requests"
 grep -q '^Keep-Alive requests: *2000' "$harness_dir/ab" || fail "ab -k: not every request kept alive: $(grep Keep-Alive "$harness_dir/ab")"
+# h2load --h1 speaks HTTP/1.1 (and reconnects if closed): a load check of
+# the 1.1 path, not of 1.0 keep-alive.
 timeout 60 h2load --h1 -n 2000 -c 8 "$base/" > "$harness_dir/h2load" 2>&1 || fail "h2load failed: $(tail -5 "$harness_dir/h2load")"
 grep -q '2000 succeeded, 0 failed, 0 errored' "$harness_dir/h2load" || fail "h2load --h1: $(grep requests: "$harness_dir/h2load")"
 

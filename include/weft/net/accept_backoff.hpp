@@ -9,7 +9,9 @@
 //
 //   for (;;) {
 //     auto s = co_await weft::net::accept_with_backoff(listener);
-//     if (!s) { log(s.error()); continue; }   // any other accept error
+//     if (!s) { log(s.error()); continue; }   // e.g. a connection reset before
+//                                             // its accept (stop on EBADF/EINVAL:
+//                                             // the listener is gone)
 //     weft::spawn(serve, std::move(*s));
 //   }
 //
@@ -52,7 +54,8 @@ struct accept_backoff {
   /// attempt, so this bounds how late a queued connection is taken.
   std::chrono::milliseconds max{1000};
   /// Called before each wait with the error and the wait (logging, metrics,
-  /// tests). May be empty.
+  /// tests). May be empty. An exception it throws ends the accept: it comes
+  /// out of the co_await.
   std::function<void(std::error_code, std::chrono::milliseconds)> on_wait;
 };
 
@@ -63,7 +66,8 @@ struct accept_backoff {
 /// - completes with: the connection, or the first accept error that is not a
 ///   resource error (the listener stays usable).
 /// - cancellation: none of its own; under with_cancellation the pending
-///   accept or wait is cancelled and nothing is accepted.
+///   accept or wait is cancelled (an accept that completed as it was
+///   cancelled has its connection closed: the client sees a reset).
 /// - resumes on: the awaiting task's runtime.
 /// - runtime shutdown: as accept and sleep (the task is destroyed).
 /// - allocation: this coroutine's frame, and what accept and sleep allocate.
@@ -83,7 +87,7 @@ auto accept_with_backoff(Listener& listener, accept_backoff backoff = {})
     if (s || !is_resource_exhaustion(s.error())) co_return s;
     if (backoff.on_wait) backoff.on_wait(s.error(), wait);
     co_await weft::sleep(wait);
-    wait = std::min(wait * 2, backoff.max);
+    wait = wait > backoff.max / 2 ? backoff.max : wait * 2;  // no overflow near max()
   }
 }
 
