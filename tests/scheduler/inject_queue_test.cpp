@@ -175,24 +175,6 @@ TEST(InjectQueue, DrainTakesEverythingInOrderAndLeavesQueueEmpty) {
   EXPECT_TRUE(drain_all(q).empty());
 }
 
-// Single pushes and batches (a worker's overflow) keep their order of arrival,
-// also across a pop and a pop_n between them.
-TEST(InjectQueue, SinglePushesAndBatchesKeepTheirOrderOfArrival) {
-  auto tasks = make_tasks(6);
-  inject_queue<task> q;
-  ASSERT_TRUE(q.push(&tasks[0]));
-  link(tasks, 1, 3);
-  ASSERT_TRUE(q.push_batch(&tasks[1], &tasks[2], 2));
-  ASSERT_TRUE(q.push(&tasks[3]));
-  ASSERT_TRUE(q.push(&tasks[4]));
-  EXPECT_EQ(q.pop(), &tasks[0]);
-  ASSERT_TRUE(q.push(&tasks[5]));
-  std::vector<std::uint32_t> got;
-  EXPECT_EQ(q.pop_n(2, [&](task* t) { got.push_back(t->id); }), 2u);
-  for (task* t : drain_all(q)) got.push_back(t->id);
-  EXPECT_EQ(got, (std::vector<std::uint32_t>{1, 2, 3, 4, 5}));
-}
-
 // Four threads push while the main thread closes the queue half way through
 // (it waits, with a deadline, until half the tasks were pushed); each
 // producer's last push waits for the close, so refusals are certain. Every task
