@@ -2,8 +2,8 @@
 // pool (the design: src/fs/backend.hpp and include/weft/fs.hpp).
 //
 // Each primitive is one coroutine of the shape
-//   raw = uring_here() ? co_await <io_awaiter with the opcode>
-//                      : co_await spawn_blocking(<the system call>);
+//   raw = driver_runs_files() ? co_await <io_awaiter with the opcode>
+//                             : co_await spawn_blocking(<the system call>);
 //   co_return <raw → result>;
 // where raw is the kernel's convention (>= 0, or a negated errno) on both
 // paths. Blocking jobs own everything they touch — a copy of the shared
@@ -21,7 +21,7 @@
 #include <weft/error.hpp>
 #include <weft/runtime.hpp>
 
-#include "scheduler/runtime_core.hpp"
+#include "io/io_driver.hpp"
 
 #include <fcntl.h>
 #include <linux/io_uring.h>
@@ -54,22 +54,24 @@ using weft::detail::io_opcode;
 /// As read(2) caps a transfer (and io_uring's length is 32 bits).
 constexpr std::size_t max_transfer = 0x7fff'f000;
 
-/// True on an io_uring worker, false on another worker (epoll). Off a worker
+/// True where the worker's I/O driver runs file operations itself (io_uring),
+/// false where they go to the blocking pool (epoll). Off a worker
 /// there is neither a ring nor a blocking pool to use: misuse.
-bool uring_here() {
-  weft::detail::worker_io* io = weft::detail::current_worker_io();
+bool driver_runs_files() {
+  weft::detail::io_driver* io = weft::detail::current_io_driver();
   if (io == nullptr) {
     throw_error(errc::no_runtime,
                 "weft::fs needs a runtime: await it in a task on a weft::runtime "
                 "(runtime::block_on, weft::spawn, WEFT_MAIN), not under the standalone "
                 "weft::block_on or on a blocking-pool thread");
   }
-  if (io->simulated) {
+  const weft::detail::io_capabilities caps = io->caps();
+  if (caps.simulated) {
     throw_error(errc::not_supported_in_simulation,
                 "weft::fs was awaited on a simulation runtime, which has no real I/O yet: run "
                 "file operations on a multi_thread or current_thread runtime");
   }
-  return io->uring != nullptr;
+  return caps.file_ops;
 }
 
 /// A system call's return as a raw result: the value, or the negated errno.
@@ -243,7 +245,7 @@ bool has_nul(const std::string& path) noexcept { return path.find('\0') != std::
 task<result<shared_fd>> open(std::string path, int flags, unsigned mode) {
   if (has_nul(path)) co_return bad_path();
   flags |= O_CLOEXEC;
-  if (uring_here()) {
+  if (driver_runs_files()) {
     // Allocated first, so a descriptor is never left without an owner.
     auto owner = std::make_shared<fd_owner>();
     io_awaiter a;
@@ -269,7 +271,7 @@ task<result<shared_fd>> open(std::string path, int flags, unsigned mode) {
 
 task<result<std::size_t>> read(shared_fd fd, std::span<std::byte> buf, std::uint64_t offset) {
   const std::size_t len = buf.size() < max_transfer ? buf.size() : max_transfer;
-  if (uring_here()) {
+  if (driver_runs_files()) {
     io_awaiter a;
     prep(a.op(), io_opcode::read, fd->fd, buf.data(), len, offset);
     co_return size_result(co_await a);
@@ -291,7 +293,7 @@ task<result<std::size_t>> read(shared_fd fd, std::span<std::byte> buf, std::uint
 task<result<std::size_t>> write(shared_fd fd, std::span<const std::byte> buf,
                                 std::uint64_t offset) {
   const std::size_t len = buf.size() < max_transfer ? buf.size() : max_transfer;
-  if (uring_here()) {
+  if (driver_runs_files()) {
     io_awaiter a;
     prep(a.op(), io_opcode::write, fd->fd, const_cast<std::byte*>(buf.data()), len, offset);
     co_return size_result(co_await a);
@@ -310,7 +312,7 @@ task<result<std::size_t>> write(shared_fd fd, std::span<const std::byte> buf,
 }
 
 task<result<void>> sync(shared_fd fd, bool data_only) {
-  if (uring_here()) {
+  if (driver_runs_files()) {
     io_awaiter a;
     prep(a.op(), io_opcode::fsync, fd->fd, nullptr);
     a.op().flags = data_only ? IORING_FSYNC_DATASYNC : 0;
@@ -329,7 +331,7 @@ task<result<struct statx>> raw_stat(shared_fd fd, std::string path, int flags) {
   if (has_nul(path)) co_return bad_path();
   const int dirfd = fd ? fd->fd : AT_FDCWD;
   if (fd) flags |= AT_EMPTY_PATH;
-  if (uring_here()) {
+  if (driver_runs_files()) {
     struct statx st {};
     io_awaiter a;
     prep(a.op(), io_opcode::statx, dirfd, &st);
@@ -365,7 +367,7 @@ task<result<file_info>> info(shared_fd fd) {
 }
 
 task<result<void>> truncate(shared_fd fd, std::uint64_t length) {
-  (void)uring_here();  // the same misuse check as every other operation
+  (void)driver_runs_files();  // the same misuse check as every other operation
   if (length > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) {
     co_return std::make_error_code(std::errc::invalid_argument);
   }
@@ -386,7 +388,7 @@ using path_call = int (*)(const char*, const char*, int, unsigned);
 task<result<void>> path_op(io_opcode code, std::string path, std::string path2, int flags,
                            unsigned mode, path_call call) {
   if (has_nul(path) || has_nul(path2)) co_return bad_path();
-  if (uring_here()) {
+  if (driver_runs_files()) {
     io_awaiter a;
     prep(a.op(), code, AT_FDCWD, path.data());
     a.op().addr = path2.data();

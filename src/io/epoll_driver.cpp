@@ -1,13 +1,12 @@
 // epoll_driver — implementation. The protocol and the thread rules are in
 // epoll_driver.hpp.
 #include "io/epoll_driver.hpp"
-#include "io/eventfd_wake.hpp"
 #include "io/io_source.hpp"
 #include "support/fault_injection.hpp"
 
+#include <weft/detail/context.hpp>
 #include <weft/detail/deadline.hpp>
 
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <array>
@@ -28,23 +27,16 @@ namespace {
 
 }  // namespace
 
-epoll_driver::epoll_driver() {
+epoll_driver::epoll_driver(scheduler* owner) : owner_(owner) {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw_errno(errno, "epoll_create1");
-  eventfd_ = fault::or_errno(fault::site::eventfd,
-                            [] { return ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); });
-  if (eventfd_ < 0) {
-    const int err = errno;
-    ::close(epoll_fd_);
-    throw_errno(err, "eventfd");
-  }
   epoll_event ev{};
   ev.events = EPOLLIN;  // level-triggered: see the header
   ev.data.u64 = eventfd_tag;
-  if (fault::or_errno(fault::site::epoll_ctl,
-                      [&] { return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, eventfd_, &ev); }) < 0) {
+  if (fault::or_errno(fault::site::epoll_ctl, [&] {
+        return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, parker_.fd(), &ev);
+      }) < 0) {
     const int err = errno;
-    ::close(eventfd_);
     ::close(epoll_fd_);
     throw_errno(err, "epoll_ctl(EPOLL_CTL_ADD, eventfd)");
   }
@@ -52,16 +44,43 @@ epoll_driver::epoll_driver() {
 
 epoll_driver::~epoll_driver() {
   free_retired();
-  ::close(eventfd_);
   ::close(epoll_fd_);
 }
 
-void epoll_driver::drain_eventfd() noexcept {
-  // Non-blocking: one read takes the whole count; EAGAIN means another wait
-  // already took it.
-  std::uint64_t count = 0;
-  while (::read(eventfd_, &count, sizeof count) < 0 && errno == EINTR) {
+io_source* epoll_driver::source_for(io_handle& h) {
+  // ORDERING: acquire: pairs with the release of the CAS that published the
+  // source (its registration is complete).
+  io_source* s = h.source.load(std::memory_order_acquire);
+  if (s != nullptr) return s;
+  auto* fresh = new io_source(h.fd, *this, *owner_);
+  // ORDERING: acq_rel: release publishes the new source; acquire on failure
+  // sees the winner's.
+  if (h.source.compare_exchange_strong(s, fresh, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+    return fresh;
   }
+  fresh->retire();  // another task registered it first (on another worker)
+  return s;
+}
+
+bool epoll_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* /*hook*/) {
+  if (op.handle == nullptr || owner_ == nullptr) {
+    // File-system ops never reach here (weft::fs uses the blocking pool on
+    // this backend: caps().file_ops is false); refuse rather than block a
+    // worker.
+    op.result = -EOPNOTSUPP;
+    // ORDERING: relaxed: the op never left this thread.
+    op.state.store(io_op::completed, std::memory_order_relaxed);
+    return false;
+  }
+  // Registers the descriptor with this epoll the first time (throws
+  // std::system_error if epoll_ctl refuses: io_start fails the op with it).
+  // No cancel hook: cancel() unlinks a waiting op synchronously.
+  return source_for(*op.handle)->start(op, h);
+}
+
+void epoll_driver::wait_completed(io_op& op) noexcept {
+  while (!op.is_completed()) std::this_thread::yield();
 }
 
 void epoll_driver::retire(io_source* s) noexcept {
@@ -70,19 +89,22 @@ void epoll_driver::retire(io_source* s) noexcept {
   retired_ = s;
 }
 
-void epoll_driver::cancel(io_op& op) noexcept {
+bool epoll_driver::cancel(io_op& op) noexcept {
   {
     std::lock_guard<sync::spin_mutex> lock(retired_mu_);
     // Not completed under this lock: retire() completes every op of its
     // source before handing the source over (retire above, same lock), and
     // free_retired takes the list under this lock too, so op.source is not
-    // freed before the lock is dropped.
-    if (op.is_completed()) return;
-    if (op.source->try_cancel(op)) return;
+    // freed before the lock is dropped. Through the op's own source, not
+    // op.handle->source: a close in progress has nulled that and is about
+    // to complete the op itself.
+    if (op.is_completed()) return true;
+    if (op.source->try_cancel(op)) return true;
   }
   // `completing`: the event side or retire() publishes it next (no blocking
   // call in between on its side); the source is not touched again.
-  while (!op.is_completed()) std::this_thread::yield();
+  wait_completed(op);
+  return true;
 }
 
 void epoll_driver::free_retired() noexcept {
@@ -127,7 +149,7 @@ bool epoll_driver::wait_once(std::optional<std::chrono::nanoseconds> timeout) {
   bool delivered = false;
   for (int i = 0; i < n; ++i) {
     if (events[static_cast<std::size_t>(i)].data.u64 == eventfd_tag) {
-      drain_eventfd();
+      parker_.drain();
       continue;
     }
     const epoll_event& ev = events[static_cast<std::size_t>(i)];
@@ -142,7 +164,7 @@ bool epoll_driver::wait_once(std::optional<std::chrono::nanoseconds> timeout) {
 }
 
 void epoll_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
-  token_.park_with(
+  parker_.token().park_with(
       timeout, [] {}, [this] { (void)wait_once(std::chrono::nanoseconds{0}); },
       [this](std::optional<std::chrono::nanoseconds> left) {
         if (!hooks.active()) return wait_once(left);
@@ -158,18 +180,11 @@ void epoll_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
       });
 }
 
-void epoll_driver::unpark() noexcept {
-  if (!token_.notify()) return;  // running, or already notified: no syscall
-  if (hooks.interrupt()) return;  // the owner blocks in its park hook
-  eventfd_wake(eventfd_, eventfd_writes_);
-}
+void epoll_driver::unpark() noexcept { parker_.unpark(hooks); }
 
-std::uint64_t epoll_driver::eventfd_writes() const noexcept {
-  // ORDERING: relaxed: a statistic (see unpark).
-  return eventfd_writes_.load(std::memory_order_relaxed);
-}
+std::uint64_t epoll_driver::eventfd_writes() const noexcept { return parker_.eventfd_writes(); }
 
-bool epoll_driver::parked() const noexcept { return token_.is_parked(); }
+bool epoll_driver::parked() const noexcept { return parker_.parked(); }
 
 void epoll_driver::set_readiness_sink(readiness_sink sink, void* context) noexcept {
   sink_ = sink;

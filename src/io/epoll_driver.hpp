@@ -3,21 +3,24 @@
 //
 // Design
 // ------
-// One epoll instance and one eventfd per driver. The eventfd is registered
-// level-triggered for EPOLLIN with data.u64 == eventfd_tag. Level-triggered
-// because a missed drain then costs one spurious wake-up instead of a lost
-// one; the owner drains the eventfd (one non-blocking read takes the whole
-// count) every time epoll reports it, so the level is low again before the
-// next wait.
+// One epoll instance and one eventfd_parker (eventfd_parker.hpp: the unpark
+// protocol both I/O drivers share) per driver. The parker's eventfd is
+// registered level-triggered for EPOLLIN with data.u64 == eventfd_tag.
+// Level-triggered because a missed drain then costs one spurious wake-up
+// instead of a lost one; the owner drains the eventfd (one non-blocking read
+// takes the whole count) every time epoll reports it, so the level is low
+// again before the next wait.
 //
 // Who touches what
-//   - epoll_fd_, eventfd_, use_pwait2_, sink_: the owner only (the one
-//     worker thread that parks). The constructing thread only creates them.
-//   - token_, eventfd_writes_: any thread (atomics).
+//   - epoll_fd_, use_pwait2_, sink_: the owner only (the one worker thread
+//     that parks). The constructing thread only creates them.
+//   - parker_ (its token and counters): any thread (atomics).
 //
-// Unpark protocol: park_token's; unpark() writes the eventfd only if the
-// owner was PARKED. A write that lands after the owner left its wait leaves
-// the eventfd readable; the next park drains it, sees no token and waits again.
+// As an I/O driver (io_driver.hpp): start() registers the socket on first
+// use (io_source, owned through io_handle::source) and tries the system call
+// at once; cancel() unlinks a waiting op synchronously, so it always returns
+// true; file operations are not the driver's (caps().file_ops is false):
+// weft::fs runs them on the blocking pool.
 //
 // Timeouts: epoll_pwait2(2) (Linux 5.11, glibc 2.35) takes a timespec, so the
 // wait is as long as asked. Where it is missing (ENOSYS, or EPERM from a
@@ -35,10 +38,9 @@
 
 #include <weft/detail/sync_shim.hpp>
 
+#include "io/eventfd_parker.hpp"
+#include "io/io_driver.hpp"
 #include "scheduler/park_driver.hpp"
-#include "scheduler/park_token.hpp"
-
-#include <weft/detail/sync_shim.hpp>
 
 #include <sys/epoll.h>
 
@@ -54,13 +56,16 @@ struct io_op;
 /// Receives, on the owner thread, each epoll event that is not the driver's.
 using readiness_sink = void (*)(void* context, const epoll_event& event);
 
-class epoll_driver final : public park_driver {
+class epoll_driver final : public park_driver, public io_driver {
  public:
   /// data.u64 the driver keeps for its eventfd.
   static constexpr std::uint64_t eventfd_tag = ~std::uint64_t{0} - 1;
 
   /// Throws std::system_error with the errno if a descriptor cannot be made.
-  epoll_driver();
+  /// `owner`: the runtime whose worker parks here; each socket registered
+  /// holds a reference on it (io_source.hpp, "Lifetime"). Null for a driver
+  /// used only to park (tests): start() then refuses.
+  explicit epoll_driver(scheduler* owner = nullptr);
   ~epoll_driver() override;
   epoll_driver(const epoll_driver&) = delete;
   epoll_driver& operator=(const epoll_driver&) = delete;
@@ -82,26 +87,35 @@ class epoll_driver final : public park_driver {
   bool poll() override;
   /// Any thread: free `s` (deregistered) once no wait can report it.
   void retire(io_source* s) noexcept;
+  // ---- io_driver ----
+  /// Owner thread: an op on a socket (op.handle set); any other op
+  /// completes at once with -EOPNOTSUPP (file operations go to the blocking
+  /// pool on this backend).
+  bool start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) override;
   /// Any thread: cancel `op`, waiting on one of this driver's sources
-  /// (io_source.hpp, "Cancelling"). Returns once `op` is completed — with
-  /// -ECANCELED, or with the result or -ECANCELED that the event side or a
-  /// closing socket's retire() gave it first. Exactly one of them completes it.
-  void cancel(io_op& op) noexcept;
+  /// (io_source.hpp, "Cancelling"). Returns (true) once `op` is completed —
+  /// with -ECANCELED, or with the result or -ECANCELED that the event side
+  /// or a closing socket's retire() gave it first. Exactly one of them
+  /// completes it.
+  bool cancel(io_op& op) noexcept override;
+  /// Never needed (cancel completes the op); waits for `completed`.
+  void wait_completed(io_op& op) noexcept override;
+  [[nodiscard]] io_capabilities caps() const noexcept override { return {}; }
 
  private:
   /// One epoll wait (null: unbounded, zero: poll). True if an event that is
   /// not the eventfd's was delivered.
   bool wait_once(std::optional<std::chrono::nanoseconds> timeout);
-  void drain_eventfd() noexcept;
   void free_retired() noexcept;
+  /// The socket's registration, made on first use (a CAS on io_handle::source).
+  io_source* source_for(io_handle& h);
 
+  scheduler* owner_ = nullptr;
+  eventfd_parker parker_{/*nonblocking=*/true};
   int epoll_fd_ = -1;
-  int eventfd_ = -1;
   bool use_pwait2_ = true;
   readiness_sink sink_ = nullptr;
   void* sink_context_ = nullptr;
-  park_token token_;
-  sync::atomic<std::uint64_t> eventfd_writes_{0};
   sync::spin_mutex retired_mu_;
   io_source* retired_ = nullptr;  // under retired_mu_
 };

@@ -34,19 +34,17 @@ bool refused(const std::error_code& code) noexcept {
 }
 
 driver_factory epoll_factory() {
-  return {io_backend::epoll, [](bool) {
-            auto d = std::make_unique<epoll_driver>();
-            worker_io io;
-            io.epoll = d.get();
+  return {io_backend::epoll, [](scheduler* owner, bool) {
+            auto d = std::make_unique<epoll_driver>(owner);
+            io_driver* io = d.get();
             return worker_drivers{std::move(d), io};
           }};
 }
 
 driver_factory uring_factory() {
-  return {io_backend::io_uring, [](bool single_owner) {
+  return {io_backend::io_uring, [](scheduler*, bool single_owner) {
             auto d = std::make_unique<uring_driver>(256, single_owner);
-            worker_io io;
-            io.uring = d.get();
+            io_driver* io = d.get();
             return worker_drivers{std::move(d), io};
           }};
 }

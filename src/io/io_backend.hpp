@@ -35,6 +35,7 @@
 
 #include <weft/detail/runtime_api.hpp>
 
+#include "io/io_driver.hpp"
 #include "scheduler/park_driver.hpp"
 
 #include <functional>
@@ -52,38 +53,24 @@ const char* to_string(io_backend backend) noexcept;
 /// the variable and the allowed values if it holds anything else.
 io_backend_choice io_backend_from_env();
 
-class uring_driver;
-class epoll_driver;
-
-/// The I/O drivers of a worker, by concrete type, for the I/O operations
-/// (io_op.cpp, the file backend): at most one is set; none on a simulation's
-/// virtual worker (`simulated`), which has no real I/O. The scheduler keeps
-/// it for its worker without looking inside: it reaches its driver only as a
-/// park_driver.
-struct worker_io {
-  uring_driver* uring = nullptr;
-  epoll_driver* epoll = nullptr;
-  bool simulated = false;
-};
-
-/// The I/O of the worker this thread is (of any runtime); nullptr off a
-/// worker. Defined by the scheduler, which knows which worker a thread is.
-worker_io* current_worker_io() noexcept;
-
-/// One worker's driver: what the scheduler parks in, and what I/O
-/// operations use.
+/// One worker's drivers: what the scheduler parks in, and what I/O
+/// operations use (io_driver.hpp). For io_uring and epoll both are the same
+/// object, owned through `park`; the scheduler reaches it only as a
+/// park_driver and keeps `io` for the worker without looking inside.
 struct worker_drivers {
   std::unique_ptr<park_driver> park;
-  worker_io io;
+  io_driver* io = nullptr;
 };
 
 /// Makes one worker's drivers; called once per worker.
 struct driver_factory {
   io_backend backend;
-  /// Make one worker's drivers. `single_owner`: one thread drives them for
-  /// its whole life (a worker thread), which lets io_uring use
+  /// Make one worker's drivers. `owner`: the runtime the worker belongs to
+  /// (a socket registered with epoll holds a reference on it; null for a
+  /// driver used only to park, in tests). `single_owner`: one thread drives
+  /// them for its whole life (a worker thread), which lets io_uring use
   /// SINGLE_ISSUER.
-  std::function<worker_drivers(bool single_owner)> make;
+  std::function<worker_drivers(scheduler* owner, bool single_owner)> make;
 };
 
 /// Probes and picks the backend (see the header comment). Throws

@@ -2,8 +2,6 @@
 // uring_driver.hpp; this file adds how each liburing call's errors are read.
 #include "io/uring_driver.hpp"
 
-#include "scheduler/futex.hpp"
-#include "io/eventfd_wake.hpp"
 #include "support/fault_injection.hpp"
 
 #include <sys/eventfd.h>
@@ -90,16 +88,7 @@ uring_driver::uring_driver(unsigned entries, bool single_issuer) {
   for (io_flight_link* l : {&in_flight_list_, &cancel_sent_list_, &orphan_list_}) {
     l->flight_next = l->flight_prev = l;
   }
-  // Blocking eventfd on purpose: io_uring completes a read of an O_NONBLOCK
-  // file with -EAGAIN instead of waiting for it to become readable.
-  eventfd_ = fault::or_errno(fault::site::eventfd, [] { return ::eventfd(0, EFD_CLOEXEC); });
-  if (eventfd_ < 0) throw_errno(errno, "eventfd");
-  try {
-    defer_taskrun_ = setup_ring(ring_, entries, single_issuer);
-  } catch (...) {
-    ::close(eventfd_);
-    throw;
-  }
+  defer_taskrun_ = setup_ring(ring_, entries, single_issuer);
   enabled_ = !defer_taskrun_;
 }
 
@@ -107,7 +96,6 @@ uring_driver::~uring_driver() {
   // Closing the ring cancels the armed read before eventfd_value_ goes away
   // (see "Teardown" in the header).
   io_uring_queue_exit(&ring_);
-  ::close(eventfd_);
   if (hook_fd_ >= 0) ::close(hook_fd_);
 }
 
@@ -160,7 +148,7 @@ void uring_driver::arm_eventfd_read() {
   io_uring_sqe* sqe = acquire_sqe();
   // SAFETY: eventfd_value_ is the kernel's until the read's CQE is reaped
   // (armed_ goes false in dispatch) or the ring is closed.
-  io_uring_prep_read(sqe, eventfd_, &eventfd_value_, sizeof eventfd_value_, 0);
+  io_uring_prep_read(sqe, parker_.fd(), &eventfd_value_, sizeof eventfd_value_, 0);
   io_uring_sqe_set_data64(sqe, eventfd_tag);
   armed_ = true;
 }
@@ -294,7 +282,7 @@ void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
     (void)poll_nonblocking();
     return;
   }
-  token_.park_with(
+  parker_.token().park_with(
       timeout,
       [this] {
         // A pending unpark: no wait. Only a syscall if the owner queued SQEs.
@@ -312,9 +300,7 @@ void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
           // completion wakes the ring (a third of the cost of handing an
           // idle runtime one task). The choice holds for the whole park:
           // in_flight_ and the SQ change only on this thread.
-          if (token_.enter_futex_wait()) {
-            futex_wait(&token_.word(), park_token::parked_futex, left);
-          }
+          parker_.sleep_on_word(left);
           return false;
         }
         __kernel_timespec ts{};
@@ -327,35 +313,18 @@ void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
       });
 }
 
-void uring_driver::unpark() noexcept {
-  const std::uint32_t was = token_.notify_from();
-  if (was == park_token::parked_futex) {
-    // ORDERING: relaxed: a statistic.
-    futex_wakes_.fetch_add(1, std::memory_order_relaxed);
-    futex_wake_one(&token_.word());  // asleep on the word, with no I/O in flight
-    return;
-  }
-  if (was != park_token::parked) return;  // running, or already notified: no syscall
-  if (hooks.interrupt()) return;          // the owner blocks in its park hook
-  eventfd_wake(eventfd_, eventfd_writes_);
-}
+void uring_driver::unpark() noexcept { parker_.unpark(hooks); }
 
-std::uint64_t uring_driver::eventfd_writes() const noexcept {
-  // ORDERING: relaxed: a statistic (see unpark).
-  return eventfd_writes_.load(std::memory_order_relaxed);
-}
+std::uint64_t uring_driver::eventfd_writes() const noexcept { return parker_.eventfd_writes(); }
 
-std::uint64_t uring_driver::futex_wakes() const noexcept {
-  // ORDERING: relaxed: a statistic (see unpark).
-  return futex_wakes_.load(std::memory_order_relaxed);
-}
+std::uint64_t uring_driver::futex_wakes() const noexcept { return parker_.futex_wakes(); }
 
 void uring_driver::park_in_ring_for_test(bool on) noexcept {
   // ORDERING: relaxed: see park_in_ring.
   park_in_ring.store(on, std::memory_order_relaxed);
 }
 
-bool uring_driver::parked() const noexcept { return token_.is_parked(); }
+bool uring_driver::parked() const noexcept { return parker_.parked(); }
 
 bool uring_driver::cq_has_overflow() const noexcept { return io_uring_cq_has_overflow(&ring_); }
 

@@ -1,30 +1,48 @@
-// uring_driver — a worker parks in its own io_uring.
+// uring_driver — a worker parks in its own io_uring, and its tasks' I/O
+// operations are SQEs on that ring.
 //
 // Design
 // ------
-// One io_uring and one eventfd per driver. The driver keeps a read SQE on the
-// eventfd in flight ("armed"), tagged eventfd_tag. park() submits whatever
-// SQEs are pending and waits in io_uring_enter for at least one CQE or the
-// timeout; unpark() from another thread writes the eventfd, which completes
-// the armed read and so ends the wait. The read is re-armed after each of its
-// completions, before the next wait.
+// One io_uring and one eventfd_parker (eventfd_parker.hpp: the unpark
+// protocol both I/O drivers share) per driver. The driver keeps a read SQE on
+// the parker's eventfd in flight ("armed"), tagged eventfd_tag. park()
+// submits whatever SQEs are pending and waits in io_uring_enter for at least
+// one CQE or the timeout; unpark() from another thread writes the eventfd,
+// which completes the armed read and so ends the wait. The read is re-armed
+// after each of its completions, before the next wait. An owner with no
+// operation in flight and nothing queued sleeps on the token's word instead
+// (PARKED_FUTEX; the choice holds for a whole park): nothing of the ring's can
+// complete meanwhile, and a futex wake is cheaper than an eventfd write whose
+// completion must wake the ring.
 //
 // Who touches what
 //   - ring_, armed_, enabled_, eventfd_value_, sink_: the owner only (the one
 //     worker thread that parks). The constructing thread only creates them.
-//   - token_, eventfd_writes_, futex_wakes_: any thread (atomics).
+//   - parker_ (its token and counters): any thread (atomics).
 //   - eventfd_value_ belongs to the kernel while armed_ is true: the armed read
 //     may write it until its CQE is reaped or the ring is torn down.
 //
-// Unpark protocol: park_token's (scheduler/park_token.hpp); unpark writes
-// the eventfd only if the owner was PARKED. An owner with no operation in
-// flight and nothing queued sleeps on the token's word instead
-// (PARKED_FUTEX; the choice holds for a whole park), and unpark wakes it with
-// one futex wake — cheaper than an eventfd write whose completion must wake
-// the ring, and nothing of the ring's can complete meanwhile. A write can land after the owner already left its wait (it timed out or got
-// I/O in the meantime): the read then completes during a later park, which
-// sees no NOTIFIED token, re-arms and waits again — one extra round trip, no
-// spurious return.
+// The submission path (owner thread), for one op:
+//
+//   start(op) ── send on a socket? ── try send(2) MSG_DONTWAIT ── done ──► completed (no SQE)
+//        │                                   │ EAGAIN
+//        ▼                                   ▼
+//   acquire_sqe ── SQ full? submit queued SQEs (one io_uring_enter) and retry
+//        │
+//        ▼
+//   prep + user_data=&op, state in_flight, linked on in_flight_list_
+//        │   (the SQE waits in the SQ: every SQE queued during a scheduler
+//        │    tick goes to the kernel in the one io_uring_enter of the next
+//        │    poll() or park())
+//        ▼
+//   CQE reaped in drain() ──► complete_op: result, waker out, `completed`
+//                              (release), task woken on this thread
+//
+// As an I/O driver (io_driver.hpp): caps().file_ops is true (open, statx,
+// fsync… are SQEs); cancel() is asynchronous (ASYNC_CANCEL; the op's own CQE
+// completes it), so start() sets the task's cancel hook and a destroyed
+// awaiter waits for the CQE (wait_completed: the owner reaps, another thread
+// yields).
 //
 // Ring created on one thread, used on another (IORING_SETUP_SINGLE_ISSUER)
 //   io_uring_setup(2): with SINGLE_ISSUER "the submission task is either the
@@ -123,8 +141,9 @@
 
 #include <weft/detail/sync_shim.hpp>
 
+#include "io/eventfd_parker.hpp"
+#include "io/io_driver.hpp"
 #include "scheduler/park_driver.hpp"
-#include "scheduler/park_token.hpp"
 
 #include <weft/detail/io_op.hpp>
 
@@ -147,7 +166,7 @@ struct io_completion {
 /// Receives, on the owner thread, each completion that is not the driver's.
 using completion_sink = void (*)(void* context, const io_completion& completion);
 
-class uring_driver final : public park_driver {
+class uring_driver final : public park_driver, public io_driver {
  public:
   /// user_data values the driver keeps for itself: its eventfd read, and the
   /// timeout liburing adds on kernels without IORING_FEAT_EXT_ARG.
@@ -181,7 +200,7 @@ class uring_driver final : public park_driver {
   bool parked() const noexcept;
   /// Whether the owner is parked asleep on its token's word (no I/O in
   /// flight), so an unpark now is a futex wake. Tests.
-  bool parked_on_futex() const noexcept { return token_.is_parked_on_word(); }
+  bool parked_on_futex() const noexcept { return parker_.parked_on_word(); }
   /// Whether the kernel accepted SINGLE_ISSUER | DEFER_TASKRUN for this ring.
   bool defer_taskrun() const noexcept { return defer_taskrun_; }
   /// Whether CQEs are waiting in the kernel for room in the CQ ring.
@@ -193,6 +212,20 @@ class uring_driver final : public park_driver {
   /// is full. Never null; throws std::system_error if submission fails. The
   /// caller must set user_data outside the reserved tags. May run the sink.
   io_uring_sqe* acquire_sqe();
+
+  // ---- io_driver (uring_ops.cpp) ----
+  /// Owner thread: a send on a socket is tried as send(2) first; otherwise
+  /// start_op, suspend, and `hook` becomes the task's cancel hook.
+  bool start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) override;
+  /// Any thread: cancel_op_local on the owner, cancel_op_remote elsewhere.
+  bool cancel(io_op& op) noexcept override;
+  /// Any thread: the owner reaps until `op` completes; another thread yields.
+  void wait_completed(io_op& op) noexcept override;
+  [[nodiscard]] io_capabilities caps() const noexcept override {
+    io_capabilities c;
+    c.file_ops = true;
+    return c;
+  }
 
   // ---- operations (uring_ops.cpp) ----
   /// Owner thread: queue `op` (in_flight). Throws std::system_error if the
@@ -271,8 +304,8 @@ class uring_driver final : public park_driver {
   bool wait_in_hook(std::optional<std::chrono::nanoseconds> left);
 
 
+  eventfd_parker parker_{/*nonblocking=*/false};  // a read of it is armed on the ring
   io_uring ring_{};
-  int eventfd_ = -1;
   int hook_fd_ = -1;  // the ring's completion eventfd, made at the first park in a hook
   bool defer_taskrun_ = false;
   bool enabled_ = false;
@@ -280,9 +313,6 @@ class uring_driver final : public park_driver {
   std::uint64_t eventfd_value_ = 0;
   completion_sink sink_ = nullptr;
   void* sink_context_ = nullptr;
-  park_token token_;
-  sync::atomic<std::uint64_t> eventfd_writes_{0};
-  sync::atomic<std::uint64_t> futex_wakes_{0};
   std::size_t in_flight_ = 0;  // owner only
   // Sentinels of the owner's lists of started, not completed ops (circular).
   io_flight_link in_flight_list_;

@@ -4,6 +4,7 @@
 #include "io/io_source.hpp"  // io_perform: an orphaned connect's outcome
 #include "support/fault_injection.hpp"
 
+#include <weft/detail/context.hpp>
 #include <weft/detail/test_point.hpp>
 
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 
 namespace weft::detail {
 namespace {
@@ -119,6 +121,47 @@ void unlink_cancel(io_op*& head, io_op& op) noexcept {
 }
 
 }  // namespace
+
+bool uring_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
+  if (op.code == io_opcode::send && op.handle != nullptr) {
+    // A send on a socket usually finds room in the socket buffer: try it as
+    // a non-blocking system call first (as a readiness runtime would) and go
+    // through the ring only if it would block.
+    const std::int32_t r = io_perform(op, /*first=*/true);
+    if (r != -EAGAIN) {
+      op.result = r;
+      // ORDERING: relaxed: the op never left this thread.
+      op.state.store(io_op::completed, std::memory_order_relaxed);
+      return false;
+    }
+  }
+  start_op(op);  // before the task is marked suspended; throws if the SQ cannot take it
+  op.wake_on_done = weft::suspend_current(h);
+  // The CQE is reaped on this thread only, so the task cannot have been
+  // resumed elsewhere in between. begin_suspend cleared the hook.
+  current_task()->cancel_hook_ = hook;
+  return true;
+}
+
+bool uring_driver::cancel(io_op& op) noexcept {
+  if (op.is_completed()) return true;
+  if (current_io_driver() == this) return cancel_op_local(op);
+  return cancel_op_remote(op);
+}
+
+void uring_driver::wait_completed(io_op& op) noexcept {
+  const bool owner = current_io_driver() == this;
+  while (!op.is_completed()) {
+    if (owner) {
+      try {
+        (void)poll();
+      } catch (...) {
+      }
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
 
 void uring_driver::start_op(io_op& op) {
   io_uring_sqe* sqe = acquire_sqe();

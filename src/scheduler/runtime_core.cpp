@@ -89,7 +89,7 @@ runtime_core::runtime_core(const runtime_config& cfg, runtime_core* root)
     w->rng = (cfg.rng_seed ^ (0x9e3779b97f4a7c15ull * (i + 1))) | 1;
     // A worker thread drives its ring alone for its whole life; a
     // current-thread runtime is driven by whichever thread calls block_on.
-    worker_drivers d = drivers.make(/*single_owner=*/!current_thread_);
+    worker_drivers d = drivers.make(this, /*single_owner=*/!current_thread_);
     w->driver = std::move(d.park);
     w->io = d.io;
     workers_.push_back(std::move(w));
@@ -116,7 +116,7 @@ void runtime_core::start() {
   }
 }
 
-worker_io* current_worker_io() noexcept { return tl_worker != nullptr ? &tl_worker->io : nullptr; }
+io_driver* current_io_driver() noexcept { return tl_worker != nullptr ? tl_worker->io : nullptr; }
 scheduler* current_worker_runtime() noexcept { return tl_worker_rt; }
 
 worker* runtime_core::this_worker() const noexcept {

@@ -2,6 +2,7 @@
 #include "scheduler/simulation.hpp"
 
 #include "cancel/cancellation_walk.hpp"
+#include "io/no_io_driver.hpp"
 #include "scheduler/runtime_core.hpp"
 
 #include <weft/error.hpp>
@@ -108,10 +109,9 @@ void describe_simulation_on_asan_death() {
 }  // namespace
 
 driver_factory simulation_drivers() {
-  return {io_backend::simulated, [](bool) {
-            worker_io io;
-            io.simulated = true;  // no real I/O on a virtual worker
-            return worker_drivers{std::make_unique<sim_park_driver>(), io};
+  return {io_backend::simulated, [](scheduler*, bool) {
+            static no_io_driver no_io;  // stateless: no real I/O on a virtual worker
+            return worker_drivers{std::make_unique<sim_park_driver>(), &no_io};
           }};
 }
 

@@ -64,7 +64,7 @@ class deferred_tasks {
 
 struct worker {
   std::size_t index = 0;
-  worker_io io;  // for I/O operations (io_backend.hpp); the scheduler does not look inside
+  io_driver* io = nullptr;  // for I/O operations (io/io_driver.hpp); the scheduler does not look inside
   local_queue<task_header> queue;
   task_header* lifo = nullptr;  // owner only
   // Tasks that woke themselves during their step (yield_now): they wait

@@ -2,7 +2,7 @@
 // include/weft/signals.hpp.
 #include "signal/signal_driver.hpp"
 
-#include "io/eventfd_wake.hpp"
+#include "io/eventfd_parker.hpp"
 #include "support/fault_injection.hpp"
 
 #include <poll.h>
@@ -156,7 +156,7 @@ void signal_driver::install(int signo) {
   if (state_[signo] != install_state::requested) {  // none, or failed before: (re)try
     state_[signo] = install_state::requested;
     lock.unlock();
-    weft::detail::eventfd_wake(efd_, wakes_);  // the driver thread installs it
+    weft::detail::eventfd_signal(efd_, wakes_);  // the driver thread installs it
     lock.lock();
   }
   changed_.wait(lock, [&] { return state_[signo] != install_state::requested; });

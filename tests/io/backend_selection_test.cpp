@@ -1,6 +1,7 @@
 // io_backend selection: WEFT_IO_BACKEND parsing, forced choices, what
 // automatic picks here, and the fallback proven in a child whose seccomp
 // filter refuses io_uring_setup with EPERM.
+#include "io/epoll_driver.hpp"
 #include "io/io_backend.hpp"
 #include "io/uring_driver.hpp"
 
@@ -99,10 +100,13 @@ TEST(io_backend, to_string_names_each_backend) {
 TEST(select_io_backend, forced_epoll_makes_epoll_drivers) {
   const driver_factory f = select_io_backend(io_backend_choice::epoll);
   EXPECT_EQ(f.backend, io_backend::epoll);
-  worker_drivers w = f.make(true);
+  worker_drivers w = f.make(nullptr, true);
   ASSERT_NE(w.park, nullptr);
-  EXPECT_NE(w.io.epoll, nullptr);  // what I/O operations use: the same driver
-  EXPECT_EQ(w.io.uring, nullptr);
+  // What I/O operations use: the same driver, seen through its interface.
+  ASSERT_NE(w.io, nullptr);
+  EXPECT_EQ(dynamic_cast<epoll_driver*>(w.io), dynamic_cast<epoll_driver*>(w.park.get()));
+  EXPECT_NE(dynamic_cast<epoll_driver*>(w.io), nullptr);
+  EXPECT_FALSE(w.io->caps().file_ops);  // weft::fs uses the blocking pool on epoll
   w.park->unpark();
   w.park->park(std::nullopt);
 }
@@ -121,9 +125,11 @@ TEST(select_io_backend, automatic_picks_io_uring_where_the_kernel_allows_it_else
   const driver_factory f = select_io_backend(io_backend_choice::automatic);
   EXPECT_EQ(f.backend, allowed ? io_backend::io_uring : io_backend::epoll)
       << "io_uring_setup allowed: " << allowed;
-  worker_drivers w = f.make(true);
-  EXPECT_EQ(w.io.uring != nullptr, allowed);
-  EXPECT_EQ(w.io.epoll != nullptr, !allowed);
+  worker_drivers w = f.make(nullptr, true);
+  ASSERT_NE(w.io, nullptr);
+  EXPECT_EQ(dynamic_cast<uring_driver*>(w.io) != nullptr, allowed);
+  EXPECT_EQ(dynamic_cast<epoll_driver*>(w.io) != nullptr, !allowed);
+  EXPECT_EQ(w.io->caps().file_ops, allowed);
   w.park->park(std::chrono::milliseconds{1});
 }
 
@@ -219,7 +225,7 @@ TEST(select_io_backend, automatic_falls_back_to_epoll_when_io_uring_setup_is_ref
   const child_result r = run_in_filtered_child([](int out) -> int {
     try {
       const driver_factory f = select_io_backend(io_backend_choice::automatic);
-      worker_drivers w = f.make(true);
+      worker_drivers w = f.make(nullptr, true);
       w.park->park(std::chrono::milliseconds{1});
       w.park->unpark();
       w.park->park(std::nullopt);

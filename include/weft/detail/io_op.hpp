@@ -33,14 +33,24 @@
 // driver's retired-list lock, an op not yet completed has a source that
 // retire() has not handed to the driver, so it cannot be freed meanwhile.
 //
+// Backends: an op reaches its backend only through the worker's I/O driver
+// (src/io/io_driver.hpp: start, cancel, wait_completed, caps), recorded in
+// io_op::driver when the op is started; nothing here knows which backend it is.
+//
 // State (io_op::state), one atomic per op:
-//   idle → in_flight → completed                       normal completion
-//   in_flight → cancel_queued → completed               io_uring, cancelled
-//                                                       from another worker
-//   in_flight → completing → completed                  epoll: performed by
-//                                                       the driver
+//
+//   idle ─start─┬─ finished at once, or refused (errno as result) ──────────────► completed
+//               └─ SQE queued (io_uring) / linked on its source (epoll) ─► in_flight
+//   in_flight ─┬─ CQE reaped (io_uring, owner) ─────────────────────────────────► completed
+//              ├─ performed on an edge (epoll, owner, under the source's lock)
+//              │    ─► completing ─ lock dropped ───────────────────────────────► completed
+//              ├─ try_cancel (epoll, any thread, under the lock; -ECANCELED) ───► completed
+//              └─ cancel from another thread (io_uring): CAS ─► cancel_queued
+//   cancel_queued ─ the owner sends ASYNC_CANCEL; the op's own CQE ─────────────► completed
+//
 // `completed` is stored with release after `result` is written and the waker
-// taken out of the op; whoever reads `result` loads it with acquire.
+// taken out of the op; whoever reads `result` loads it with acquire. Only the
+// awaiter's own thread leaves `idle`; exactly one party stores `completed`.
 #pragma once
 
 #include <weft/detail/sync_shim.hpp>
@@ -58,6 +68,7 @@
 namespace weft::detail {
 
 class io_source;
+class io_driver;
 
 /// A socket's descriptor and, on the epoll backend, its registration (made
 /// on first use by the worker the using task runs on). Owned by the socket
@@ -145,12 +156,11 @@ struct io_op : io_params, io_flight_link {
   std::int32_t result = 0;
   sync::atomic<std::uint32_t> state{idle};
   waker wake_on_done;
-  void* driver = nullptr;  // the driver the op was started on
+  io_driver* driver = nullptr;  // the driver the op was started on (set by its start)
   // epoll: the registration the op waits on, set when it is linked. The
   // cancel path uses this, never op.handle->source: io_handle::close nulls
   // that before retire() has completed the waiting ops.
   io_source* source = nullptr;
-  bool on_uring = false;   // driver is a uring_driver (else an epoll_driver)
   // Intrusive links: the io_source's waiter lists (epoll), the driver's
   // cancel list (io_uring).
   io_op* next = nullptr;

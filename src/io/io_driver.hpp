@@ -1,0 +1,75 @@
+// io_driver — what an I/O operation sees of the backend its worker runs.
+//
+// Design
+// ------
+// Every worker has one I/O driver, made with its park driver by the factory
+// the runtime chose (io_backend.hpp). The scheduler keeps it without looking
+// inside; an operation (io_op.cpp) and weft::fs's primitives (fs/backend.cpp)
+// reach the backend only through this interface, never by its concrete type:
+//
+//   start(op, h, hook)   the task's thread, which is the driver's owner. Start
+//                        `op` for the running task. Returns false if it
+//                        completed at once (result set, state `completed`,
+//                        no suspension); true once the task is suspended
+//                        with op.wake_on_done holding its waker, op.driver
+//                        == this, and — if the op cannot be unlinked
+//                        synchronously from another thread — `hook` set as
+//                        the task's cancel hook. A start the system refuses
+//                        throws std::system_error with the errno; io_start
+//                        turns that into the op's result.
+//   cancel(op)           any thread, op.driver == this. True if `op` has
+//                        completed (already, or by this call); false if its
+//                        cancellation is under way and its completion will
+//                        come through the normal path (the task is woken).
+//   wait_completed(op)   any thread, after cancel returned false, when the
+//                        op's coroutine is being destroyed without waiting
+//                        for its wake: returns once `op` is `completed`, so
+//                        its memory may go.
+//   caps()               what the backend does itself (constant for the
+//                        driver's life).
+//
+// Implementations: uring_driver (completion-based: an SQE per op, the CQE
+// completes it), epoll_driver (readiness: io_source tries the system call
+// and waits for the edge), no_io_driver (a simulation's virtual worker: no
+// real I/O; every start is refused with a message).
+//
+// Arrows: this header depends on nothing above the I/O layer; the scheduler
+// includes it to hold a worker's driver and defines current_io_driver().
+#pragma once
+
+#include <weft/detail/io_op.hpp>
+#include <weft/detail/task_header.hpp>
+
+#include <coroutine>
+
+namespace weft::detail {
+
+/// What a backend does itself, so its callers can choose a path.
+struct io_capabilities {
+  /// File operations (open, read/write at an offset, statx, fsync, rename…)
+  /// are operations of the driver; without them weft::fs runs the system
+  /// call on the blocking pool.
+  bool file_ops = false;
+  /// A simulation's virtual worker: no real I/O; weft::fs refuses with
+  /// errc::not_supported_in_simulation.
+  bool simulated = false;
+};
+
+class io_driver {
+ public:
+  virtual ~io_driver() = default;
+
+  /// See the header. Owner thread.
+  virtual bool start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) = 0;
+  /// See the header. Any thread.
+  virtual bool cancel(io_op& op) noexcept = 0;
+  /// See the header. Any thread; only after cancel(op) returned false.
+  virtual void wait_completed(io_op& op) noexcept = 0;
+  [[nodiscard]] virtual io_capabilities caps() const noexcept = 0;
+};
+
+/// The I/O driver of the worker this thread is (of any runtime); nullptr off
+/// a worker. Defined by the scheduler, which knows which worker a thread is.
+io_driver* current_io_driver() noexcept;
+
+}  // namespace weft::detail
