@@ -27,6 +27,8 @@
 //                        its memory may go.
 //   caps()               what the backend does itself (constant for the
 //                        driver's life).
+//   release(op)          any thread, once the op is completed and its
+//                        awaiter goes, if the driver set op.needs_release.
 //
 // Implementations: uring_driver (completion-based: an SQE per op, the CQE
 // completes it), epoll_driver (readiness: io_source tries the system call
@@ -66,6 +68,10 @@ class io_driver {
   /// See the header. Any thread; only after cancel(op) returned false.
   virtual void wait_completed(io_op& op) noexcept = 0;
   [[nodiscard]] virtual io_capabilities caps() const noexcept = 0;
+  /// Any thread: the awaiter of a completed op that has needs_release set is
+  /// going away; the driver drops what it kept for the op (a listener's
+  /// accept queue keeps itself alive for its waiters).
+  virtual void release(io_op& /*op*/) noexcept {}
 };
 
 /// The I/O driver of the worker this thread is (of any runtime); nullptr off

@@ -6,6 +6,7 @@
 #include <weft/detail/test_point.hpp>
 #include <weft/error.hpp>
 
+#include "io/accept_queue.hpp"
 #include "io/io_driver.hpp"
 #include "io/io_source.hpp"
 
@@ -67,6 +68,7 @@ void io_abandon(io_op& op, bool result_taken) noexcept {
   // path that should not exist: shutdown quiesces first, a timeout waits).
   // Do not free memory the kernel may still write: cancel, then wait.
   if (!op.is_completed() && !io_request_cancel(op)) op.driver->wait_completed(op);
+  if (op.needs_release) op.driver->release(op);
   // An fd the op created that nobody took (the task was cancelled after the
   // accept or open had already succeeded) is closed, not leaked.
   if (!result_taken && op.result >= 0 &&
@@ -87,6 +89,11 @@ void io_handle::close() noexcept {
     // handle; it goes through io_op::source (epoll_driver::cancel).
     WEFT_TEST_POINT("io_handle.close.before_retire");
     s->retire();
+  }
+  // ORDERING: acquire: pairs with the release of the CAS that published it
+  // (accept_queue::of).
+  if (accept_queue* q = accepts.exchange(nullptr, std::memory_order_acquire)) {
+    close_accept_queue(q);  // before the fd goes: its armed accept is cancelled
   }
   if (fd >= 0) ::close(fd);
   fd = -1;

@@ -82,33 +82,6 @@ std::int32_t io_perform(io_op& op, bool first) noexcept {
   }
 }
 
-// ---- op_list -------------------------------------------------------------------
-
-void io_source::op_list::push(io_op& op) noexcept {
-  op.next = nullptr;
-  op.prev = tail;
-  if (tail != nullptr) {
-    tail->next = &op;
-  } else {
-    head = &op;
-  }
-  tail = &op;
-}
-
-void io_source::op_list::remove(io_op& op) noexcept {
-  if (op.prev != nullptr) {
-    op.prev->next = op.next;
-  } else {
-    head = op.next;
-  }
-  if (op.next != nullptr) {
-    op.next->prev = op.prev;
-  } else {
-    tail = op.prev;
-  }
-  op.next = op.prev = nullptr;
-}
-
 // ---- io_source -------------------------------------------------------------------
 
 io_source::io_source(int fd, epoll_driver& driver, scheduler& runtime)
@@ -185,19 +158,6 @@ void io_source::run_list(op_list& list, io_op*& done) noexcept {
   }
 }
 
-void io_source::finish(io_op* done) noexcept {
-  while (done != nullptr) {
-    io_op* next = done->next;
-    done->next = nullptr;
-    waker w = std::move(done->wake_on_done);
-    // ORDERING: release: publishes `result`; pairs with the acquire in
-    // io_op::is_completed (the resumed task, a waiting cancel()).
-    done->state.store(io_op::completed, std::memory_order_release);
-    w.wake();  // `done` may be gone now
-    done = next;
-  }
-}
-
 void io_source::on_event(std::uint32_t events) noexcept {
   io_op* done = nullptr;
   {
@@ -205,7 +165,7 @@ void io_source::on_event(std::uint32_t events) noexcept {
     if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) run_list(readers_, done);
     if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) run_list(writers_, done);
   }
-  finish(done);
+  finish_completing(done);
 }
 
 bool io_source::try_cancel(io_op& op) noexcept {
@@ -236,7 +196,7 @@ void io_source::retire() noexcept {
       }
     }
   }
-  finish(done);
+  finish_completing(done);
   // The reference on the runtime kept the driver alive until now; after the
   // hand-over the driver may free `this` at any moment.
   scheduler* const runtime = runtime_;

@@ -9,6 +9,18 @@
 // Two FIFO lists of waiting ops: readers (read, recv, recvmsg, accept) and
 // writers (write, send, sendmsg, connect).
 //
+// An op on a source (io_op::state; all under the source's lock mu_ except
+// the last store):
+//
+//   start ── try the syscall (none of its direction waits) ─ done ─► completed
+//     │ EAGAIN
+//     ▼
+//   in_flight, linked on readers_/writers_
+//     ├─ edge (owner thread): performed, unlinked ─► completing ─┐
+//     ├─ retire() (close): unlinked, -ECANCELED ──► completing ─┤ lock dropped:
+//     │                                                          └► completed, task woken
+//     └─ try_cancel (any thread): unlinked, -ECANCELED ──────────► completed
+//
 // Starting an op (start(), the task's thread): under the source's lock, if
 // no op of its direction waits, try the syscall non-blocking; anything but
 // EAGAIN completes it at once. Otherwise link the op and suspend. Because the
@@ -45,6 +57,8 @@
 #pragma once
 
 #include <weft/detail/io_op.hpp>
+
+#include "io/io_op_list.hpp"
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/task_header.hpp>
 
@@ -83,17 +97,11 @@ class io_source {
 
  private:
   ~io_source();
-  struct op_list {
-    io_op* head = nullptr;
-    io_op* tail = nullptr;
-    void push(io_op& op) noexcept;
-    void remove(io_op& op) noexcept;
-  };
+  using op_list = io_op_list;
   static bool is_reader(const io_op& op) noexcept;
   /// Run the ops of `list` until one would block; finished ones are moved to
   /// `done` (linked through next).
   static void run_list(op_list& list, io_op*& done) noexcept;
-  static void finish(io_op* done) noexcept;
 
   int fd_;
   epoll_driver* driver_;

@@ -93,6 +93,12 @@ uring_driver::uring_driver(unsigned entries, bool single_issuer) {
 }
 
 uring_driver::~uring_driver() {
+  // A driver never quiesced (tests) may still hold accept work.
+  quiescing_ = true;
+  try {
+    run_accept_work();
+  } catch (...) {
+  }
   // Closing the ring cancels the armed read before eventfd_value_ goes away
   // (see "Teardown" in the header).
   io_uring_queue_exit(&ring_);
@@ -208,6 +214,8 @@ void uring_driver::check_park_enter(int res, const char* what) {
   throw_errno(-res, what);
 }
 
+void uring_driver::submit_now() noexcept { (void)ring_submit_and_get_events(&ring_); }
+
 bool uring_driver::poll_nonblocking() {
   // Nothing queued and no operation in flight: no completion of ours can be
   // waiting, so no system call (a scheduler polls every 61 ticks; a worker
@@ -276,6 +284,7 @@ bool uring_driver::wait_in_hook(std::optional<std::chrono::nanoseconds> left) {
 void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
   ensure_enabled();
   process_remote_cancels();
+  run_accept_work();
   if (resubmit_orphans()) {
     // It woke a task (an orphan cancelled while out of the kernel). A wake
     // from the owner's own thread does not unpark it: do not wait.

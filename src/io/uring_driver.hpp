@@ -38,6 +38,10 @@
 //   CQE reaped in drain() ──► complete_op: result, waker out, `completed`
 //                              (release), task woken on this thread
 //
+// A listener's accept() does not submit an SQE of its own: one multishot
+// accept per listener feeds a queue the accepts take from
+// (accept_queue.hpp, with its state diagram).
+//
 // As an I/O driver (io_driver.hpp): caps().file_ops is true (open, statx,
 // fsync… are SQEs); cancel() is asynchronous (ASYNC_CANCEL; the op's own CQE
 // completes it), so start() sets the task's cancel hook and a destroyed
@@ -153,6 +157,7 @@
 #include <cstdint>
 #include <optional>
 #include <thread>
+#include <vector>
 
 namespace weft::detail {
 
@@ -226,6 +231,18 @@ class uring_driver final : public park_driver, public io_driver {
     c.file_ops = true;
     return c;
   }
+  /// A listener's accept waiter goes: drop its hold on the accept queue.
+  void release(io_op& op) noexcept override;
+
+  // ---- a listener's accepts (accept_queue.hpp; uring_accept.cpp) ----
+  /// Owner thread: submit `q`'s arm on this ring if it wants one (the SQE is
+  /// taken before the queue's lock; a NOP if not). Throws std::system_error
+  /// if no SQE can be had.
+  void arm_accepts(accept_queue& q);
+  /// Any thread: cancel an arm submitted on this ring; on the owner the
+  /// cancel is handed to the kernel at once, so the listener's socket is
+  /// released without waiting for the next park.
+  void cancel_arm(io_op& arm) noexcept;
 
   // ---- operations (uring_ops.cpp) ----
   /// Owner thread: queue `op` (in_flight). Throws std::system_error if the
@@ -275,6 +292,19 @@ class uring_driver final : public park_driver, public io_driver {
   bool drain();
   bool dispatch(const io_completion& c);
   void complete_op(const io_completion& c) noexcept;
+  /// Owner: link a just-prepared op on in_flight_list_ and count it.
+  void flight_push_in_flight(io_op& op) noexcept;
+  /// Owner: unlink an op from whichever flight list holds it.
+  static void flight_unlink_op(io_op& op) noexcept;
+  /// Under cancel_mu_: take `op` off cancel_list_.
+  void unlink_remote_cancel(io_op& op) noexcept;
+  /// Owner: submit what is queued and run deferred completions now, without
+  /// reaping (errors are left to the next poll/park, which meets them too).
+  void submit_now() noexcept;
+  /// complete_op for an accept queue's arm (multishot: F_MORE CQEs too).
+  void complete_arm(io_op& arm, const io_completion& c) noexcept;
+  /// poll/park/quiesce: stop or re-arm the queues whose CQEs asked for it.
+  void run_accept_work();
   void process_remote_cancels();
   /// quiesce on a kernel without IORING_ASYNC_CANCEL_ANY: one ASYNC_CANCEL
   /// per op on in_flight_list_, each moved to cancel_sent_list_.
@@ -319,6 +349,9 @@ class uring_driver final : public park_driver, public io_driver {
   io_flight_link cancel_sent_list_;
   io_flight_link orphan_list_;  // completed -ECANCELED by an exited submitter
   bool quiescing_ = false;
+  // Accept queues whose arm must be stopped or re-armed (owner only; each
+  // entry holds a reference on its queue).
+  std::vector<accept_queue*> accept_work_;
   unsigned hard_enter_failures_ = 0;  // owner only: in a row, see check_park_enter
   // The thread that last drove the ring and its epoch (owner only: the
   // runtime lets one thread at a time drive a current-thread runtime).

@@ -1,6 +1,7 @@
 // uring_ops — I/O operations on a worker's ring: start, complete, cancel,
 // quiesce. The protocol is described in uring_driver.hpp and io_op.hpp.
 #include "io/uring_driver.hpp"
+#include "io/accept_queue.hpp"
 #include "io/io_source.hpp"  // io_perform: an orphaned connect's outcome
 #include "support/fault_injection.hpp"
 
@@ -122,7 +123,20 @@ void unlink_cancel(io_op*& head, io_op& op) noexcept {
 
 }  // namespace
 
+void uring_driver::flight_push_in_flight(io_op& op) noexcept {
+  flight_push(in_flight_list_, op);
+  ++in_flight_;
+}
+
+void uring_driver::flight_unlink_op(io_op& op) noexcept { flight_unlink(op); }
+
+void uring_driver::unlink_remote_cancel(io_op& op) noexcept { unlink_cancel(cancel_list_, op); }
+
 bool uring_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
+  if (op.code == io_opcode::accept && op.handle != nullptr) {
+    // A listener: take from its queue, fed by one armed multishot accept.
+    return accept_queue::of(*op.handle).start(op, h, *this);
+  }
   if (op.code == io_opcode::send && op.handle != nullptr) {
     // A send on a socket usually finds room in the socket buffer: try it as
     // a non-blocking system call first (as a readiness runtime would) and go
@@ -145,6 +159,10 @@ bool uring_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook
 
 bool uring_driver::cancel(io_op& op) noexcept {
   if (op.is_completed()) return true;
+  if (op.accept_from != nullptr) {
+    op.accept_from->cancel(op);  // a waiter in a listener's queue: synchronous
+    return true;
+  }
   if (current_io_driver() == this) return cancel_op_local(op);
   return cancel_op_remote(op);
 }
@@ -188,6 +206,10 @@ bool uring_driver::orphaned(io_op& op, const io_completion& c) const noexcept {
 
 void uring_driver::complete_op(const io_completion& c) noexcept {
   auto* op = reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(c.user_data));
+  if (op->accept_from != nullptr) {
+    complete_arm(*op, c);  // only an accept queue's arm is ever submitted
+    return;
+  }
   flight_unlink(*op);  // before the wake: the op may be gone after it
   if (orphaned(*op, c)) {
     flight_push(orphan_list_, *op);  // still in flight for its task and in_flight_
@@ -326,6 +348,7 @@ bool uring_driver::resubmit_orphans() {
 bool uring_driver::poll() {
   ensure_enabled();
   process_remote_cancels();
+  run_accept_work();
   const bool completed = resubmit_orphans();
   return poll_nonblocking() || completed;
 }
@@ -370,8 +393,10 @@ void uring_driver::quiesce() noexcept {
     if (!enabled_ && in_flight_ == 0) return;  // never used by its owner
     quiescing_ = true;  // every -ECANCELED from here on is ours
     process_remote_cancels();
+    run_accept_work();  // quiescing: drops the references, arms nothing
     resubmit_orphans();  // completes them
     if (in_flight_ == 0) {
+      run_accept_work();
       quiescing_ = false;
       return;
     }
@@ -395,6 +420,7 @@ void uring_driver::quiesce() noexcept {
       (void)wait_once(&ts);
       process_remote_cancels();
       resubmit_orphans();  // completes them
+      run_accept_work();
     }
     quiescing_ = false;
   } catch (...) {

@@ -117,8 +117,13 @@ TEST_P(AcceptBackoff, ACancelDuringTheBackoffEndsItAndTheListenerStaysUsable) {
     // that pipe fails and a valid object is reported as invalid (as in
     // tests/examples/echo_server_fd_limit_test.sh). Met once here, the types
     // are in its cache.
-    tcp_stream first = (co_await tcp_stream::connect(l.local_address().value())).value();
-    auto warm = co_await weft::with_cancellation(stop.token(), weft::net::accept_with_backoff(l));
+    // On another listener: an accept on `l` itself would leave its
+    // multishot accept armed (io_uring), which would take the client below
+    // before the descriptors run out.
+    tcp_listener warm_l = tcp_listener::bind({weft::net::ip_address::v4_loopback(), 0}).value();
+    tcp_stream first = (co_await tcp_stream::connect(warm_l.local_address().value())).value();
+    auto warm =
+        co_await weft::with_cancellation(stop.token(), weft::net::accept_with_backoff(warm_l));
     EXPECT_TRUE(warm && *warm);
     tcp_stream client = (co_await tcp_stream::connect(l.local_address().value())).value();
     int waits = 0;

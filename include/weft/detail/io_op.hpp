@@ -69,17 +69,24 @@ namespace weft::detail {
 
 class io_source;
 class io_driver;
+class accept_queue;
 
 /// A socket's descriptor and, on the epoll backend, its registration (made
-/// on first use by the worker the using task runs on). Owned by the socket
-/// object; close() retires the registration before closing the fd.
+/// on first use by the worker the using task runs on); on io_uring, a
+/// listener's accept queue (src/io/accept_queue.hpp, made by its first
+/// accept). Owned by the socket object; close() retires both before closing
+/// the fd.
 struct io_handle {
   int fd = -1;
   sync::atomic<io_source*> source{nullptr};
+  sync::atomic<accept_queue*> accepts{nullptr};
 
   io_handle() noexcept = default;
   explicit io_handle(int f) noexcept : fd(f) {}
-  io_handle(io_handle&& o) noexcept : fd(o.fd), source(o.take_source()) { o.fd = -1; }
+  io_handle(io_handle&& o) noexcept
+      : fd(o.fd), source(o.take_source()), accepts(o.take_accepts()) {
+    o.fd = -1;
+  }
   io_handle& operator=(io_handle&& o) noexcept {
     if (this != &o) {
       close();
@@ -88,6 +95,7 @@ struct io_handle {
       // ORDERING: relaxed: a move happens while no operation uses either
       // handle (the caller owns both).
       source.store(o.take_source(), std::memory_order_relaxed);
+      accepts.store(o.take_accepts(), std::memory_order_relaxed);  // ORDERING: as above
     }
     return *this;
   }
@@ -102,6 +110,10 @@ struct io_handle {
   io_source* take_source() noexcept {
     // ORDERING: relaxed: see operator=.
     return source.exchange(nullptr, std::memory_order_relaxed);
+  }
+  accept_queue* take_accepts() noexcept {
+    // ORDERING: relaxed: see operator=.
+    return accepts.exchange(nullptr, std::memory_order_relaxed);
   }
 };
 
@@ -173,6 +185,12 @@ struct io_op : io_params, io_flight_link {
   bool cancel_sent = false;
   bool connect_as_poll = false;
   std::uint32_t submit_epoch = 0;
+  // io_uring accept: the listener's accept queue this op waits in (a
+  // waiter), or whose armed request it is (the arm). needs_release: the
+  // driver holds something for this op until its awaiter goes
+  // (io_driver::release).
+  bool needs_release = false;
+  accept_queue* accept_from = nullptr;
 
   [[nodiscard]] bool is_completed() const noexcept {
     // ORDERING: acquire: pairs with the release store of `completed` by the
