@@ -29,13 +29,15 @@ namespace {
 const weft::net::accept_backoff accept_backoff{std::chrono::milliseconds(10),
                                                std::chrono::milliseconds(200), {}};
 
+// read_buffered: the bytes arrive in a buffer the runtime owns (on io_uring
+// one of the worker's provided buffers), so a connection waiting for data
+// holds no buffer of its own; the buffer goes back when `got` is destroyed.
 weft::task<void> serve(weft::net::tcp_stream s) {
   (void)s.set_nodelay(true);
-  std::array<std::byte, 16384> buf{};
   for (;;) {
-    weft::result<std::size_t> n = co_await s.read(buf);
-    if (!n || *n == 0) co_return;  // error or end of stream: close
-    if (!co_await s.write_all(std::span(buf.data(), *n))) co_return;
+    weft::result<weft::net::recv_buffer> got = co_await s.read_buffered();
+    if (!got || got->empty()) co_return;  // error or end of stream: close
+    if (!co_await s.write_all(got->data())) co_return;
   }
 }
 

@@ -1,6 +1,8 @@
 // buffer_ring — implementation; the protocol is in buffer_ring.hpp.
 #include "io/buffer_ring.hpp"
 
+#include "io/io_driver.hpp"
+
 #include <sys/mman.h>
 
 #include <cerrno>
@@ -22,8 +24,9 @@ void* map_anonymous(std::size_t bytes) {
 
 }  // namespace
 
-buffer_ring::buffer_ring(io_uring& ring, std::uint16_t group, unsigned count, unsigned size)
-    : ring_(&ring), group_(group), count_(count), size_(size) {
+buffer_ring::buffer_ring(io_uring& ring, std::uint16_t group, unsigned count, unsigned size,
+                         const void* owner)
+    : ring_(&ring), owner_(owner), group_(group), count_(count), size_(size) {
   if (count == 0 || count > 32768 || (count & (count - 1)) != 0 || size == 0) {
     throw_errno(EINVAL, "buffer_ring: count must be a power of two up to 32768, size > 0");
   }
@@ -58,18 +61,48 @@ buffer_ring::buffer_ring(io_uring& ring, std::uint16_t group, unsigned count, un
 }
 
 buffer_ring::~buffer_ring() {
-  (void)io_uring_unregister_buf_ring(ring_, group_);
   ::munmap(data_, data_bytes_);
   ::munmap(br_, br_bytes_);
+}
+
+void buffer_ring::release() noexcept {
+  // ORDERING: acq_rel: the release publishes this holder's last use of the
+  // memory; the acquire on the final decrement sees all of them before unmap.
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+void buffer_ring::detach() noexcept {
+  (void)io_uring_unregister_buf_ring(ring_, group_);
+  {
+    std::lock_guard<sync::spin_mutex> lock(returns_mu_);
+    detached_ = true;
+    // Returned but not collected: each still holds its reference.
+    for (std::size_t i = 0; i < returns_.size(); ++i) {
+      // ORDERING: relaxed: the caller holds the creator's reference.
+      refs_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    returns_.clear();
+  }
+  release();
 }
 
 std::span<std::byte> buffer_ring::buffer(std::uint16_t id) const noexcept {
   return {data_ + static_cast<std::size_t>(id) * size_, size_};
 }
 
-void buffer_ring::note_taken(std::uint16_t /*id*/) noexcept { --in_ring_; }
+void buffer_ring::note_taken(std::uint16_t /*id*/) noexcept {
+  --in_ring_;
+  // ORDERING: relaxed: the owner holds the creator's reference.
+  refs_.fetch_add(1, std::memory_order_relaxed);
+}
 
 void buffer_ring::give_back(std::uint16_t id) noexcept {
+  if (detached_) {
+    release();
+    return;
+  }
+  // ORDERING: relaxed: the ring's creator still holds its reference.
+  refs_.fetch_sub(1, std::memory_order_relaxed);
   io_uring_buf_ring_add(br_, buffer(id).data(), size_, id, io_uring_buf_ring_mask(count_), 0);
   // Release: the descriptor written above is visible to the kernel before
   // the tail that hands it over (io_uring_buf_ring_advance stores with release).
@@ -80,11 +113,16 @@ void buffer_ring::give_back(std::uint16_t id) noexcept {
 void buffer_ring::give_back_remote(std::uint16_t id) noexcept {
   {
     std::lock_guard<sync::spin_mutex> lock(returns_mu_);
-    returns_.push_back(id);  // never reallocates: capacity count_, each id out once
+    if (!detached_) {
+      returns_.push_back(id);  // never reallocates: capacity count_, each id out once
+      // ORDERING: release: pairs with collect_returns' acquire exchange (the
+      // list itself is under the lock). Stored under the lock: once it is
+      // dropped, a detach may free the ring.
+      returns_pending_.store(true, std::memory_order_release);
+      return;
+    }
   }
-  // ORDERING: release: pairs with collect_returns' acquire exchange (the list
-  // itself is under the lock).
-  returns_pending_.store(true, std::memory_order_release);
+  release();  // detached: the memory goes with the last buffer
 }
 
 bool buffer_ring::collect_returns() noexcept {
@@ -100,7 +138,23 @@ bool buffer_ring::collect_returns() noexcept {
   returns_.clear();
   io_uring_buf_ring_advance(br_, added);
   in_ring_ += static_cast<unsigned>(added);
+  // ORDERING: relaxed: the owner holds the creator's reference.
+  refs_.fetch_sub(static_cast<std::uint32_t>(added), std::memory_order_relaxed);
   return added > 0;
 }
 
+void give_back_provided(buffer_ring* ring, std::uint16_t id) noexcept {
+  if (ring->owner() != nullptr && ring->owner() == static_cast<const void*>(current_io_driver())) {
+    ring->give_back(id);
+  } else {
+    ring->give_back_remote(id);
+  }
+}
+
+}  // namespace weft::detail
+
+namespace weft::detail {
+std::byte* provided_data(buffer_ring* ring, std::uint16_t id) noexcept {
+  return ring->buffer(id).data();
+}
 }  // namespace weft::detail

@@ -28,11 +28,12 @@
 // so that list never holds more than `count` ids (its storage is reserved up
 // front: giving back never allocates).
 //
-// Lifetime: the ring outlives its ring's registration (the destructor
-// unregisters, then unmaps); the driver destroys it only after quiesce, when
-// no receive that could write a buffer is in flight. Buffers still out then
-// are freed with it: whoever holds one must be gone first (the driver's
-// owner quiesces before the runtime destroys tasks).
+// Lifetime: a reference count — the driver's, and one per buffer out. The
+// driver detaches the ring before it closes its io_uring (after quiesce, when
+// no receive that could write a buffer is in flight): the registration goes,
+// and the memory stays until the last buffer out is given back, so a
+// weft::net::recv_buffer may outlive its runtime. Giving back to a detached
+// ring only drops the reference.
 #pragma once
 
 #include <weft/detail/sync_shim.hpp>
@@ -49,10 +50,12 @@ namespace weft::detail {
 class buffer_ring {
  public:
   /// Registers `count` buffers (a power of two, 1…32768) of `size` bytes as
-  /// group `group` of `ring`. Throws std::system_error with the errno
-  /// (EINVAL or ENOSYS from a kernel without provided-buffer rings, ENOMEM).
-  buffer_ring(io_uring& ring, std::uint16_t group, unsigned count, unsigned size);
-  ~buffer_ring();
+  /// group `group` of `ring`, owned by the thread that drives `owner` (null:
+  /// no owner thread; every give-back goes through the return list). Throws
+  /// std::system_error with the errno (EINVAL or ENOSYS from a kernel
+  /// without provided-buffer rings, ENOMEM). Holds the creator's reference.
+  buffer_ring(io_uring& ring, std::uint16_t group, unsigned count, unsigned size,
+              const void* owner = nullptr);
   buffer_ring(const buffer_ring&) = delete;
   buffer_ring& operator=(const buffer_ring&) = delete;
 
@@ -72,9 +75,18 @@ class buffer_ring {
   bool collect_returns() noexcept;
   /// Owner thread: buffers the kernel can still pick.
   [[nodiscard]] unsigned in_ring() const noexcept { return in_ring_; }
+  /// The owner given at construction.
+  [[nodiscard]] const void* owner() const noexcept { return owner_; }
+  /// Owner thread, before its io_uring closes: unregister and drop the
+  /// creator's reference (see "Lifetime"). `this` may be gone after.
+  void detach() noexcept;
 
  private:
+  ~buffer_ring();
+  void release() noexcept;
+
   io_uring* ring_;
+  const void* owner_;
   std::uint16_t group_;
   unsigned count_;
   unsigned size_;
@@ -86,6 +98,8 @@ class buffer_ring {
   sync::spin_mutex returns_mu_;
   std::vector<std::uint16_t> returns_;  // under returns_mu_; capacity count_
   sync::atomic<bool> returns_pending_{false};
+  bool detached_ = false;                  // under returns_mu_ (and owner-read)
+  sync::atomic<std::uint32_t> refs_{1};    // the creator's + one per buffer out
 };
 
 }  // namespace weft::detail

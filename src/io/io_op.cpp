@@ -6,7 +6,7 @@
 #include <weft/detail/test_point.hpp>
 #include <weft/error.hpp>
 
-#include "io/accept_queue.hpp"
+#include "io/multishot_queue.hpp"
 #include "io/io_driver.hpp"
 #include "io/io_source.hpp"
 
@@ -42,6 +42,7 @@ bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
                 "weft I/O needs a runtime: await it in a task on a weft::runtime (runtime::block_on, "
                 "weft::spawn, WEFT_MAIN), not under the standalone weft::block_on");
   }
+  if (op.code == io_opcode::recv_buffered && !d->caps().provided_buffers) io_use_owned_block(op);
   try {
     if (d->start(op, h, hook)) return true;
   } catch (const std::system_error& e) {
@@ -69,12 +70,24 @@ void io_abandon(io_op& op, bool result_taken) noexcept {
   // Do not free memory the kernel may still write: cancel, then wait.
   if (!op.is_completed() && !io_request_cancel(op)) op.driver->wait_completed(op);
   if (op.needs_release) op.driver->release(op);
+  if (op.owns_buf) {
+    delete[] static_cast<std::byte*>(op.buf);  // a buffered read nobody took
+    op.owns_buf = false;
+  }
   // An fd the op created that nobody took (the task was cancelled after the
   // accept or open had already succeeded) is closed, not leaked.
   if (!result_taken && op.result >= 0 &&
       (op.code == io_opcode::accept || op.code == io_opcode::openat)) {
     ::close(op.result);
   }
+}
+
+void io_use_owned_block(io_op& op) {
+  constexpr std::uint32_t block = 4096;
+  op.buf = new std::byte[block];
+  op.len = block;
+  op.owns_buf = true;
+  op.code = io_opcode::recv;
 }
 
 std::error_code io_error(std::int32_t negative_errno) noexcept {
@@ -91,9 +104,9 @@ void io_handle::close() noexcept {
     s->retire();
   }
   // ORDERING: acquire: pairs with the release of the CAS that published it
-  // (accept_queue::of).
-  if (accept_queue* q = accepts.exchange(nullptr, std::memory_order_acquire)) {
-    close_accept_queue(q);  // before the fd goes: its armed accept is cancelled
+  // (multishot_queue::of).
+  if (multishot_queue* q = queue.exchange(nullptr, std::memory_order_acquire)) {
+    close_multishot_queue(q);  // before the fd goes: its armed request is cancelled
   }
   if (fd >= 0) ::close(fd);
   fd = -1;

@@ -93,12 +93,9 @@ uring_driver::uring_driver(unsigned entries, bool single_issuer) {
 }
 
 uring_driver::~uring_driver() {
-  // A driver never quiesced (tests) may still hold accept work.
-  quiescing_ = true;
-  try {
-    run_accept_work();
-  } catch (...) {
-  }
+  // Drops what the multishot lists hold (a driver never quiesced: tests)
+  // and detaches the provided buffers while the ring is still open.
+  drop_multishot_work();
   // Closing the ring cancels the armed read before eventfd_value_ goes away
   // (see "Teardown" in the header).
   io_uring_queue_exit(&ring_);
@@ -284,7 +281,7 @@ bool uring_driver::wait_in_hook(std::optional<std::chrono::nanoseconds> left) {
 void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
   ensure_enabled();
   process_remote_cancels();
-  run_accept_work();
+  run_multishot_work();
   if (resubmit_orphans()) {
     // It woke a task (an orphan cancelled while out of the kernel). A wake
     // from the owner's own thread does not unpark it: do not wait.

@@ -38,9 +38,10 @@
 //   CQE reaped in drain() ──► complete_op: result, waker out, `completed`
 //                              (release), task woken on this thread
 //
-// A listener's accept() does not submit an SQE of its own: one multishot
-// accept per listener feeds a queue the accepts take from
-// (accept_queue.hpp, with its state diagram).
+// A listener's accept() and a stream's read_buffered() submit no SQE of
+// their own: one multishot request per socket feeds a queue they take from
+// (multishot_queue.hpp, with its state diagram); receives land in the
+// worker's provided buffers (buffer_ring.hpp, made at the first one).
 //
 // As an I/O driver (io_driver.hpp): caps().file_ops is true (open, statx,
 // fsync… are SQEs); cancel() is asynchronous (ASYNC_CANCEL; the op's own CQE
@@ -171,6 +172,9 @@ struct io_completion {
 /// Receives, on the owner thread, each completion that is not the driver's.
 using completion_sink = void (*)(void* context, const io_completion& completion);
 
+class buffer_ring;
+class multishot_queue;
+
 class uring_driver final : public park_driver, public io_driver {
  public:
   /// user_data values the driver keeps for itself: its eventfd read, and the
@@ -229,16 +233,25 @@ class uring_driver final : public park_driver, public io_driver {
   [[nodiscard]] io_capabilities caps() const noexcept override {
     io_capabilities c;
     c.file_ops = true;
+    c.provided_buffers = !provided_buffers_refused();
     return c;
   }
   /// A listener's accept waiter goes: drop its hold on the accept queue.
   void release(io_op& op) noexcept override;
 
-  // ---- a listener's accepts (accept_queue.hpp; uring_accept.cpp) ----
+  // ---- multishot requests (multishot_queue.hpp; uring_multishot.cpp) ----
   /// Owner thread: submit `q`'s arm on this ring if it wants one (the SQE is
   /// taken before the queue's lock; a NOP if not). Throws std::system_error
   /// if no SQE can be had.
-  void arm_accepts(accept_queue& q);
+  void arm(multishot_queue& q);
+  /// Owner thread: this worker's provided buffers, registered at the first
+  /// call; null where the kernel refuses them (remembered for the process).
+  buffer_ring* provided() noexcept;
+  /// Whether a kernel refused provided-buffer rings in this process.
+  [[nodiscard]] static bool provided_buffers_refused() noexcept;
+  /// Tests only: while on, registering provided buffers fails as on a kernel
+  /// before 5.19; switching it (either way) forgets a refusal seen before.
+  static void force_provided_buffer_refusal_for_test(bool on) noexcept;
   /// Any thread: cancel an arm submitted on this ring; on the owner the
   /// cancel is handed to the kernel at once, so the listener's socket is
   /// released without waiting for the next park.
@@ -303,8 +316,12 @@ class uring_driver final : public park_driver, public io_driver {
   void submit_now() noexcept;
   /// complete_op for an accept queue's arm (multishot: F_MORE CQEs too).
   void complete_arm(io_op& arm, const io_completion& c) noexcept;
-  /// poll/park/quiesce: stop or re-arm the queues whose CQEs asked for it.
-  void run_accept_work();
+  /// poll/park/quiesce: take back buffers freed elsewhere, then stop or
+  /// re-arm the queues whose CQEs asked for it (those waiting for buffers
+  /// once some are back).
+  void run_multishot_work();
+  /// The destructor: drop what the lists hold and detach the buffers.
+  void drop_multishot_work() noexcept;
   void process_remote_cancels();
   /// quiesce on a kernel without IORING_ASYNC_CANCEL_ANY: one ASYNC_CANCEL
   /// per op on in_flight_list_, each moved to cancel_sent_list_.
@@ -349,9 +366,12 @@ class uring_driver final : public park_driver, public io_driver {
   io_flight_link cancel_sent_list_;
   io_flight_link orphan_list_;  // completed -ECANCELED by an exited submitter
   bool quiescing_ = false;
-  // Accept queues whose arm must be stopped or re-armed (owner only; each
-  // entry holds a reference on its queue).
-  std::vector<accept_queue*> accept_work_;
+  // Multishot queues whose arm must be stopped or re-armed, and those waiting
+  // for provided buffers to come back (owner only; each entry holds a
+  // reference on its queue).
+  std::vector<multishot_queue*> multishot_work_;
+  std::vector<multishot_queue*> starved_;
+  buffer_ring* pbuf_ = nullptr;  // owner only; made by provided()
   unsigned hard_enter_failures_ = 0;  // owner only: in a row, see check_park_enter
   // The thread that last drove the ring and its epoch (owner only: the
   // runtime lets one thread at a time drive a current-thread runtime).

@@ -1,7 +1,7 @@
 // uring_ops — I/O operations on a worker's ring: start, complete, cancel,
 // quiesce. The protocol is described in uring_driver.hpp and io_op.hpp.
 #include "io/uring_driver.hpp"
-#include "io/accept_queue.hpp"
+#include "io/multishot_queue.hpp"
 #include "io/io_source.hpp"  // io_perform: an orphaned connect's outcome
 #include "support/fault_injection.hpp"
 
@@ -84,6 +84,11 @@ void prep(io_uring_sqe* sqe, io_op& op) {
     case io_opcode::poll:
       io_uring_prep_poll_add(sqe, op.fd, static_cast<unsigned>(op.flags));
       break;
+    case io_opcode::recv_buffered:
+      // Never an SQE of its own: a multishot queue's arm (uring_multishot.cpp)
+      // or, without provided buffers, a recv into an owned block.
+      io_uring_prep_nop(sqe);
+      break;
   }
 }
 
@@ -133,9 +138,25 @@ void uring_driver::flight_unlink_op(io_op& op) noexcept { flight_unlink(op); }
 void uring_driver::unlink_remote_cancel(io_op& op) noexcept { unlink_cancel(cancel_list_, op); }
 
 bool uring_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
-  if (op.code == io_opcode::accept && op.handle != nullptr) {
-    // A listener: take from its queue, fed by one armed multishot accept.
-    return accept_queue::of(*op.handle).start(op, h, *this);
+  if (op.handle != nullptr) {
+    // A socket fed by a multishot request: take from its queue.
+    if (op.code == io_opcode::accept) {
+      return multishot_queue::of(*op.handle, multishot_kind::accept).start(op, h, *this);
+    }
+    if (op.code == io_opcode::recv_buffered) {
+      if (provided() != nullptr) {
+        return multishot_queue::of(*op.handle, multishot_kind::recv).start(op, h, *this);
+      }
+      io_use_owned_block(op);  // no provided buffers here: a one-shot recv
+    }
+    // ORDERING: acquire: pairs with the CAS that published the queue.
+    if (op.code == io_opcode::recv) {
+      if (multishot_queue* q = op.handle->queue.load(std::memory_order_acquire)) {
+        // Buffered reads armed a receive: a read() takes its bytes from the
+        // same queue (copied), so the stream's order holds.
+        return q->start(op, h, *this);
+      }
+    }
   }
   if (op.code == io_opcode::send && op.handle != nullptr) {
     // A send on a socket usually finds room in the socket buffer: try it as
@@ -159,8 +180,8 @@ bool uring_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook
 
 bool uring_driver::cancel(io_op& op) noexcept {
   if (op.is_completed()) return true;
-  if (op.accept_from != nullptr) {
-    op.accept_from->cancel(op);  // a waiter in a listener's queue: synchronous
+  if (op.from_queue != nullptr) {
+    op.from_queue->cancel(op);  // a waiter in a socket's queue: synchronous
     return true;
   }
   if (current_io_driver() == this) return cancel_op_local(op);
@@ -206,8 +227,8 @@ bool uring_driver::orphaned(io_op& op, const io_completion& c) const noexcept {
 
 void uring_driver::complete_op(const io_completion& c) noexcept {
   auto* op = reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(c.user_data));
-  if (op->accept_from != nullptr) {
-    complete_arm(*op, c);  // only an accept queue's arm is ever submitted
+  if (op->from_queue != nullptr) {
+    complete_arm(*op, c);  // of a queue's ops only its arm is ever submitted
     return;
   }
   flight_unlink(*op);  // before the wake: the op may be gone after it
@@ -348,7 +369,7 @@ bool uring_driver::resubmit_orphans() {
 bool uring_driver::poll() {
   ensure_enabled();
   process_remote_cancels();
-  run_accept_work();
+  run_multishot_work();
   const bool completed = resubmit_orphans();
   return poll_nonblocking() || completed;
 }
@@ -393,10 +414,10 @@ void uring_driver::quiesce() noexcept {
     if (!enabled_ && in_flight_ == 0) return;  // never used by its owner
     quiescing_ = true;  // every -ECANCELED from here on is ours
     process_remote_cancels();
-    run_accept_work();  // quiescing: drops the references, arms nothing
+    run_multishot_work();  // quiescing: drops the references, arms nothing
     resubmit_orphans();  // completes them
     if (in_flight_ == 0) {
-      run_accept_work();
+      run_multishot_work();
       quiescing_ = false;
       return;
     }
@@ -420,7 +441,7 @@ void uring_driver::quiesce() noexcept {
       (void)wait_once(&ts);
       process_remote_cancels();
       resubmit_orphans();  // completes them
-      run_accept_work();
+      run_multishot_work();
     }
     quiescing_ = false;
   } catch (...) {

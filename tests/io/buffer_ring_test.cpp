@@ -57,49 +57,61 @@ struct BufferRing : ::testing::Test {
   }
 };
 
+// A ring registered for the test, detached (unregistered, and freed once no
+// buffer is out) at the end of its scope.
+struct registered {
+  buffer_ring* br;
+  registered(io_uring& ring, unsigned count, unsigned size)
+      : br(new buffer_ring(ring, group, count, size)) {}
+  ~registered() { br->detach(); }
+  registered(const registered&) = delete;
+  registered& operator=(const registered&) = delete;
+  buffer_ring* operator->() const { return br; }
+};
+
 std::uint16_t buffer_id(const io_uring_cqe& c) {
   return static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
 }
 
 TEST_F(BufferRing, AReceiveLandsInARingBufferAndGivingItBackRefillsTheRing) {
-  buffer_ring br(ring, group, 4, 64);
-  EXPECT_EQ(br.in_ring(), 4u);
+  registered br(ring, 4, 64);
+  EXPECT_EQ(br->in_ring(), 4u);
   send("hello");
   const io_uring_cqe c = receive();
   ASSERT_EQ(c.res, 5);
   ASSERT_NE(c.flags & IORING_CQE_F_BUFFER, 0u);
   const std::uint16_t id = buffer_id(c);
   ASSERT_LT(id, 4u);
-  br.note_taken(id);
-  EXPECT_EQ(br.in_ring(), 3u);
-  EXPECT_EQ(std::memcmp(br.buffer(id).data(), "hello", 5), 0);
-  br.give_back(id);
-  EXPECT_EQ(br.in_ring(), 4u);
+  br->note_taken(id);
+  EXPECT_EQ(br->in_ring(), 3u);
+  EXPECT_EQ(std::memcmp(br->buffer(id).data(), "hello", 5), 0);
+  br->give_back(id);
+  EXPECT_EQ(br->in_ring(), 4u);
 }
 
 TEST_F(BufferRing, ADryRingFailsAReceiveWithENOBUFSUntilABufferComesBackFromAnotherThread) {
-  buffer_ring br(ring, group, 1, 64);
+  registered br(ring, 1, 64);
   send("a");
   const io_uring_cqe first = receive();
   ASSERT_EQ(first.res, 1);
   const std::uint16_t id = buffer_id(first);
-  br.note_taken(id);
+  br->note_taken(id);
   send("b");
   const io_uring_cqe dry = receive();
   EXPECT_EQ(dry.res, -ENOBUFS);  // the data stays in the socket
-  EXPECT_FALSE(br.collect_returns());
-  std::thread other([&] { br.give_back_remote(id); });
+  EXPECT_FALSE(br->collect_returns());
+  std::thread other([&] { br->give_back_remote(id); });
   other.join();
-  EXPECT_TRUE(br.collect_returns());
-  EXPECT_EQ(br.in_ring(), 1u);
+  EXPECT_TRUE(br->collect_returns());
+  EXPECT_EQ(br->in_ring(), 1u);
   const io_uring_cqe again = receive();
   ASSERT_EQ(again.res, 1);
-  EXPECT_EQ(static_cast<char>(br.buffer(buffer_id(again))[0]), 'b');
+  EXPECT_EQ(static_cast<char>(br->buffer(buffer_id(again))[0]), 'b');
 }
 
 TEST_F(BufferRing, ACountThatIsNotAPowerOfTwoIsRefused) {
   try {
-    buffer_ring br(ring, group, 3, 64);
+    registered br(ring, 3, 64);
     ADD_FAILURE() << "a count of 3 was accepted";
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code(), std::errc::invalid_argument);

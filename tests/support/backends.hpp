@@ -23,6 +23,16 @@ class on_each_backend : public ::testing::TestWithParam<backend_params> {
                          .build();
 };
 
+/// io_uring only, on both flavours (what epoll has no counterpart of):
+/// instantiate with weft_test::each_flavor() (support/flavors.hpp).
+class on_uring_each_flavor : public ::testing::TestWithParam<weft::runtime_flavor> {
+ protected:
+  weft::runtime rt = weft::runtime_builder{}
+                         .flavor(GetParam())
+                         .io_backend(weft::io_backend_choice::io_uring)
+                         .build();
+};
+
 inline auto each_backend() {
   return ::testing::Combine(::testing::Values(weft::runtime_flavor::multi_thread,
                                               weft::runtime_flavor::current_thread),

@@ -69,22 +69,24 @@ namespace weft::detail {
 
 class io_source;
 class io_driver;
-class accept_queue;
+class multishot_queue;
+class buffer_ring;
 
 /// A socket's descriptor and, on the epoll backend, its registration (made
-/// on first use by the worker the using task runs on); on io_uring, a
-/// listener's accept queue (src/io/accept_queue.hpp, made by its first
-/// accept). Owned by the socket object; close() retires both before closing
+/// on first use by the worker the using task runs on); on io_uring, the
+/// queue its multishot requests feed (src/io/multishot_queue.hpp: a
+/// listener's accepts, a stream's buffered receives). Owned by the socket
+/// object; close() retires both before closing
 /// the fd.
 struct io_handle {
   int fd = -1;
   sync::atomic<io_source*> source{nullptr};
-  sync::atomic<accept_queue*> accepts{nullptr};
+  sync::atomic<multishot_queue*> queue{nullptr};
 
   io_handle() noexcept = default;
   explicit io_handle(int f) noexcept : fd(f) {}
   io_handle(io_handle&& o) noexcept
-      : fd(o.fd), source(o.take_source()), accepts(o.take_accepts()) {
+      : fd(o.fd), source(o.take_source()), queue(o.take_queue()) {
     o.fd = -1;
   }
   io_handle& operator=(io_handle&& o) noexcept {
@@ -95,7 +97,7 @@ struct io_handle {
       // ORDERING: relaxed: a move happens while no operation uses either
       // handle (the caller owns both).
       source.store(o.take_source(), std::memory_order_relaxed);
-      accepts.store(o.take_accepts(), std::memory_order_relaxed);  // ORDERING: as above
+      queue.store(o.take_queue(), std::memory_order_relaxed);  // ORDERING: as above
     }
     return *this;
   }
@@ -111,9 +113,9 @@ struct io_handle {
     // ORDERING: relaxed: see operator=.
     return source.exchange(nullptr, std::memory_order_relaxed);
   }
-  accept_queue* take_accepts() noexcept {
+  multishot_queue* take_queue() noexcept {
     // ORDERING: relaxed: see operator=.
-    return accepts.exchange(nullptr, std::memory_order_relaxed);
+    return queue.exchange(nullptr, std::memory_order_relaxed);
   }
 };
 
@@ -135,6 +137,8 @@ enum class io_opcode : std::uint8_t {
   renameat,  // io_uring only
   mkdirat,   // io_uring only
   poll,      // poll for `flags` events (POLLIN/POLLOUT) → revents
+  recv_buffered,  // recv into a buffer the driver provides (io_op::provided,
+                  // or an owned block: io_op::owns_buf) → bytes, 0 at end of stream
 };
 
 /// What to do: set before the op starts, copied when an awaiter moves.
@@ -185,12 +189,18 @@ struct io_op : io_params, io_flight_link {
   bool cancel_sent = false;
   bool connect_as_poll = false;
   std::uint32_t submit_epoch = 0;
-  // io_uring accept: the listener's accept queue this op waits in (a
-  // waiter), or whose armed request it is (the arm). needs_release: the
-  // driver holds something for this op until its awaiter goes
-  // (io_driver::release).
+  // io_uring: the socket's multishot queue this op waits in (a waiter), or
+  // whose armed request it is (the arm). needs_release: the driver holds
+  // something for this op until its awaiter goes (io_driver::release).
   bool needs_release = false;
-  accept_queue* accept_from = nullptr;
+  multishot_queue* from_queue = nullptr;
+  // recv_buffered: the bytes are in buffer `buffer_id` of `provided` from
+  // `buffer_offset` on (io_uring's provided buffers), or in `buf`, a block
+  // the op owns (owns_buf: new std::byte[len]); the awaiter takes either.
+  bool owns_buf = false;
+  std::uint16_t buffer_id = 0;
+  std::uint32_t buffer_offset = 0;
+  buffer_ring* provided = nullptr;
 
   [[nodiscard]] bool is_completed() const noexcept {
     // ORDERING: acquire: pairs with the release store of `completed` by the
@@ -218,6 +228,14 @@ bool io_request_cancel(io_op& op) noexcept;
 /// cancel it and wait for its completion. Closes an fd the op produced that
 /// nobody took.
 void io_abandon(io_op& op, bool result_taken) noexcept;
+
+/// recv_buffered where the driver provides no buffers: the op becomes a
+/// recv into a block it owns (owns_buf), freed by whoever ends up with it.
+void io_use_owned_block(io_op& op);
+/// Give provided buffer `id` back to `ring` (any thread).
+void give_back_provided(buffer_ring* ring, std::uint16_t id) noexcept;
+/// The first byte of provided buffer `id` of `ring`.
+std::byte* provided_data(buffer_ring* ring, std::uint16_t id) noexcept;
 
 /// The result as an error_code: -ECANCELED becomes weft::errc::operation_canceled.
 std::error_code io_error(std::int32_t negative_errno) noexcept;

@@ -15,7 +15,9 @@
 //   the race, runtime shutdown — cancels the operation; with io_uring the
 //   coroutine is destroyed only after the kernel has returned the buffer. A
 //   read cancelled on io_uring may have consumed bytes that are then lost (as
-//   with any completion-based I/O); on epoll a cancelled read consumed none.
+//   with any completion-based I/O) — except read_buffered(), and read() on a
+//   stream that has used read_buffered(), which wait in the stream's queue
+//   and consume nothing; on epoll a cancelled read consumed none.
 //   A cancelled write may have sent part of its buffer or all of it (a send
 //   that completed just before the cancellation took effect).
 // - read_exact / write_all are loops of reads / writes: an error or a
@@ -38,11 +40,13 @@
 // - resumes on: a worker of the runtime the awaiting task runs on.
 // - runtime shutdown: operations in flight are cancelled and their tasks
 //   destroyed, never resumed.
-// - allocation: none per operation (read_exact/write_all: one task frame).
+// - allocation: none per operation (read_exact/write_all: one task frame;
+//   read_buffered on epoll, or without provided buffers: its 4 KiB block).
 // Do not close a socket while another task awaits an operation on it.
 #pragma once
 
 #include <weft/detail/io_op.hpp>
+#include <weft/net/recv_buffer.hpp>
 #include <weft/result.hpp>
 #include <weft/task.hpp>
 
@@ -153,6 +157,29 @@ class accept_awaiter : public weft::detail::io_awaiter {
   socklen_t addr_len_ = sizeof(sockaddr_storage);
 };
 
+/// stream_socket::read_buffered: the bytes come in a recv_buffer.
+class buffered_read_awaiter : public weft::detail::io_awaiter {
+ public:
+  result<recv_buffer> await_resume() noexcept {
+    const std::int32_t r = io_awaiter::await_resume();
+    weft::detail::io_op& o = op();
+    if (r < 0) return weft::detail::io_error(r);  // an owned block is freed with the op
+    recv_buffer b;
+    if (o.provided != nullptr) {
+      b.ring_ = std::exchange(o.provided, nullptr);
+      b.id_ = o.buffer_id;
+      b.data_ = weft::detail::provided_data(b.ring_, b.id_) + o.buffer_offset;
+      b.size_ = static_cast<std::size_t>(r);
+    } else if (o.owns_buf && r > 0) {
+      o.owns_buf = false;
+      b.data_ = static_cast<std::byte*>(o.buf);
+      b.size_ = static_cast<std::size_t>(r);
+      b.owned_ = true;
+    }
+    return b;
+  }
+};
+
 /// connect(2) on `h` to the address in `addr` (which must outlive the await).
 task<result<void>> connect_socket(weft::detail::io_handle& h, const sockaddr_storage& addr,
                                   socklen_t len);
@@ -207,6 +234,16 @@ class stream_socket : public socket_base {
   /// in total. More than 8 buffers complete at once with
   /// std::errc::invalid_argument, before any system call: nothing is written.
   detail::msg_awaiter<std::size_t> write_vectored(std::span<const std::span<const std::byte>> bufs);
+
+  /// Read what arrives next into a buffer the runtime owns (see
+  /// weft/net/recv_buffer.hpp): an empty recv_buffer at end of stream. On
+  /// io_uring a connection waiting here pins no buffer, and a cancelled
+  /// read_buffered consumed nothing. Mixing it with read() on one stream is
+  /// allowed: the bytes come in order, whichever takes them.
+  detail::buffered_read_awaiter read_buffered() {
+    return detail::make_op<detail::buffered_read_awaiter>(
+        h_, weft::detail::io_opcode::recv_buffered, nullptr, 0);
+  }
 
   /// Read exactly buf.size() bytes. errc::end_of_stream if the peer closes first.
   task<result<void>> read_exact(std::span<std::byte> buf);

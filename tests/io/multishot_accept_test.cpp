@@ -1,17 +1,17 @@
 // A listener's accepts, on both backends and both flavours. On io_uring one
 // multishot accept per listener feeds a queue that accept() takes from
-// (src/io/accept_queue.hpp); on epoll each accept() is one accept4(2). The
+// (src/io/multishot_queue.hpp); on epoll each accept() is one accept4(2). The
 // behaviours are the same; the io_uring specifics (one arm for many
 // connections, the stop at the queue's high-water mark, the one-shot
 // fallback) are read from test points that count, never hold: the arm
-// ("accept_queue.armed"), its end ("accept_queue.arm_ended"), the stop
-// ("accept_queue.stop_sent"), a connection queued ("accept_queue.queued") and
-// an accept waiting ("accept_queue.waiter_linked").
+// ("multishot_queue.armed"), its end ("multishot_queue.arm_ended"), the stop
+// ("multishot_queue.stop_sent"), a connection queued ("multishot_queue.queued") and
+// an accept waiting ("multishot_queue.waiter_linked").
 #include <weft/net/tcp.hpp>
 #include <weft/runtime.hpp>
 #include <weft/time.hpp>
 
-#include "io/accept_queue.hpp"
+#include "io/multishot_queue.hpp"
 #include "support/backends.hpp"
 #include "support/flavors.hpp"
 #include "support/test_points.hpp"
@@ -32,11 +32,12 @@ namespace {
 using namespace std::chrono_literals;
 using weft::result;
 using weft::task;
-using weft::detail::accept_queue;
+using weft::detail::multishot_kind;
+using weft::detail::multishot_queue;
 using weft::net::tcp_listener;
 using weft::net::tcp_stream;
 
-class AcceptQueue : public weft_test::on_each_backend {
+class MultishotAccept : public weft_test::on_each_backend {
  protected:
   [[nodiscard]] bool on_uring() const {
     return std::get<1>(GetParam()) == weft::io_backend_choice::io_uring;
@@ -110,8 +111,8 @@ int open_descriptors() {
 
 // Forces the kernel's refusal of IORING_ACCEPT_MULTISHOT for its scope.
 struct multishot_refusal {
-  multishot_refusal() { accept_queue::force_multishot_refusal_for_test(true); }
-  ~multishot_refusal() { accept_queue::force_multishot_refusal_for_test(false); }
+  multishot_refusal() { multishot_queue::force_multishot_refusal_for_test(multishot_kind::accept, true); }
+  ~multishot_refusal() { multishot_queue::force_multishot_refusal_for_test(multishot_kind::accept, false); }
   multishot_refusal(const multishot_refusal&) = delete;
   multishot_refusal& operator=(const multishot_refusal&) = delete;
 };
@@ -120,14 +121,14 @@ struct multishot_refusal {
 // them past its high-water mark (the arm is cancelled and ends), later ones
 // stay in the kernel's listen backlog, and accepting everything afterwards
 // yields every connection exactly once.
-TEST_P(AcceptQueue, ConnectionsBeyondTheQueueWaitInTheBacklogAndNoneIsLost) {
+TEST_P(MultishotAccept, ConnectionsBeyondTheQueueWaitInTheBacklogAndNoneIsLost) {
   WEFT_REQUIRE_TEST_POINTS();
   weft_test::point_script script;
   const bool uring = on_uring();
   rt.block_on([&]() -> task<> {
     tcp_listener l = loopback_listener();
     const auto addr = l.local_address().value();
-    constexpr std::uint32_t before = accept_queue::high_water + 20;
+    constexpr std::uint32_t before = multishot_queue::accept_high_water + 20;
     constexpr std::uint32_t after = 40;
     std::vector<tcp_stream> clients;
     std::vector<tcp_stream> accepted;
@@ -137,11 +138,11 @@ TEST_P(AcceptQueue, ConnectionsBeyondTheQueueWaitInTheBacklogAndNoneIsLost) {
     for (std::uint32_t i = 1; i <= before; ++i) clients.push_back(co_await client(addr, i));
     int queued_at_stop = 0;
     if (uring) {
-      EXPECT_TRUE(co_await yield_until([&] { return script.reached_count("accept_queue.stop_sent") >= 1; }));
-      EXPECT_TRUE(co_await yield_until([&] { return script.reached_count("accept_queue.arm_ended") >= 1; }));
-      queued_at_stop = script.reached_count("accept_queue.queued");
-      EXPECT_GE(queued_at_stop, static_cast<int>(accept_queue::high_water));
-      EXPECT_EQ(script.reached_count("accept_queue.armed"), 1);
+      EXPECT_TRUE(co_await yield_until([&] { return script.reached_count("multishot_queue.stop_sent") >= 1; }));
+      EXPECT_TRUE(co_await yield_until([&] { return script.reached_count("multishot_queue.arm_ended") >= 1; }));
+      queued_at_stop = script.reached_count("multishot_queue.queued");
+      EXPECT_GE(queued_at_stop, static_cast<int>(multishot_queue::accept_high_water));
+      EXPECT_EQ(script.reached_count("multishot_queue.armed"), 1);
     }
     for (std::uint32_t i = before + 1; i <= before + after; ++i) {
       clients.push_back(co_await client(addr, i));
@@ -149,7 +150,7 @@ TEST_P(AcceptQueue, ConnectionsBeyondTheQueueWaitInTheBacklogAndNoneIsLost) {
     if (uring) {
       // Nothing is armed: however long the ring runs, nothing more is taken.
       for (int k = 0; k < 500; ++k) co_await weft::yield_now();
-      EXPECT_EQ(script.reached_count("accept_queue.queued"), queued_at_stop);
+      EXPECT_EQ(script.reached_count("multishot_queue.queued"), queued_at_stop);
     }
     for (std::uint32_t n = 0; n < before + after; ++n) seen.push_back(co_await accept_index(l, accepted));
     std::sort(seen.begin(), seen.end());
@@ -158,48 +159,42 @@ TEST_P(AcceptQueue, ConnectionsBeyondTheQueueWaitInTheBacklogAndNoneIsLost) {
     EXPECT_EQ(seen, all);
     // Re-armed once half the queue was taken.
     if (uring) {
-      EXPECT_GE(script.reached_count("accept_queue.armed"), 2);
+      EXPECT_GE(script.reached_count("multishot_queue.armed"), 2);
     }
   }());
 }
 
 // One multishot accept serves connection after connection (io_uring); on
 // epoll the same accepts work one system call each.
-TEST_P(AcceptQueue, OneArmedAcceptServesManyConnections) {
+TEST_P(MultishotAccept, OneArmedAcceptServesManyConnections) {
   WEFT_REQUIRE_TEST_POINTS();
   weft_test::point_script script;
   rt.block_on(connect_and_accept_one_by_one(20));
   if (on_uring()) {
-    EXPECT_EQ(script.reached_count("accept_queue.armed"), 1);
-    EXPECT_FALSE(accept_queue::multishot_refused());
+    EXPECT_EQ(script.reached_count("multishot_queue.armed"), 1);
+    EXPECT_FALSE(multishot_queue::multishot_refused(multishot_kind::accept));
   }
 }
 
 // A kernel that refuses IORING_ACCEPT_MULTISHOT (before 5.19: -EINVAL):
 // accepts go on as one-shot requests, one per connection, and none is lost.
 // (io_uring only: epoll has no multishot request to refuse.)
-class AcceptQueueOnUring : public ::testing::TestWithParam<weft::runtime_flavor> {
- protected:
-  weft::runtime rt = weft::runtime_builder{}
-                         .flavor(GetParam())
-                         .io_backend(weft::io_backend_choice::io_uring)
-                         .build();
-};
+class MultishotAcceptOnUring : public weft_test::on_uring_each_flavor {};
 
-TEST_P(AcceptQueueOnUring, AKernelRefusingMultishotAcceptFallsBackToOneShotAccepts) {
+TEST_P(MultishotAcceptOnUring, AKernelRefusingMultishotAcceptFallsBackToOneShotAccepts) {
   WEFT_REQUIRE_TEST_POINTS();
   weft_test::point_script script;
   multishot_refusal forced;
   rt.block_on(connect_and_accept_one_by_one(20));
-  EXPECT_TRUE(accept_queue::multishot_refused());
+  EXPECT_TRUE(multishot_queue::multishot_refused(multishot_kind::accept));
   // The refused multishot, its one-shot retry, then one per connection.
-  EXPECT_GE(script.reached_count("accept_queue.armed"), 21);
+  EXPECT_GE(script.reached_count("multishot_queue.armed"), 21);
 }
 
 // close() on a listener while a task waits in accept(): the accept ends with
 // operation_canceled on both backends, and (io_uring, the closing thread
 // driving the ring) the port is free again when close returns.
-TEST_P(AcceptQueue, ClosingTheListenerEndsAWaitingAccept) {
+TEST_P(MultishotAccept, ClosingTheListenerEndsAWaitingAccept) {
   WEFT_REQUIRE_TEST_POINTS();
   weft_test::point_script script;
   const bool uring = on_uring();
@@ -211,7 +206,7 @@ TEST_P(AcceptQueue, ClosingTheListenerEndsAWaitingAccept) {
       result<tcp_stream> s = co_await l.accept();
       co_return s ? 0 : (s.error() == weft::errc::operation_canceled ? 1 : 2);
     });
-    const char* linked = uring ? "accept_queue.waiter_linked" : "io_source.op_linked";
+    const char* linked = uring ? "multishot_queue.waiter_linked" : "io_source.op_linked";
     EXPECT_TRUE(co_await yield_until([&] { return script.reached_count(linked) >= 1; }));
     l.close();
     auto ended = co_await weft::timeout(30s, std::move(acceptor));
@@ -228,7 +223,7 @@ TEST_P(AcceptQueue, ClosingTheListenerEndsAWaitingAccept) {
 
 // An accept that loses to its timeout leaves the next connection to the next
 // accept (the waiter is unlinked, nothing it would have taken is lost).
-TEST_P(AcceptQueue, AnAcceptThatTimesOutLeavesTheNextConnectionForTheNextAccept) {
+TEST_P(MultishotAccept, AnAcceptThatTimesOutLeavesTheNextConnectionForTheNextAccept) {
   rt.block_on([&]() -> task<> {
     tcp_listener l = loopback_listener();
     const auto addr = l.local_address().value();
@@ -245,7 +240,7 @@ TEST_P(AcceptQueue, AnAcceptThatTimesOutLeavesTheNextConnectionForTheNextAccept)
 
 // Connections the queue took but nobody accepted are closed with the
 // listener, not leaked.
-TEST_P(AcceptQueue, ConnectionsQueuedWhenTheListenerClosesAreClosed) {
+TEST_P(MultishotAccept, ConnectionsQueuedWhenTheListenerClosesAreClosed) {
   WEFT_REQUIRE_TEST_POINTS();
   weft_test::point_script script;
   const bool uring = on_uring();
@@ -260,7 +255,7 @@ TEST_P(AcceptQueue, ConnectionsQueuedWhenTheListenerClosesAreClosed) {
     clients.push_back(co_await client(addr, 1));
     clients.push_back(co_await client(addr, 2));
     if (uring) {
-      EXPECT_TRUE(co_await yield_until([&] { return script.reached_count("accept_queue.queued") >= 2; }));
+      EXPECT_TRUE(co_await yield_until([&] { return script.reached_count("multishot_queue.queued") >= 2; }));
     }
     l.close();
     for (std::size_t i = 1; i < clients.size(); ++i) {
@@ -276,9 +271,9 @@ TEST_P(AcceptQueue, ConnectionsQueuedWhenTheListenerClosesAreClosed) {
   EXPECT_EQ(open_descriptors(), fds_before);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, AcceptQueue, weft_test::each_backend(),
+INSTANTIATE_TEST_SUITE_P(Backends, MultishotAccept, weft_test::each_backend(),
                          weft_test::backend_name);
-INSTANTIATE_TEST_SUITE_P(Flavors, AcceptQueueOnUring, weft_test::each_flavor(),
+INSTANTIATE_TEST_SUITE_P(Flavors, MultishotAcceptOnUring, weft_test::each_flavor(),
                          weft_test::flavor_name);
 
 }  // namespace

@@ -1,0 +1,277 @@
+// read_buffered() on both backends and both flavours. On io_uring one
+// multishot receive per stream fills the worker's provided buffers
+// (src/io/multishot_queue.hpp, buffer_ring.hpp); on epoll, or where the
+// kernel refuses provided buffers, each read_buffered() is one recv into a
+// block the recv_buffer owns. The bytes, their order, end of stream and
+// cancellation behave the same everywhere.
+#include <weft/net/tcp.hpp>
+#include <weft/net/unix.hpp>
+#include <weft/runtime.hpp>
+#include <weft/time.hpp>
+
+#include "io/buffer_ring.hpp"
+#include "io/io_driver.hpp"
+#include "io/multishot_queue.hpp"
+#include "io/uring_driver.hpp"
+#include "support/backends.hpp"
+#include "support/flavors.hpp"
+#include "support/test_points.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using weft::result;
+using weft::task;
+using weft::detail::multishot_kind;
+using weft::detail::multishot_queue;
+using weft::detail::uring_driver;
+using weft::net::recv_buffer;
+using weft::net::unix_stream;
+
+class MultishotRecv : public weft_test::on_each_backend {};
+
+task<std::vector<std::byte>> read_all_buffered(unix_stream& s, std::size_t n) {
+  std::vector<std::byte> got;
+  while (got.size() < n) {
+    auto b = co_await weft::timeout(30s, s.read_buffered());
+    if (!b || !*b || (*b)->empty()) {
+      ADD_FAILURE() << "read_buffered failed at " << got.size();
+      break;
+    }
+    got.insert(got.end(), (*b)->data().begin(), (*b)->data().end());
+  }
+  co_return got;
+}
+
+
+std::vector<std::byte> pattern(std::size_t n) {
+  std::vector<std::byte> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((i * 7 + i / 251) & 0xff);
+  return v;
+}
+
+std::span<const std::byte> bytes(const char* s) {
+  return {reinterpret_cast<const std::byte*>(s), std::strlen(s)};
+}
+
+std::string text(const recv_buffer& b) {
+  return {reinterpret_cast<const char*>(b.data().data()), b.size()};
+}
+
+// The worker's provided buffers still in its ring (io_uring, on the worker
+// this task runs on), or -1 where there are none.
+int buffers_in_ring() {
+  auto* d = dynamic_cast<uring_driver*>(weft::detail::current_io_driver());
+  if (d == nullptr || d->provided() == nullptr) return -1;
+  return static_cast<int>(d->provided()->in_ring());
+}
+
+TEST_P(MultishotRecv, ReadBufferedReturnsTheBytesInOrderThenEmptyAtEndOfStream) {
+  rt.block_on([]() -> task<> {
+    auto p = unix_stream::pair().value();
+    EXPECT_TRUE(co_await p.first.write_all(bytes("hello ")));
+    std::vector<std::byte> got = co_await read_all_buffered(p.second, 6);
+    EXPECT_TRUE(co_await p.first.write_all(bytes("world")));
+    const std::vector<std::byte> rest = co_await read_all_buffered(p.second, 5);
+    got.insert(got.end(), rest.begin(), rest.end());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(got.data()), got.size()), "hello world");
+    EXPECT_TRUE(p.first.shutdown());
+    auto end = co_await weft::timeout(30s, p.second.read_buffered());
+    EXPECT_TRUE(end && *end && (*end)->empty()) << "no end of stream";
+  }());
+}
+
+// 256 KiB through a stream read alternately with read() into a 100-byte
+// buffer and read_buffered(): on io_uring a read() copies out of the front
+// provided buffer and leaves the rest for the next reader, so the bytes come
+// in order whichever call takes them.
+TEST_P(MultishotRecv, ReadAndReadBufferedMixedKeepTheStreamInOrder) {
+  rt.block_on([]() -> task<> {
+    auto p = unix_stream::pair().value();
+    const std::vector<std::byte> sent = pattern(256 * 1024);
+    auto writer = weft::spawn([&]() -> task<bool> { co_return bool(co_await p.first.write_all(sent)); });
+    std::vector<std::byte> got;
+    bool buffered = false;
+    while (got.size() < sent.size()) {
+      if (buffered) {
+        auto b = co_await weft::timeout(30s, p.second.read_buffered());
+        if (!b || !*b || (*b)->empty()) {
+          ADD_FAILURE() << "read_buffered failed at " << got.size();
+          co_return;
+        }
+        got.insert(got.end(), (*b)->data().begin(), (*b)->data().end());
+      } else {
+        std::array<std::byte, 100> small{};
+        auto n = co_await weft::timeout(30s, p.second.read(small));
+        if (!n || !*n || **n == 0) {
+          ADD_FAILURE() << "read failed at " << got.size();
+          co_return;
+        }
+        got.insert(got.end(), small.begin(), small.begin() + static_cast<std::ptrdiff_t>(**n));
+      }
+      buffered = !buffered;
+    }
+    EXPECT_TRUE(co_await std::move(writer));
+    EXPECT_TRUE(got == sent) << "the stream came out of order";
+  }());
+}
+
+// A buffered read cancelled while it waits (its timeout wins) consumed
+// nothing: the bytes sent afterwards are all read by the next one.
+TEST_P(MultishotRecv, ACancelledBufferedReadConsumesNothing) {
+  rt.block_on([]() -> task<> {
+    auto p = unix_stream::pair().value();
+    auto none = co_await weft::timeout(5ms, p.second.read_buffered());
+    EXPECT_FALSE(none.has_value());
+    EXPECT_TRUE(co_await p.first.write_all(bytes("abc")));
+    auto b = co_await weft::timeout(30s, p.second.read_buffered());
+    EXPECT_TRUE(b && *b && text(**b) == "abc");
+  }());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MultishotRecv, weft_test::each_backend(),
+                         weft_test::backend_name);
+
+// io_uring only: the provided buffers themselves (epoll has none).
+class MultishotRecvOnUring : public weft_test::on_uring_each_flavor {};
+
+// The worker's ring runs dry while the program holds every buffer: the next
+// read waits (the bytes stay in the socket), and once the buffers are given
+// back it goes on; all 2 MiB arrive, in order. Current-thread: one worker, so
+// the test's task and the stream's receive share one ring.
+TEST(MultishotRecvDry, ARingRunningDryMakesTheReadWaitAndLosesNothing) {
+  WEFT_REQUIRE_TEST_POINTS();
+  weft_test::point_script script;
+  weft::runtime rt = weft::runtime_builder{}
+                         .flavor(weft::runtime_flavor::current_thread)
+                         .io_backend(weft::io_backend_choice::io_uring)
+                         .build();
+  rt.block_on([&]() -> task<> {
+    auto p = unix_stream::pair().value();
+    const std::vector<std::byte> sent = pattern(2 * 1024 * 1024);
+    auto writer = weft::spawn([&]() -> task<bool> { co_return bool(co_await p.first.write_all(sent)); });
+    std::vector<std::byte> got;
+    std::vector<recv_buffer> held;
+    bool hold = true;  // the reader keeps every buffer it gets until this is false
+    bool waiting = false;
+    bool done = false;
+    auto reader = weft::spawn([&]() -> task<> {
+      while (got.size() < sent.size()) {
+        waiting = true;
+        auto b = co_await weft::timeout(60s, p.second.read_buffered());
+        waiting = false;
+        if (!b || !*b || (*b)->empty()) {
+          ADD_FAILURE() << "read_buffered failed at " << got.size();
+          break;
+        }
+        got.insert(got.end(), (*b)->data().begin(), (*b)->data().end());
+        if (hold) held.push_back(std::move(**b));
+      }
+      done = true;
+    });
+    // The reader waits with every buffer held: the ring is dry, the queue
+    // empty (else the reader would have taken from it).
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!(waiting && buffers_in_ring() == 0) && std::chrono::steady_clock::now() < deadline) {
+      co_await weft::yield_now();
+    }
+    EXPECT_EQ(buffers_in_ring(), 0);
+    EXPECT_TRUE(waiting);
+    const int arms_before = script.reached_count("multishot_queue.armed");
+    for (int i = 0; i < 500; ++i) co_await weft::yield_now();
+    EXPECT_FALSE(done) << "the reader went on with every buffer held";
+    EXPECT_TRUE(waiting);
+    hold = false;
+    held.clear();  // the buffers go back: the receive is armed again
+    co_await weft::timeout(60s, std::move(reader));
+    EXPECT_TRUE(done);
+    EXPECT_GT(script.reached_count("multishot_queue.armed"), arms_before);
+    EXPECT_TRUE(co_await std::move(writer));
+    EXPECT_TRUE(got == sent) << "bytes lost or out of order (" << got.size() << " of " << sent.size() << ")";
+  }());
+}
+
+// Closing a stream whose queue holds received bytes gives their buffers
+// back; so does a buffered read whose result nobody takes.
+TEST(MultishotRecvBuffers, ClosingAStreamGivesItsQueuedBuffersBack) {
+  weft::runtime rt = weft::runtime_builder{}
+                         .flavor(weft::runtime_flavor::current_thread)
+                         .io_backend(weft::io_backend_choice::io_uring)
+                         .build();
+  rt.block_on([&]() -> task<> {
+    auto p = unix_stream::pair().value();
+    {
+      auto first = co_await weft::timeout(5ms, p.second.read_buffered());  // arms the receive
+      EXPECT_FALSE(first.has_value());
+    }
+    const int full = buffers_in_ring();
+    EXPECT_GT(full, 0);
+    for (int i = 0; i < 8; ++i) {
+      EXPECT_TRUE(co_await p.first.write_all(bytes("some bytes")));
+      co_await weft::yield_now();
+    }
+    for (int i = 0; i < 200; ++i) co_await weft::yield_now();  // the ring reaps them
+    EXPECT_LT(buffers_in_ring(), full);  // queued in the stream, in buffers
+    p.second.close();
+    EXPECT_EQ(buffers_in_ring(), full);
+  }());
+}
+
+// Fallbacks: provided buffers refused (a kernel before 5.19), and the
+// multishot receive refused (before 6.0): read_buffered reads all the same.
+struct provided_refusal {
+  provided_refusal() { uring_driver::force_provided_buffer_refusal_for_test(true); }
+  ~provided_refusal() { uring_driver::force_provided_buffer_refusal_for_test(false); }
+  provided_refusal(const provided_refusal&) = delete;
+  provided_refusal& operator=(const provided_refusal&) = delete;
+};
+struct recv_multishot_refusal {
+  recv_multishot_refusal() {
+    multishot_queue::force_multishot_refusal_for_test(multishot_kind::recv, true);
+  }
+  ~recv_multishot_refusal() {
+    multishot_queue::force_multishot_refusal_for_test(multishot_kind::recv, false);
+  }
+  recv_multishot_refusal(const recv_multishot_refusal&) = delete;
+  recv_multishot_refusal& operator=(const recv_multishot_refusal&) = delete;
+};
+
+// 64 KiB written by one task and read with read_buffered() by another.
+task<void> sixty_four_kib_through_read_buffered() {
+    auto p = unix_stream::pair().value();
+    const std::vector<std::byte> sent = pattern(64 * 1024);
+    auto writer = weft::spawn([&]() -> task<bool> { co_return bool(co_await p.first.write_all(sent)); });
+    EXPECT_TRUE(co_await read_all_buffered(p.second, sent.size()) == sent);
+    EXPECT_TRUE(co_await std::move(writer));
+}
+
+TEST_P(MultishotRecvOnUring, WithoutProvidedBuffersReadBufferedUsesOwnedBlocks) {
+  provided_refusal forced;
+  rt.block_on([]() -> task<> {
+    co_await sixty_four_kib_through_read_buffered();
+    EXPECT_EQ(buffers_in_ring(), -1);
+  }());
+  EXPECT_TRUE(uring_driver::provided_buffers_refused());
+}
+
+TEST_P(MultishotRecvOnUring, AKernelRefusingMultishotRecvFallsBackToOneShotReceives) {
+  WEFT_REQUIRE_TEST_POINTS();
+  weft_test::point_script script;
+  recv_multishot_refusal forced;
+  rt.block_on(sixty_four_kib_through_read_buffered());
+  EXPECT_TRUE(multishot_queue::multishot_refused(multishot_kind::recv));
+  EXPECT_GE(script.reached_count("multishot_queue.armed"), 3);  // refused, retried, one per read
+}
+
+INSTANTIATE_TEST_SUITE_P(Flavors, MultishotRecvOnUring, weft_test::each_flavor(),
+                         weft_test::flavor_name);
+
+}  // namespace
