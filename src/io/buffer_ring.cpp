@@ -75,7 +75,8 @@ void buffer_ring::detach() noexcept {
   (void)io_uring_unregister_buf_ring(ring_, group_);
   {
     std::lock_guard<sync::spin_mutex> lock(returns_mu_);
-    detached_ = true;
+    // ORDERING: release: pairs with give_back's acquire load.
+    detached_.store(true, std::memory_order_release);
     // Returned but not collected: each still holds its reference.
     for (std::size_t i = 0; i < returns_.size(); ++i) {
       // ORDERING: relaxed: the caller holds the creator's reference.
@@ -97,7 +98,8 @@ void buffer_ring::note_taken(std::uint16_t /*id*/) noexcept {
 }
 
 void buffer_ring::give_back(std::uint16_t id) noexcept {
-  if (detached_) {
+  // ORDERING: acquire: pairs with detach's release store.
+  if (detached_.load(std::memory_order_acquire)) {
     release();
     return;
   }
@@ -113,7 +115,8 @@ void buffer_ring::give_back(std::uint16_t id) noexcept {
 void buffer_ring::give_back_remote(std::uint16_t id) noexcept {
   {
     std::lock_guard<sync::spin_mutex> lock(returns_mu_);
-    if (!detached_) {
+    // ORDERING: relaxed: under returns_mu_, which detach holds to set it.
+    if (!detached_.load(std::memory_order_relaxed)) {
       returns_.push_back(id);  // never reallocates: capacity count_, each id out once
       // ORDERING: release: pairs with collect_returns' acquire exchange (the
       // list itself is under the lock). Stored under the lock: once it is

@@ -98,7 +98,7 @@ class buffer_ring {
   sync::spin_mutex returns_mu_;
   std::vector<std::uint16_t> returns_;  // under returns_mu_; capacity count_
   sync::atomic<bool> returns_pending_{false};
-  bool detached_ = false;                  // under returns_mu_ (and owner-read)
+  sync::atomic<bool> detached_{false};     // set by detach(), under returns_mu_
   sync::atomic<std::uint32_t> refs_{1};    // the creator's + one per buffer out
 };
 
