@@ -55,9 +55,6 @@ struct io_capabilities {
   /// A simulation's virtual worker: no real I/O; weft::fs refuses with
   /// errc::not_supported_in_simulation.
   bool simulated = false;
-  /// recv_buffered is the driver's (into buffers it provides); without it
-  /// io_start turns it into a recv into a block the op owns.
-  bool provided_buffers = false;
 };
 
 class io_driver {

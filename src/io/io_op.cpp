@@ -42,7 +42,6 @@ bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
                 "weft I/O needs a runtime: await it in a task on a weft::runtime (runtime::block_on, "
                 "weft::spawn, WEFT_MAIN), not under the standalone weft::block_on");
   }
-  if (op.code == io_opcode::recv_buffered && !d->caps().provided_buffers) io_use_owned_block(op);
   try {
     if (d->start(op, h, hook)) return true;
   } catch (const std::system_error& e) {
@@ -83,9 +82,8 @@ void io_abandon(io_op& op, bool result_taken) noexcept {
 }
 
 void io_use_owned_block(io_op& op) {
-  constexpr std::uint32_t block = 4096;
-  op.buf = new std::byte[block];
-  op.len = block;
+  op.buf = new std::byte[owned_block_size];
+  op.len = owned_block_size;
   op.owns_buf = true;
   op.code = io_opcode::recv;
 }
@@ -105,10 +103,11 @@ void io_handle::close() noexcept {
   }
   // ORDERING: acquire: pairs with the release of the CAS that published it
   // (multishot_queue::of).
+  bool fd_taken = false;
   if (multishot_queue* q = queue.exchange(nullptr, std::memory_order_acquire)) {
-    close_multishot_queue(q);  // before the fd goes: its armed request is cancelled
+    fd_taken = close_multishot_queue(q);  // before the fd goes: its armed request is cancelled
   }
-  if (fd >= 0) ::close(fd);
+  if (fd >= 0 && !fd_taken) ::close(fd);
   fd = -1;
 }
 

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <mutex>
+#include <new>
 #include <system_error>
 
 namespace weft::detail {
@@ -37,6 +38,21 @@ std::int32_t io_perform(io_op& op, bool first) noexcept {
       case io_opcode::recv:
         n = ::recv(op.fd, op.buf, op.len, op.flags | MSG_DONTWAIT);
         break;
+      case io_opcode::recv_buffered: {
+        // The block is made only for bytes that are there: a connection
+        // waiting for data holds none (an EAGAIN costs one allocation).
+        auto* block = new (std::nothrow) std::byte[owned_block_size];
+        if (block == nullptr) return -ENOMEM;
+        n = ::recv(op.fd, block, owned_block_size, MSG_DONTWAIT);
+        if (n > 0) {
+          op.buf = block;
+          op.len = owned_block_size;
+          op.owns_buf = true;
+        } else {
+          delete[] block;
+        }
+        break;
+      }
       case io_opcode::send:
         n = ::send(op.fd, op.buf, op.len, op.flags | MSG_DONTWAIT | MSG_NOSIGNAL);
         break;
@@ -106,6 +122,7 @@ bool io_source::is_reader(const io_op& op) noexcept {
     case io_opcode::read:
     case io_opcode::readv:
     case io_opcode::recv:
+    case io_opcode::recv_buffered:
     case io_opcode::recvmsg:
     case io_opcode::accept:
       return true;

@@ -8,6 +8,7 @@
 #include <weft/detail/test_point.hpp>
 #include <weft/waker.hpp>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -78,6 +79,7 @@ void multishot_queue::release() noexcept {
   // acquire on the final decrement sees every other holder's before delete.
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   for (const item& it : results_) dispose(it);
+  if (owns_fd_) ::close(fd_);  // see close()
   delete this;
 }
 
@@ -174,6 +176,17 @@ bool multishot_queue::start(io_op& op, std::coroutine_handle<> h, uring_driver& 
     op.state.store(io_op::completed, std::memory_order_relaxed);  // ORDERING: as above
     return false;
   }
+  if (kind_ == multishot_kind::accept && armed_ && arm_ring_ != &d) {
+    // The arm is on another worker's (or runtime's) ring, which may be busy
+    // or no longer driven: try the listener once here too. Connections have
+    // no order, so taking one beside the arm is safe.
+    const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      op.result = fd >= 0 ? fd : -errno;
+      op.state.store(io_op::completed, std::memory_order_relaxed);  // ORDERING: as above
+      return false;
+    }
+  }
   retain();  // the waiter's, dropped by release_waiter when its awaiter goes
   op.from_queue = this;
   op.needs_release = true;
@@ -182,6 +195,14 @@ bool multishot_queue::start(io_op& op, std::coroutine_handle<> h, uring_driver& 
   op.state.store(io_op::in_flight, std::memory_order_relaxed);
   waiters_.push(op);
   WEFT_TEST_POINT("multishot_queue.waiter_linked");  // tests count it; never hold it
+  if (!armed_) {
+    // The arm ended between the hint and this lock (its last result went to
+    // an earlier waiter, found by outside review: the new waiter waited with
+    // nothing in the kernel). This worker arms it at its next poll or park,
+    // which the suspension now under way reaches.
+    retain();  // the work list's
+    d.schedule_multishot_work(*this);
+  }
   return true;
 }
 
@@ -305,7 +326,7 @@ void multishot_queue::run_work(uring_driver& d, bool quiescing) {
   release();
 }
 
-void multishot_queue::close() noexcept {
+bool multishot_queue::close() noexcept {
   io_op* done = nullptr;
   std::deque<item> queued;
   uring_driver* ring = nullptr;
@@ -325,13 +346,33 @@ void multishot_queue::close() noexcept {
   }
   finish_completing(done);
   for (const item& it : queued) dispose(it);
+  bool keeps_fd = false;
+  if (ring != nullptr && !ring->is_current()) {
+    // The arm is on another thread's ring, which cancels it only at its next
+    // poll or park — or never, if nobody drives it now. Meanwhile the request
+    // holds the socket, and its SQE may not even have reached the kernel:
+    //  - shut the socket down now: a listener stops listening (its port is
+    //    free, new clients are refused), a stream's peer sees the end;
+    //  - keep the descriptor open until the arm has ended (the last
+    //    reference closes it), so its number cannot be reused by another
+    //    socket while a stale SQE still names it.
+    // Found by outside review (a rebind failing with EADDRINUSE after close;
+    // an arm issued on a reused number taking another listener's clients).
+    (void)::shutdown(fd_, kind_ == multishot_kind::accept ? SHUT_RD : SHUT_RDWR);
+    {
+      std::lock_guard<sync::spin_mutex> lock(mu_);
+      keeps_fd = armed_;
+      owns_fd_ = keeps_fd;
+    }
+  }
   // The arm holds its own reference until its final CQE, so arm_ outlives
   // this call even if that CQE is reaped meanwhile.
   if (ring != nullptr) ring->cancel_arm(arm_);
   release();  // the handle's
+  return keeps_fd;
 }
 
-void close_multishot_queue(multishot_queue* q) noexcept { q->close(); }
+bool close_multishot_queue(multishot_queue* q) noexcept { return q->close(); }
 
 void release_multishot_waiter(io_op& op) noexcept { op.from_queue->release_waiter(op); }
 

@@ -71,8 +71,22 @@
 // under mu_ the queue is marked closed, waiters complete -ECANCELED, what it
 // holds is released (fds closed, buffers given back), and the arm is
 // cancelled through its ring — on the ring's owner thread handed to the
-// kernel at once (a listener's port is free when close returns), from
-// another thread at that owner's next poll or park.
+// kernel at once (a listener's port is free when close returns). From
+// another thread the owner cancels it only at its next poll or park, so the
+// socket is shut down at once (a listener: SHUT_RD, it stops listening; a
+// stream: SHUT_RDWR, its peer sees the end — also for any duplicate of the
+// descriptor) and the queue keeps the descriptor until the arm has ended, so
+// its number is not reused while a stale SQE may still name it.
+//
+// A waiter linked just as the arm ended (its last result went to an earlier
+// waiter) has the queue re-armed by its own worker at its next poll or park.
+// An accept on a worker whose ring does not hold the arm first tries
+// accept4(2) itself: the arm's ring may be busy, or belong to a runtime that
+// nobody drives now. Left: a waiter of another runtime whose arm's runtime
+// shuts down waits until a connection comes through another accept.
+// Back-pressure is applied when the owner reaps: a burst that arrives while
+// it does not (a current-thread runtime between block_on calls) is taken
+// up to the CQ ring's size.
 #pragma once
 
 #include <weft/detail/io_op.hpp>
@@ -127,8 +141,9 @@ class multishot_queue {
   /// scheduled, dropped here): send a stop, or re-arm for waiters.
   void run_work(uring_driver& d, bool quiescing);
 
-  /// io_handle::close.
-  void close() noexcept;
+  /// io_handle::close. True if the queue took the descriptor over (it
+  /// closes it once its arm has ended; see "Closing").
+  bool close() noexcept;
 
   /// Whether this process has seen the kernel refuse the multishot flag of
   /// `kind` (every arm of that kind is then one-shot).
@@ -171,14 +186,16 @@ class multishot_queue {
   bool stop_sent_ = false;
   bool closed_ = false;
   bool try_oneshot_ = false;  // a multishot arm came back -EINVAL: see "Fallback"
+  bool owns_fd_ = false;      // under mu_: close() handed the descriptor over
   io_op_list waiters_;
   std::deque<item> results_;
   sync::atomic<bool> armed_hint_{false};  // armed_, readable without mu_
   sync::atomic<std::uint32_t> refs_{1};   // the handle's
 };
 
-/// io_handle::close: close the socket's queue (see "Closing").
-void close_multishot_queue(multishot_queue* q) noexcept;
+/// io_handle::close: close the socket's queue (see "Closing"); true if the
+/// queue took the descriptor over.
+bool close_multishot_queue(multishot_queue* q) noexcept;
 /// uring_driver::release: a waiter's awaiter goes.
 void release_multishot_waiter(io_op& op) noexcept;
 

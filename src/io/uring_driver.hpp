@@ -233,7 +233,6 @@ class uring_driver final : public park_driver, public io_driver {
   [[nodiscard]] io_capabilities caps() const noexcept override {
     io_capabilities c;
     c.file_ops = true;
-    c.provided_buffers = !provided_buffers_refused();
     return c;
   }
   /// A listener's accept waiter goes: drop its hold on the accept queue.
@@ -244,6 +243,11 @@ class uring_driver final : public park_driver, public io_driver {
   /// taken before the queue's lock; a NOP if not). Throws std::system_error
   /// if no SQE can be had.
   void arm(multishot_queue& q);
+  /// Owner thread: run `q`'s work at the next poll or park (the caller
+  /// took a reference for the list).
+  void schedule_multishot_work(multishot_queue& q) { multishot_work_.push_back(&q); }
+  /// Whether the calling thread is this driver's worker.
+  [[nodiscard]] bool is_current() const noexcept { return current_io_driver() == this; }
   /// Owner thread: this worker's provided buffers, registered at the first
   /// call; null where the kernel refuses them (remembered for the process).
   buffer_ring* provided() noexcept;

@@ -26,7 +26,7 @@ constexpr std::uint16_t unknown_ioprio_flag = 1u << 15;
 // Provided buffers: a ring per worker, made at its first buffered receive.
 constexpr std::uint16_t provided_group = 0;
 constexpr unsigned provided_count = 256;
-constexpr unsigned provided_size = 4096;
+constexpr unsigned provided_size = owned_block_size;  // see io_op.hpp
 
 // ORDERING: relaxed, both: hints; nothing else is published through them.
 sync::atomic<bool> provided_refused_flag{false};
@@ -165,7 +165,7 @@ void uring_driver::drop_multishot_work() noexcept {
 }
 
 void uring_driver::cancel_arm(io_op& arm) noexcept {
-  if (current_io_driver() != this) {
+  if (!is_current()) {
     (void)cancel_op_remote(arm);  // the owner sends it at its next poll/park
     return;
   }

@@ -221,6 +221,23 @@ TEST_P(MultishotAccept, ClosingTheListenerEndsAWaitingAccept) {
   }());
 }
 
+// close() on a thread that does not drive the ring holding the armed accept
+// (here: after block_on returned, so nobody drives it): the socket is shut
+// down at once, so the port can be bound again and a client is refused.
+// Found by outside review (EADDRINUSE after close).
+TEST_P(MultishotAcceptOnUring, ClosingTheListenerOffItsRingFreesThePortAtOnce) {
+  tcp_listener l = loopback_listener();
+  const auto addr = l.local_address().value();
+  rt.block_on([&]() -> task<> {
+    std::vector<tcp_stream> accepted;
+    tcp_stream c = co_await client(addr, 1);
+    EXPECT_EQ(co_await accept_index(l, accepted), 1u);  // the accept stays armed
+  }());
+  l.close();  // on the test's thread, outside the runtime
+  auto again = tcp_listener::bind(addr);
+  EXPECT_TRUE(again.has_value()) << (again ? "" : again.error().message());
+}
+
 // An accept that loses to its timeout leaves the next connection to the next
 // accept (the waiter is unlinked, nothing it would have taken is lost).
 TEST_P(MultishotAccept, AnAcceptThatTimesOutLeavesTheNextConnectionForTheNextAccept) {

@@ -19,6 +19,9 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -145,7 +148,7 @@ class MultishotRecvOnUring : public weft_test::on_uring_each_flavor {};
 
 // The worker's ring runs dry while the program holds every buffer: the next
 // read waits (the bytes stay in the socket), and once the buffers are given
-// back it goes on; all 2 MiB arrive, in order. Current-thread: one worker, so
+// back it goes on; all 8 MiB arrive, in order. Current-thread: one worker, so
 // the test's task and the stream's receive share one ring.
 TEST(MultishotRecvDry, ARingRunningDryMakesTheReadWaitAndLosesNothing) {
   WEFT_REQUIRE_TEST_POINTS();
@@ -156,7 +159,8 @@ TEST(MultishotRecvDry, ARingRunningDryMakesTheReadWaitAndLosesNothing) {
                          .build();
   rt.block_on([&]() -> task<> {
     auto p = unix_stream::pair().value();
-    const std::vector<std::byte> sent = pattern(2 * 1024 * 1024);
+    // More than the ring holds (256 buffers of 16 KiB).
+    const std::vector<std::byte> sent = pattern(8 * 1024 * 1024);
     auto writer = weft::spawn([&]() -> task<bool> { co_return bool(co_await p.first.write_all(sent)); });
     std::vector<std::byte> got;
     std::vector<recv_buffer> held;
@@ -223,6 +227,23 @@ TEST(MultishotRecvBuffers, ClosingAStreamGivesItsQueuedBuffersBack) {
     p.second.close();
     EXPECT_EQ(buffers_in_ring(), full);
   }());
+}
+
+// close() on a thread that does not drive the ring holding the stream's
+// armed receive (after block_on returned): the peer sees the end at once,
+// not when a ring is next driven.
+TEST_P(MultishotRecvOnUring, ClosingAStreamOffItsRingEndsItForThePeerAtOnce) {
+  auto p = unix_stream::pair().value();
+  rt.block_on([&]() -> task<> {
+    EXPECT_TRUE(co_await p.first.write_all(bytes("x")));
+    auto b = co_await weft::timeout(30s, p.second.read_buffered());  // arms the receive
+    EXPECT_TRUE(b && *b && text(**b) == "x");
+  }());
+  p.second.close();  // on the test's thread, outside the runtime
+  pollfd pfd{p.first.native_handle(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 30'000), 1) << "the peer saw nothing within 30 s";
+  char c = 0;
+  EXPECT_EQ(::recv(p.first.native_handle(), &c, 1, MSG_DONTWAIT), 0);  // end of stream
 }
 
 // Fallbacks: provided buffers refused (a kernel before 5.19), and the

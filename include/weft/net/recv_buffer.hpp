@@ -7,11 +7,13 @@
 //   co_await stream.write_all(got->data());
 //   // the buffer goes back to the runtime when `got` is destroyed (or reset())
 //
-// On io_uring the bytes are in one of the worker's provided buffers (4 KiB,
+// On io_uring the bytes are in one of the worker's provided buffers (16 KiB,
 // a ring the kernel picks from): a connection waiting in read_buffered()
 // holds no buffer of its own, so an idle connection costs its task's frame
-// and no more. On epoll, or where the kernel refuses provided buffers, the
-// read goes into a 4 KiB block that the recv_buffer owns.
+// and no more. On epoll the read goes into a 16 KiB block that the
+// recv_buffer owns, made only once the socket is readable (so a waiting
+// connection holds none there either); on io_uring where the kernel refuses
+// provided buffers, the block is made when the read starts.
 //
 // A recv_buffer is move-only and may be destroyed on any thread, also after
 // its runtime is gone (the memory lives until its last buffer is back). Keep

@@ -41,7 +41,7 @@
 // - runtime shutdown: operations in flight are cancelled and their tasks
 //   destroyed, never resumed.
 // - allocation: none per operation (read_exact/write_all: one task frame;
-//   read_buffered on epoll, or without provided buffers: its 4 KiB block).
+//   read_buffered on epoll, or without provided buffers: its 16 KiB block).
 // Do not close a socket while another task awaits an operation on it.
 #pragma once
 
