@@ -38,7 +38,9 @@
 //   in_flight ── cancel (any thread, under mu_): unlinked, -ECANCELED ─► completed
 //   in_flight ── close(): every waiter as a result, -ECANCELED ─────────► completed
 // Cancelling is synchronous (no cancel hook): a waiter is never in the kernel,
-// and a receive cancelled this way has consumed nothing.
+// and a receive cancelled while it waits has consumed nothing (one that had
+// been handed its bytes and is destroyed before its task resumes gives its
+// buffer back: those bytes are lost, as with any completed read).
 //
 // Buffer ownership (recv): a CQE hands its buffer to the queue; taking it
 // hands it to the waiter's op (io_op::provided/buffer_id), and the awaiter to

@@ -54,7 +54,10 @@ buffer_ring* uring_driver::provided() noexcept {
     if (force_provided_refusal.load(std::memory_order_relaxed)) {
       throw std::system_error(EINVAL, std::system_category(), "forced");
     }
-    pbuf_ = new buffer_ring(ring_, provided_group, provided_count, provided_size, static_cast<io_driver*>(this));
+    pbuf_ = new buffer_ring(ring_, provided_group, provided_count, provided_size,
+                            static_cast<io_driver*>(this));
+    pbuf_->on_remote_return([](void* self) noexcept { static_cast<uring_driver*>(self)->unpark(); },
+                            this);
   } catch (const std::system_error&) {
     // A kernel before 5.19 (or a registration refused for lack of memory):
     // buffered receives use owned blocks from now on (io_use_owned_block).

@@ -153,7 +153,15 @@ bool uring_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook
     if (op.code == io_opcode::recv) {
       if (multishot_queue* q = op.handle->queue.load(std::memory_order_acquire)) {
         // Buffered reads armed a receive: a read() takes its bytes from the
-        // same queue (copied), so the stream's order holds.
+        // same queue (copied), so the stream's order holds. This worker may
+        // have to arm it: with its own provided buffers (a receive armed on
+        // a ring without them answers -ENOBUFS for ever; found by review).
+        if (provided() == nullptr) {
+          op.result = -ENOBUFS;  // this worker could not register any
+          // ORDERING: relaxed: the op never left this thread.
+          op.state.store(io_op::completed, std::memory_order_relaxed);
+          return false;
+        }
         return q->start(op, h, *this);
       }
     }

@@ -17,7 +17,9 @@
 //   read cancelled on io_uring may have consumed bytes that are then lost (as
 //   with any completion-based I/O) — except read_buffered(), and read() on a
 //   stream that has used read_buffered(), which wait in the stream's queue
-//   and consume nothing; on epoll a cancelled read consumed none.
+//   and consume nothing while they wait; on epoll a cancelled read consumed
+//   none. On every backend, a read that had completed when its task was
+//   cancelled, before the task resumed, takes its bytes with it.
 //   A cancelled write may have sent part of its buffer or all of it (a send
 //   that completed just before the cancellation took effect).
 // - read_exact / write_all are loops of reads / writes: an error or a
@@ -237,8 +239,8 @@ class stream_socket : public socket_base {
 
   /// Read what arrives next into a buffer the runtime owns (see
   /// weft/net/recv_buffer.hpp): an empty recv_buffer at end of stream. On
-  /// io_uring a connection waiting here pins no buffer, and a cancelled
-  /// read_buffered consumed nothing. Mixing it with read() on one stream is
+  /// io_uring a connection waiting here pins no buffer, and a read_buffered
+  /// cancelled while it waits consumed nothing. Mixing it with read() on one stream is
   /// allowed: the bytes come in order, whichever takes them.
   detail::buffered_read_awaiter read_buffered() {
     return detail::make_op<detail::buffered_read_awaiter>(
