@@ -292,6 +292,35 @@ TEST_P(MultishotRecvOnUring, AKernelRefusingMultishotRecvFallsBackToOneShotRecei
   EXPECT_GE(script.reached_count("multishot_queue.armed"), 3);  // refused, retried, one per read
 }
 
+// A stream read buffered on one runtime's worker, then read() on a worker
+// that has never registered provided buffers, with the queue unarmed (one-shot
+// arms: each ends with its result). The second worker must arm with buffers
+// of its own (found by review: it armed on a ring without any, which answers
+// -ENOBUFS for ever, and the read never ended).
+TEST(MultishotRecvWorkers, AReadOnAWorkerWithoutProvidedBuffersYetGetsItsBytes) {
+  recv_multishot_refusal one_shot;
+  auto make = [] {
+    return weft::runtime_builder{}
+        .flavor(weft::runtime_flavor::current_thread)
+        .io_backend(weft::io_backend_choice::io_uring)
+        .build();
+  };
+  weft::runtime first = make();
+  weft::runtime second = make();
+  auto p = unix_stream::pair().value();
+  first.block_on([&]() -> task<> {
+    EXPECT_TRUE(co_await p.first.write_all(bytes("a")));
+    auto b = co_await weft::timeout(30s, p.second.read_buffered());
+    EXPECT_TRUE(b && *b && text(**b) == "a");
+  }());
+  second.block_on([&]() -> task<> {
+    EXPECT_TRUE(co_await p.first.write_all(bytes("b")));
+    std::array<std::byte, 8> buf{};
+    auto n = co_await weft::timeout(30s, p.second.read(buf));
+    EXPECT_TRUE(n && *n && **n == 1u && buf[0] == std::byte{'b'}) << "the read did not end";
+  }());
+}
+
 INSTANTIATE_TEST_SUITE_P(Flavors, MultishotRecvOnUring, weft_test::each_flavor(),
                          weft_test::flavor_name);
 
