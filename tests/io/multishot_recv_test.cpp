@@ -195,7 +195,8 @@ TEST(MultishotRecvDry, ARingRunningDryMakesTheReadWaitAndLosesNothing) {
     EXPECT_TRUE(waiting);
     hold = false;
     held.clear();  // the buffers go back: the receive is armed again
-    co_await weft::timeout(60s, std::move(reader));
+    auto finished = co_await weft::timeout(60s, std::move(reader));
+    EXPECT_TRUE(finished.has_value());
     EXPECT_TRUE(done);
     EXPECT_GT(script.reached_count("multishot_queue.armed"), arms_before);
     EXPECT_TRUE(co_await std::move(writer));
