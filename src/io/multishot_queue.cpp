@@ -163,6 +163,9 @@ bool multishot_queue::start(io_op& op, std::coroutine_handle<> h, uring_driver& 
     // Before anything is linked: a failure here (no SQE) fails this op.
     if (wanted) d.arm(*this);
   }
+  // Between the hint and the lock: the arm may end here (a test holds a
+  // thread at this point to force that order).
+  WEFT_TEST_POINT("multishot_queue.before_link");
   std::lock_guard<sync::spin_mutex> lock(mu_);
   op.driver = &d;  // release() goes through it (a provided buffer taken)
   if (!results_.empty()) {

@@ -4,6 +4,8 @@
 
 #include "support/fault_injection.hpp"
 
+#include <weft/detail/test_point.hpp>
+
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -35,18 +37,24 @@ bool transient(int res) noexcept {
 }
 
 // The liburing calls that enter the kernel (io_uring_enter(2)), each behind
-// the uring_enter fault site, and io_uring_get_sqe behind uring_get_sqe.
-int ring_submit(io_uring* ring) {
+// the uring_enter fault site, and io_uring_get_sqe behind uring_get_sqe. Each
+// counts one enter in `enters` (the owner's counter, uring_driver::enters()).
+int ring_submit(io_uring* ring, std::uint64_t& enters) {
+  ++enters;
   return fault::or_negative(fault::site::uring_enter, [ring] { return io_uring_submit(ring); });
 }
-int ring_submit_and_get_events(io_uring* ring) {
+int ring_submit_and_get_events(io_uring* ring, std::uint64_t& enters) {
+  ++enters;
   return fault::or_negative(fault::site::uring_enter,
                             [ring] { return io_uring_submit_and_get_events(ring); });
 }
-int ring_get_events(io_uring* ring) {
+int ring_get_events(io_uring* ring, std::uint64_t& enters) {
+  ++enters;
   return fault::or_negative(fault::site::uring_enter, [ring] { return io_uring_get_events(ring); });
 }
-int ring_submit_and_wait_timeout(io_uring* ring, io_uring_cqe** cqe, __kernel_timespec* ts) {
+int ring_submit_and_wait_timeout(io_uring* ring, io_uring_cqe** cqe, __kernel_timespec* ts,
+                                 std::uint64_t& enters) {
+  ++enters;
   return fault::or_negative(fault::site::uring_enter, [&] {
     return io_uring_submit_and_wait_timeout(ring, cqe, 1, ts, nullptr);
   });
@@ -139,7 +147,7 @@ io_uring_sqe* uring_driver::acquire_sqe() {
   for (;;) {
     if (io_uring_sqe* sqe = ring_get_sqe(&ring_)) return sqe;
     // SQ ring full: hand the queued entries to the kernel to make room.
-    const int res = ring_submit(&ring_);
+    const int res = ring_submit(&ring_, enters_);
     if (res > 0) continue;
     if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_submit");
     // Nothing was taken: the kernel wants completions reaped first.
@@ -185,7 +193,7 @@ bool uring_driver::drain() {
     if (n == 0) {
       if (!io_uring_cq_has_overflow(&ring_)) return delivered;
       // The kernel holds CQEs that did not fit; GETEVENTS moves them in.
-      const int res = ring_get_events(&ring_);
+      const int res = ring_get_events(&ring_, enters_);
       if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_get_events");
       continue;
     }
@@ -211,7 +219,7 @@ void uring_driver::check_park_enter(int res, const char* what) {
   throw_errno(-res, what);
 }
 
-void uring_driver::submit_now() noexcept { (void)ring_submit_and_get_events(&ring_); }
+void uring_driver::submit_now() noexcept { (void)ring_submit_and_get_events(&ring_, enters_); }
 
 bool uring_driver::poll_nonblocking() {
   // Nothing queued and no operation in flight: no completion of ours can be
@@ -222,7 +230,7 @@ bool uring_driver::poll_nonblocking() {
   if (in_flight_ == 0 && io_uring_sq_ready(&ring_) == 0) return false;
   // Submits what is queued and, with DEFER_TASKRUN, runs deferred
   // completions so they become visible.
-  check_park_enter(ring_submit_and_get_events(&ring_), "io_uring_enter");
+  check_park_enter(ring_submit_and_get_events(&ring_, enters_), "io_uring_enter");
   return drain();
 }
 
@@ -243,7 +251,7 @@ bool uring_driver::wait_once(__kernel_timespec* timeout) {
   // Submits the pending SQEs (the re-armed read among them) and waits for one
   // CQE or the relative timeout, in one io_uring_enter(2) on kernels with
   // IORING_FEAT_EXT_ARG (5.11+).
-  check_park_enter(ring_submit_and_wait_timeout(&ring_, &cqe, timeout), "io_uring_enter");
+  check_park_enter(ring_submit_and_wait_timeout(&ring_, &cqe, timeout, enters_), "io_uring_enter");
   return drain();
 }
 
@@ -279,6 +287,7 @@ bool uring_driver::wait_in_hook(std::optional<std::chrono::nanoseconds> left) {
 }
 
 void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
+  ++turns_;
   ensure_enabled();
   process_remote_cancels();
   run_multishot_work();
@@ -292,11 +301,14 @@ void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
       timeout,
       [this] {
         // A pending unpark: no wait. Only a syscall if the owner queued SQEs.
-        if (io_uring_sq_ready(&ring_) > 0) check_park_enter(ring_submit(&ring_), "io_uring_submit");
+        if (io_uring_sq_ready(&ring_) > 0) check_park_enter(ring_submit(&ring_, enters_), "io_uring_submit");
         drain();
       },
       [this] { poll_nonblocking(); },
       [this](std::optional<std::chrono::nanoseconds> left) {
+        // The token says PARKED from here on: an unpark now must wake the
+        // wait below (a test holds the owner here to force that order).
+        WEFT_TEST_POINT("uring_driver.parked");
         if (hooks.active()) return wait_in_hook(left);
         // ORDERING: relaxed: a test switch, set while no runtime parks.
         if (in_flight_ == 0 && io_uring_sq_ready(&ring_) == 0 &&

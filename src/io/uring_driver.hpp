@@ -293,6 +293,14 @@ class uring_driver final : public park_driver, public io_driver {
   /// How many times unpark() woke an owner asleep on its token's word
   /// (no I/O in flight). Relaxed: a statistic.
   std::uint64_t futex_wakes() const noexcept;
+  /// Owner thread (tests, diagnostics): calls into io_uring_enter(2) so far
+  /// — every submit, wait and get-events, counted whether or not liburing
+  /// skipped the system call — and turns of the scheduler at this driver
+  /// (park() and poll() calls). Batching keeps enters() ≤ turns() while the
+  /// operations started between two turns fit in the SQ ring (256 entries):
+  /// an operation queues its SQE and the turn's one enter submits them all.
+  std::uint64_t enters() const noexcept { return enters_; }
+  std::uint64_t turns() const noexcept { return turns_; }
 
   /// Creates, enables and uses (one NOP) a ring on the calling thread, checks
   /// that the kernel has every opcode weft submits (Linux 5.15), then closes
@@ -377,6 +385,8 @@ class uring_driver final : public park_driver, public io_driver {
   std::vector<multishot_queue*> starved_;
   buffer_ring* pbuf_ = nullptr;  // owner only; made by provided()
   unsigned hard_enter_failures_ = 0;  // owner only: in a row, see check_park_enter
+  std::uint64_t enters_ = 0;  // owner only: see enters()
+  std::uint64_t turns_ = 0;   // owner only: see turns()
   // The thread that last drove the ring and its epoch (owner only: the
   // runtime lets one thread at a time drive a current-thread runtime).
   std::uint64_t driving_thread_ = 0;  // this_thread_serial() of the last driver (never 0)

@@ -132,6 +132,7 @@ void uring_driver::complete_arm(io_op& arm, const io_completion& c) noexcept {
       break;
     case multishot_queue::next::wait_for_buffers:
       starved_.push_back(&q);
+      WEFT_TEST_POINT("uring_driver.receive_starved");  // tests count it; never hold it
       break;
   }
   if (!more) q.release();  // the arm's reference (`arm` may be gone after)

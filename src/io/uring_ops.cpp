@@ -375,6 +375,7 @@ bool uring_driver::resubmit_orphans() {
 }
 
 bool uring_driver::poll() {
+  ++turns_;
   ensure_enabled();
   process_remote_cancels();
   run_multishot_work();

@@ -19,12 +19,16 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -286,6 +290,81 @@ TEST_P(MultishotAccept, ConnectionsQueuedWhenTheListenerClosesAreClosed) {
     }
   }());
   EXPECT_EQ(open_descriptors(), fds_before);
+}
+
+// A blocking client on a plain socket (from a thread that runs no runtime):
+// connects and says its index. The descriptor, or -1.
+int plain_client(const weft::net::socket_address& addr, std::uint32_t index) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(addr.port());
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 ||
+      ::write(fd, &index, sizeof index) != static_cast<ssize_t>(sizeof index)) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// An accept() that decided the listener's arm was in the kernel, and links as
+// a waiter only after that arm ended with its last result given to another
+// accept, must get the arm back: nothing else will accept for it. Found by
+// outside review (the waiter waited with nothing armed).
+//
+// How the order is forced: one-shot arms (the refusal of multishot accept is
+// forced), so every connection ends the arm. Runtime `b` (its own thread)
+// waits in accept() and arms on its ring. Runtime `a` (another thread) then
+// calls accept(): it sees the arm's hint set and is held at the test point
+// "multishot_queue.before_link", between that hint and the queue's lock. A
+// client connects; b's arm ends with it, hands it to b's waiter and, with no
+// waiter left, is not re-armed. Only then is `a` released: it links with
+// nothing armed. A second client connects once it has linked; `a` must get it
+// within the deadline.
+TEST(MultishotAcceptRace, AnAcceptLinkedJustAsTheArmEndsArmsItAgain) {
+  WEFT_REQUIRE_TEST_POINTS();
+  multishot_refusal one_shot;
+  weft_test::point_script script;
+  tcp_listener l = loopback_listener();
+  const auto addr = l.local_address().value();
+  auto runtime = [] {
+    return weft::runtime_builder{}
+        .flavor(weft::runtime_flavor::current_thread)
+        .io_backend(weft::io_backend_choice::io_uring)
+        .build();
+  };
+  weft::runtime ra = runtime();
+  weft::runtime rb = runtime();
+  std::uint32_t got_b = ~0u;
+  std::uint32_t got_a = ~0u;
+  std::vector<tcp_stream> keep_a;
+  std::vector<tcp_stream> keep_b;
+  std::thread tb([&] { got_b = rb.block_on(accept_index(l, keep_b)); });
+  // b waits, and its one-shot arm (after the refused multishot one) is set.
+  ASSERT_TRUE(script.wait_reached("multishot_queue.waiter_linked", 1));
+  ASSERT_TRUE(script.wait_reached("multishot_queue.armed", 2));
+  script.hold("multishot_queue.before_link");
+  std::thread ta([&] { got_a = ra.block_on(accept_index(l, keep_a)); });
+  const bool held = script.wait_held("multishot_queue.before_link");
+  EXPECT_TRUE(held);
+  const int ended = script.reached_count("multishot_queue.arm_ended");
+  const int first = plain_client(addr, 0);
+  EXPECT_GE(first, 0);
+  tb.join();  // b accepted the first client: its arm ended, nobody waits
+  EXPECT_EQ(got_b, 0u);
+  EXPECT_GE(script.reached_count("multishot_queue.arm_ended"), ended + 1);
+  EXPECT_EQ(script.reached_count("multishot_queue.waiter_linked"), 1);
+  script.release("multishot_queue.before_link");
+  EXPECT_TRUE(script.wait_reached("multishot_queue.waiter_linked", 2));
+  const int second = plain_client(addr, 1);
+  EXPECT_GE(second, 0);
+  ta.join();  // within accept_index's 30 s deadline
+  EXPECT_EQ(got_a, 1u) << "the accept linked as the arm ended was never served";
+  EXPECT_FALSE(script.held_too_long());
+  if (first >= 0) ::close(first);
+  if (second >= 0) ::close(second);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MultishotAccept, weft_test::each_backend(),

@@ -23,9 +23,12 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <future>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -208,6 +211,102 @@ TEST(MultishotRecvDry, ARingRunningDryMakesTheReadWaitAndLosesNothing) {
     EXPECT_TRUE(co_await std::move(writer));
     EXPECT_TRUE(got == sent) << "bytes lost or out of order (" << got.size() << " of " << sent.size() << ")";
   }());
+}
+
+// Buffers given back from a thread that is not the ring's owner, while the
+// owner is parked with a stream starved of buffers, wake the owner: its
+// receive is armed again and the reader goes on. Found by review (the owner
+// slept until something else woke it).
+//
+// How the order is forced: the runtime runs on its own thread; its reader
+// keeps every buffer until the ring is dry and its receive waits for buffers
+// (test point "uring_driver.receive_starved"). The main task then hands the
+// buffers to the test's thread, asks the script to hold the owner at
+// "uring_driver.parked" (inside the park, the token already says PARKED) and
+// waits for the reader. Nothing else can wake the owner: the writer is
+// blocked on the full socket and every deadline of the runtime's is minutes
+// away. Only once the owner is held there does the test's thread drop the
+// buffers (each goes through the ring's return list), then release it, and
+// wait (30 s at most) for the reader to go on. If it does not, the test fails
+// and spawns a task onto the runtime, which wakes it, so that it ends.
+TEST(MultishotRecvDry, BuffersGivenBackFromAnotherThreadWakeTheParkedOwner) {
+  WEFT_REQUIRE_TEST_POINTS();
+  weft_test::point_script script;
+  weft::runtime rt = uring_current_thread();
+  std::mutex handed_mu;
+  std::vector<recv_buffer> handed;  // the reader's buffers, for the test's thread
+  std::promise<void> went_on;  // the reader read again after the hand-off
+  std::future<void> reader_went_on = went_on.get_future();
+  bool finished = false;
+  std::size_t received = 0;
+  const std::vector<std::byte> sent = pattern(8 * 1024 * 1024);  // more than the ring holds
+  std::thread owner([&] {
+    rt.block_on([&]() -> task<> {
+      auto p = unix_stream::pair().value();
+      auto writer = weft::spawn([&]() -> task<bool> { co_return bool(co_await p.first.write_all(sent)); });
+      std::vector<std::byte> got;
+      std::vector<recv_buffer> held;
+      bool hold = true;
+      bool waiting = false;
+      bool told = false;
+      auto reader = weft::spawn([&]() -> task<> {
+        while (got.size() < sent.size()) {
+          waiting = true;
+          auto b = co_await weft::timeout(300s, p.second.read_buffered());
+          waiting = false;
+          if (!b || !*b || (*b)->empty()) {
+            ADD_FAILURE() << "read_buffered failed or timed out at " << got.size();
+            break;
+          }
+          got.insert(got.end(), (*b)->data().begin(), (*b)->data().end());
+          if (hold) {
+            held.push_back(std::move(**b));
+          } else if (!told) {
+            told = true;
+            went_on.set_value();
+          }
+        }
+      });
+      // Dry, and a receive with a waiter ended (-ENOBUFS) and was put aside
+      // until buffers come back: nothing of the stream's is in the kernel,
+      // so no completion of its can end the park below. (An earlier
+      // -ENOBUFS, with results still queued, ends the arm without a waiter;
+      // the read that empties the queue then arms once more.)
+      auto starved = [&] {
+        return waiting && buffers_in_ring() == 0 && script.reached_count("uring_driver.receive_starved") >= 1;
+      };
+      const auto deadline = std::chrono::steady_clock::now() + 30s;
+      while (!starved() && std::chrono::steady_clock::now() < deadline) co_await weft::yield_now();
+      EXPECT_TRUE(starved()) << "the ring never ran dry";
+      hold = false;
+      {
+        std::lock_guard lk(handed_mu);
+        handed = std::move(held);
+      }
+      script.hold("uring_driver.parked");  // this thread's next park
+      auto done = co_await weft::timeout(300s, std::move(reader));
+      EXPECT_TRUE(done.has_value());
+      EXPECT_TRUE(co_await std::move(writer));
+      received = got.size();
+      EXPECT_TRUE(got == sent) << "bytes lost or out of order";
+      finished = true;
+    }());
+  });
+  EXPECT_TRUE(script.wait_held("uring_driver.parked"));
+  {
+    std::lock_guard lk(handed_mu);
+    EXPECT_FALSE(handed.empty());
+    handed.clear();  // on a thread with no runtime: the ring's return list
+  }
+  script.release("uring_driver.parked");
+  if (reader_went_on.wait_for(30s) != std::future_status::ready) {
+    ADD_FAILURE() << "the owner slept through the buffers' return";
+    (void)rt.spawn([]() -> task<> { co_return; });  // wakes it, so the test ends
+  }
+  owner.join();
+  EXPECT_TRUE(finished);
+  EXPECT_EQ(received, sent.size());
+  EXPECT_FALSE(script.held_too_long());
 }
 
 // Closing a stream whose queue holds received bytes gives their buffers
