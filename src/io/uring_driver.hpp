@@ -366,6 +366,7 @@ class uring_driver final : public park_driver, public io_driver {
   eventfd_parker parker_{/*nonblocking=*/false};  // a read of it is armed on the ring
   io_uring ring_{};
   int hook_fd_ = -1;  // the ring's completion eventfd, made at the first park in a hook
+  bool inline_send_ = true;  // WEFT_URING_SEND (uring_driver.cpp): try send(2) first
   bool defer_taskrun_ = false;
   bool enabled_ = false;
   bool armed_ = false;

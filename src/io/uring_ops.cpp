@@ -166,7 +166,7 @@ bool uring_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook
       }
     }
   }
-  if (op.code == io_opcode::send && op.handle != nullptr) {
+  if (op.code == io_opcode::send && op.handle != nullptr && inline_send_) {
     // A send on a socket usually finds room in the socket buffer: try it as
     // a non-blocking system call first (as a readiness runtime would) and go
     // through the ring only if it would block.

@@ -4,6 +4,7 @@
 #include "io/epoll_driver.hpp"
 #include "io/io_backend.hpp"
 #include "io/uring_driver.hpp"
+#include "support/scoped_env.hpp"
 
 #include <gtest/gtest.h>
 
@@ -27,31 +28,9 @@
 namespace weft::detail {
 namespace {
 
-// Sets or clears WEFT_IO_BACKEND for one test, restoring it afterwards.
-class scoped_env {
- public:
-  explicit scoped_env(const char* value) {
-    if (const char* old = std::getenv("WEFT_IO_BACKEND")) {
-      old_ = old;
-      had_ = true;
-    }
-    if (value) {
-      ::setenv("WEFT_IO_BACKEND", value, 1);
-    } else {
-      ::unsetenv("WEFT_IO_BACKEND");
-    }
-  }
-  ~scoped_env() {
-    if (had_) {
-      ::setenv("WEFT_IO_BACKEND", old_.c_str(), 1);
-    } else {
-      ::unsetenv("WEFT_IO_BACKEND");
-    }
-  }
-
- private:
-  std::string old_;
-  bool had_ = false;
+// WEFT_IO_BACKEND set or cleared for one test.
+struct scoped_env : weft_test::scoped_env {
+  explicit scoped_env(const char* value) : weft_test::scoped_env("WEFT_IO_BACKEND", value) {}
 };
 
 TEST(io_backend_from_env, unset_empty_and_auto_mean_automatic) {

@@ -10,11 +10,16 @@
 #include <weft/runtime.hpp>
 #include <weft/time.hpp>
 
+#include "support/scoped_env.hpp"
+#include "support/test_points.hpp"
+
 #include <gtest/gtest.h>
 
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <system_error>
 #include <vector>
 
 namespace {
@@ -86,6 +91,55 @@ TEST(UringBatching, OperationsStartedBetweenTwoTurnsShareOneEnter) {
         << n << " reads completed in " << (turns2 - turns1) << " turns took " << (enters2 - enters1)
         << " enters";
   }());
+}
+
+// 100 messages written and read back; how many operations went to the ring
+// (test point "uring_driver.op_started"). By default a send is a send(2)
+// first, so the writes start no SQE while the socket buffer has room; with
+// WEFT_URING_SEND=ring (the measurement knob) every write is an SQE. The
+// bytes are the same either way.
+int ring_ops_for_100_messages(weft_test::point_script& script) {
+  weft::runtime rt = uring_current_thread();
+  const int before = script.reached_count("uring_driver.op_started");
+  rt.block_on([&]() -> task<> {
+    auto p = unix_stream::pair().value();
+    for (int i = 0; i < 100; ++i) {
+      const std::array<std::byte, 3> msg{std::byte{1}, std::byte{2}, static_cast<std::byte>(i)};
+      EXPECT_TRUE(co_await p.first.write_all(msg));
+      std::array<std::byte, 3> got{};
+      EXPECT_TRUE(co_await weft::timeout(30s, p.second.read_exact(got)));
+      EXPECT_EQ(got, msg);
+    }
+  }());
+  return script.reached_count("uring_driver.op_started") - before;
+}
+
+TEST(UringSend, SendsGoThroughTheRingOnlyWhenAskedTo) {
+  WEFT_REQUIRE_TEST_POINTS();
+  weft_test::point_script script;
+  int by_default = 0;
+  int ring = 0;
+  {
+    weft_test::scoped_env env("WEFT_URING_SEND", nullptr);
+    by_default = ring_ops_for_100_messages(script);
+  }
+  {
+    weft_test::scoped_env env("WEFT_URING_SEND", "ring");
+    ring = ring_ops_for_100_messages(script);
+  }
+  EXPECT_GE(ring, by_default + 100) << "default " << by_default << ", ring " << ring;
+}
+
+TEST(UringSend, AnUnknownSendModeIsRefusedWithTheAllowedValues) {
+  weft_test::scoped_env env("WEFT_URING_SEND", "sometimes");
+  try {
+    weft::runtime rt = uring_current_thread();
+    ADD_FAILURE() << "the runtime was built with WEFT_URING_SEND=sometimes";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("allowed values: syscall (default), ring"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
