@@ -67,7 +67,7 @@ start_server() {
     sleep 0.1
   done
   log "$name did not come up (see $out)"
-  stop_server "$SERVER_PID"
+  finish_server  # stopped and off PIDS: the exit trap must not signal a reused PID
   return 1
 }
 finish_server() {

@@ -142,7 +142,7 @@ run_wrk tokio 19010 "$TOKIO/tokio_http" 19010 1
 run_wrk weft 19011 "$WEFT_HTTP_SERVER" --port 19011 --root "$ROOT" --threads 1
 
 # --- 6. tables -----------------------------------------------------------------
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
 read -r load1 load5 _ </proc/loadavg
 echo "Machine: ${cpu:-unknown CPU}, $(nproc) cores, $(uname -sr); load average $load1 (1 min), $load5 (5 min)"
 echo "Servers: 1 thread on CPU $SERVER_CPU; loadgen/wrk on CPU $CLIENT_CPU; loopback. Closed loop: ${WARMUP} s warmup + ${DURATION} s measured."

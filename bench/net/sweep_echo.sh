@@ -9,7 +9,8 @@
 #
 # Environment: POINTS (space-separated conns:inflight:size, default below),
 # ROUNDS (default 3), WARMUP (default 1), RATE_FRACTION (default 0.5),
-# REPORT_ONLY=1 (no runs: the tables and plot again from the last raw runs),
+# REPORT_ONLY=1 (no runs: the tables and plot again from the last raw runs;
+# default 0),
 # WEFT_ECHO_SERVER (default
 # <repo>/build/release/examples/echo_server, built with the release preset if
 # missing). Two passes: closed loop, then a fixed offered rate per point.
@@ -34,12 +35,14 @@ SERVER_CPU=0 CLIENT_CPU=1
 log() { printf '[sweep_echo] %s\n' "$*" >&2; }
 
 TOKIO="$BUILD/tokio-target/release"  # common.sh builds it there
-if [[ -z ${REPORT_ONLY:-} ]]; then
+REPORT_ONLY=${REPORT_ONLY:-0}
+[[ $REPORT_ONLY == 0 || $REPORT_ONLY == 1 ]] || { echo "REPORT_ONLY: 0 or 1" >&2; exit 2; }
+if ((!REPORT_ONLY)); then
   # shellcheck source=common.sh
   source "$HERE/common.sh"
 fi
 "$REPO/scripts/install-deps.sh" gnuplot >&2 || log "gnuplot not installed; the plot is skipped"
-if [[ -z ${REPORT_ONLY:-} && ! -x $WEFT_ECHO_SERVER ]]; then
+if ((!REPORT_ONLY)) && [[ ! -x $WEFT_ECHO_SERVER ]]; then
   log "building weft's echo server (release preset)"
   (cd "$REPO" && cmake --preset release >/dev/null && cmake --build --preset release --target echo_server >/dev/null)
 fi
@@ -61,14 +64,20 @@ failed=0
 # rate (each point at RATE_FRACTION of the slowest server's median closed-loop
 # throughput there, the same offered rate for every server).
 run_pass() {
-  local kind=$1 point c k s round i entry name port cmd out rate_args
+  local kind=$1 point c k s round i entry name port cmd out rate rate_args
   : >"$RESULTS/runs.$kind.tsv"
   for point in $POINTS; do
     IFS=: read -r c k s <<<"$point"
     rate_args=()
     if [[ $kind == rate ]]; then
-      rate_args=(--rate "$(awk -F'\t' -v p="$point" -v f="$RATE_FRACTION" \
-        '$1 == p && $3 > 0 { if (!n++ || $3 < min) min = $3 } END { printf "%d", (n ? min * f : 1000) }' "$RESULTS/closed.tsv")")
+      rate=$(awk -F'\t' -v p="$point" -v f="$RATE_FRACTION" \
+        '$1 == p && $3 > 0 { if (!n++ || $3 < min) min = $3 } END { if (n) printf "%d", min * f }' "$RESULTS/closed.tsv")
+      if [[ -z $rate ]]; then
+        log "$point: no closed-loop result, so no fixed rate to offer (skipped)"
+        failed=1
+        continue
+      fi
+      rate_args=(--rate "$rate")
     fi
     for ((round = 1; round <= ROUNDS; round++)); do
       order=("${SERVERS[@]}")
@@ -96,30 +105,30 @@ run_pass() {
       done
     done
   done
-  median "$RESULTS/runs.$kind.tsv" >"$RESULTS/$kind.tsv"
+  median "$kind" "$RESULTS/runs.$kind.tsv" >"$RESULTS/$kind.tsv"
 }
 
-# median FILE: per point and server, the run of median throughput (closed)
+# median KIND FILE: per point and server, the run of median throughput (closed)
 # or of median CPU per message (rate; the lower middle for an even count):
 # point, server, msgs/s, CPU s/Mmsg, p99 µs, offered rate.
 median() {
   local key=4
-  [[ $1 == *rate* ]] && key=5
-  sort -t$'\t' -k1,1 -k2,2 -k${key},${key}n "$1" | awk -F'\t' '
+  [[ $1 == rate ]] && key=5
+  LC_ALL=C sort -t$'\t' -k1,1 -k2,2 -k${key},${key}n "$2" | awk -F'\t' '
     { k = $1 "\t" $2; n[k]++; row[k, n[k]] = $4 "\t" $5 "\t" $7 "\t" $9
       if (!(k in seen)) { seen[k] = 1; keys[++m] = k } }
     END { for (i = 1; i <= m; i++) { k = keys[i]; print k "\t" row[k, int((n[k] + 1) / 2)] } }'
 }
 
-if [[ -n ${REPORT_ONLY:-} ]]; then  # tables and plot again from the raw runs of the last sweep
-  median "$RESULTS/runs.closed.tsv" >"$RESULTS/closed.tsv"
-  median "$RESULTS/runs.rate.tsv" >"$RESULTS/rate.tsv"
+if ((REPORT_ONLY)); then  # tables and plot again from the raw runs of the last sweep
+  median closed "$RESULTS/runs.closed.tsv" >"$RESULTS/closed.tsv"
+  median rate "$RESULTS/runs.rate.tsv" >"$RESULTS/rate.tsv"
 else
   run_pass closed
   run_pass rate
 fi
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
 read -r load1 _ </proc/loadavg
 echo "Machine: ${cpu:-unknown CPU}, $(nproc) cores, $(uname -sr); load average $load1 before the tables"
 echo "Each run: ${WARMUP} s warmup + ${DURATION} s measured; per point and server the median of $ROUNDS rounds (server order reversed each round)."
@@ -146,7 +155,7 @@ awk -F'\t' -v order="$POINTS" '
   BEGIN { m = split(order, pts, " ") }
   { v[$1, $2] = $3; c[$1, $2] = $4; p[$1, $2] = $5; o[$1] = $6 }
   function r(a, b) { return (a != "" && b != "" && b + 0 > 0) ? sprintf("%.2f", a / b) : "—" }
-  function cell(q, s) { return c[q, s] ((v[q, s] < 0.97 * o[q]) ? "*" : "") }
+  function cell(q, s) { return c[q, s] ((c[q, s] != "" && v[q, s] < 0.97 * o[q]) ? "*" : "") }
   END {
     print "| conns × in flight × size | offered msgs/s | weft CPU s/Mmsg | weft ring send | weft epoll | tokio | liburing loop | weft/tokio CPU | weft ring send/tokio CPU | weft/liburing CPU | weft p99 µs | tokio p99 µs | weft/tokio p99 |"
     print "|---|---|---|---|---|---|---|---|---|---|---|---|---|"

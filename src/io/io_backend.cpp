@@ -41,9 +41,25 @@ driver_factory epoll_factory() {
           }};
 }
 
-driver_factory uring_factory() {
-  return {io_backend::io_uring, [](scheduler*, bool single_owner) {
-            auto d = std::make_unique<uring_driver>(256, single_owner);
+// WEFT_URING_SEND: how a send on a socket starts on io_uring — "syscall"
+// (the default: a non-blocking send(2) first, an SQE only if it would block)
+// or "ring" (an SQE always, submitted with the turn's other SQEs). A
+// measurement knob (bench/net/sweep_echo.sh runs both); read once per
+// runtime, before the probe, so a wrong value is reported as itself.
+bool uring_inline_send_from_env() {
+  constexpr const char* name = "WEFT_URING_SEND";
+  const char* raw = std::getenv(name);
+  const std::string_view v = raw == nullptr ? std::string_view{} : std::string_view{raw};
+  if (v.empty() || v == "syscall") return true;
+  if (v == "ring") return false;
+  throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                          std::string(name) + "=\"" + std::string(v) +
+                              "\" is not known; allowed values: syscall (default), ring");
+}
+
+driver_factory uring_factory(bool inline_send) {
+  return {io_backend::io_uring, [inline_send](scheduler*, bool single_owner) {
+            auto d = std::make_unique<uring_driver>(256, single_owner, inline_send);
             io_driver* io = d.get();
             return worker_drivers{std::move(d), io};
           }};
@@ -79,7 +95,8 @@ driver_factory select_io_backend(io_backend_choice choice) {
   switch (choice) {
     case io_backend_choice::epoll:
       return epoll_factory();
-    case io_backend_choice::io_uring:
+    case io_backend_choice::io_uring: {
+      const bool inline_send = uring_inline_send_from_env();
       try {
         uring_driver::probe();
       } catch (const std::system_error& e) {
@@ -89,15 +106,18 @@ driver_factory select_io_backend(io_backend_choice choice) {
                                     e.what() + "); use " + env_name +
                                     "=epoll or auto to run on epoll");
       }
-      return uring_factory();
-    case io_backend_choice::automatic:
+      return uring_factory(inline_send);
+    }
+    case io_backend_choice::automatic: {
+      const bool inline_send = uring_inline_send_from_env();
       try {
         uring_driver::probe();
       } catch (const std::system_error& e) {
         if (!refused(e.code())) throw;
         return epoll_factory();
       }
-      return uring_factory();
+      return uring_factory(inline_send);
+    }
   }
   return epoll_factory();
 }

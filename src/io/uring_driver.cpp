@@ -13,9 +13,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <string>
-#include <string_view>
 #include <system_error>
 
 namespace weft::detail {
@@ -92,24 +90,10 @@ bool setup_ring(io_uring& ring, unsigned entries, bool single_issuer) {
   throw_errno(-res, "io_uring_setup");
 }
 
-// WEFT_URING_SEND: how a send on a socket starts — "syscall" (the default: a
-// non-blocking send(2) first, an SQE only if it would block) or "ring" (an
-// SQE always, submitted with the turn's other SQEs). A measurement knob for
-// bench/net/sweep_echo.sh; read by each driver as it is made (a runtime's
-// construction), so a test can set it around one runtime.
-bool inline_send_from_env() {
-  const char* raw = std::getenv("WEFT_URING_SEND");
-  const std::string_view v = raw == nullptr ? std::string_view{} : std::string_view{raw};
-  if (v.empty() || v == "syscall") return true;
-  if (v == "ring") return false;
-  throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                          "WEFT_URING_SEND=\"" + std::string(v) +
-                              "\" is not known; allowed values: syscall (default), ring");
-}
 }  // namespace
 
-uring_driver::uring_driver(unsigned entries, bool single_issuer)
-    : inline_send_(inline_send_from_env()) {
+uring_driver::uring_driver(unsigned entries, bool single_issuer, bool inline_send)
+    : inline_send_(inline_send) {
   for (io_flight_link* l : {&in_flight_list_, &cancel_sent_list_, &orphan_list_}) {
     l->flight_next = l->flight_prev = l;
   }

@@ -192,7 +192,10 @@ class uring_driver final : public park_driver, public io_driver {
   /// life (a multi-thread runtime's worker): SINGLE_ISSUER | DEFER_TASKRUN.
   /// False for a current-thread runtime, whose driving thread is whichever
   /// thread calls block_on: a plain ring.
-  explicit uring_driver(unsigned entries = 256, bool single_issuer = true);
+  /// `inline_send`: a send on a socket tries send(2) first and takes an SQE
+  /// only if it would block (false: every send is an SQE; WEFT_URING_SEND,
+  /// io_backend.cpp).
+  explicit uring_driver(unsigned entries = 256, bool single_issuer = true, bool inline_send = true);
   ~uring_driver() override;
   uring_driver(const uring_driver&) = delete;
   uring_driver& operator=(const uring_driver&) = delete;
@@ -366,7 +369,7 @@ class uring_driver final : public park_driver, public io_driver {
   eventfd_parker parker_{/*nonblocking=*/false};  // a read of it is armed on the ring
   io_uring ring_{};
   int hook_fd_ = -1;  // the ring's completion eventfd, made at the first park in a hook
-  bool inline_send_ = true;  // WEFT_URING_SEND (uring_driver.cpp): try send(2) first
+  bool inline_send_ = true;  // see the constructor
   bool defer_taskrun_ = false;
   bool enabled_ = false;
   bool armed_ = false;

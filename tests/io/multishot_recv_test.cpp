@@ -228,7 +228,9 @@ TEST(MultishotRecvDry, ARingRunningDryMakesTheReadWaitAndLosesNothing) {
 // away. Only once the owner is held there does the test's thread drop the
 // buffers (each goes through the ring's return list), then release it, and
 // wait (30 s at most) for the reader to go on. If it does not, the test fails
-// and spawns a task onto the runtime, which wakes it, so that it ends.
+// and spawns a task onto the runtime, which wakes it, so that it ends. Every
+// wait of the runtime's has a 60 s deadline, so a failure of another kind
+// (the buffers back but the receive never armed again) ends too.
 TEST(MultishotRecvDry, BuffersGivenBackFromAnotherThreadWakeTheParkedOwner) {
   WEFT_REQUIRE_TEST_POINTS();
   weft_test::point_script script;
@@ -237,6 +239,8 @@ TEST(MultishotRecvDry, BuffersGivenBackFromAnotherThreadWakeTheParkedOwner) {
   std::vector<recv_buffer> handed;  // the reader's buffers, for the test's thread
   std::promise<void> went_on;  // the reader read again after the hand-off
   std::future<void> reader_went_on = went_on.get_future();
+  std::promise<bool> hold_set;  // true: the owner is to be held; false: it never ran dry
+  std::future<bool> owner_starved = hold_set.get_future();
   bool finished = false;
   std::size_t received = 0;
   const std::vector<std::byte> sent = pattern(8 * 1024 * 1024);  // more than the ring holds
@@ -252,7 +256,7 @@ TEST(MultishotRecvDry, BuffersGivenBackFromAnotherThreadWakeTheParkedOwner) {
       auto reader = weft::spawn([&]() -> task<> {
         while (got.size() < sent.size()) {
           waiting = true;
-          auto b = co_await weft::timeout(300s, p.second.read_buffered());
+          auto b = co_await weft::timeout(60s, p.second.read_buffered());
           waiting = false;
           if (!b || !*b || (*b)->empty()) {
             ADD_FAILURE() << "read_buffered failed or timed out at " << got.size();
@@ -277,31 +281,44 @@ TEST(MultishotRecvDry, BuffersGivenBackFromAnotherThreadWakeTheParkedOwner) {
       };
       const auto deadline = std::chrono::steady_clock::now() + 30s;
       while (!starved() && std::chrono::steady_clock::now() < deadline) co_await weft::yield_now();
-      EXPECT_TRUE(starved()) << "the ring never ran dry";
+      const bool dry = starved();
+      EXPECT_TRUE(dry) << "the ring never ran dry";
       hold = false;
-      {
-        std::lock_guard lk(handed_mu);
-        handed = std::move(held);
+      if (dry) {
+        {
+          std::lock_guard lk(handed_mu);
+          handed = std::move(held);
+        }
+        script.hold("uring_driver.parked");  // this thread's next park
+      } else {
+        held.clear();  // given back here: the rest of the test still ends
       }
-      script.hold("uring_driver.parked");  // this thread's next park
-      auto done = co_await weft::timeout(300s, std::move(reader));
+      hold_set.set_value(dry);
+      auto done = co_await weft::timeout(60s, std::move(reader));
       EXPECT_TRUE(done.has_value());
-      EXPECT_TRUE(co_await std::move(writer));
+      auto wrote = co_await weft::timeout(60s, std::move(writer));
+      EXPECT_TRUE(wrote && *wrote) << "the writer did not finish";
       received = got.size();
       EXPECT_TRUE(got == sent) << "bytes lost or out of order";
       finished = true;
     }());
   });
-  EXPECT_TRUE(script.wait_held("uring_driver.parked"));
-  {
-    std::lock_guard lk(handed_mu);
-    EXPECT_FALSE(handed.empty());
-    handed.clear();  // on a thread with no runtime: the ring's return list
-  }
-  script.release("uring_driver.parked");
-  if (reader_went_on.wait_for(30s) != std::future_status::ready) {
-    ADD_FAILURE() << "the owner slept through the buffers' return";
-    (void)rt.spawn([]() -> task<> { co_return; });  // wakes it, so the test ends
+  // The owner's wait for a dry ring has a 30 s deadline; then it says
+  // whether it set the hold.
+  const bool held_there =
+      owner_starved.wait_for(60s) == std::future_status::ready && owner_starved.get();
+  if (held_there) {
+    EXPECT_TRUE(script.wait_held("uring_driver.parked"));
+    {
+      std::lock_guard lk(handed_mu);
+      EXPECT_FALSE(handed.empty());
+      handed.clear();  // on a thread with no runtime: the ring's return list
+    }
+    script.release("uring_driver.parked");
+    if (reader_went_on.wait_for(30s) != std::future_status::ready) {
+      ADD_FAILURE() << "the owner slept through the buffers' return";
+      (void)rt.spawn([]() -> task<> { co_return; });  // wakes it, so the test ends
+    }
   }
   owner.join();
   EXPECT_TRUE(finished);
