@@ -8,7 +8,7 @@
 #   bench/net/sweep_echo.sh [DURATION]     (seconds per run, default 3)
 #
 # Environment: POINTS (space-separated conns:inflight:size, default below),
-# ONLY (the servers to run, by name, default all but weft_zc),
+# ONLY (the servers to run, by name, default all),
 # ROUNDS (default 3), WARMUP (default 1), RATE_FRACTION (default 0.5),
 # REPORT_ONLY=1 (no runs: the tables and plot again from the last raw runs;
 # default 0),
@@ -50,18 +50,15 @@ fi
 
 # name:port:command (weft_epoll: the same binary with WEFT_IO_BACKEND=epoll;
 # weft_rsend: io_uring with every send an SQE, WEFT_URING_SEND=ring, where
-# weft tries send(2) first by default; weft_zc: sends of 4 KiB and more as
-# IORING_OP_SEND_ZC, WEFT_URING_SEND_ZC_MIN=4096)
+# weft tries send(2) first by default)
 SERVERS=(
   "weft:19100:$WEFT_ECHO_SERVER"
   "weft_epoll:19101:env WEFT_IO_BACKEND=epoll $WEFT_ECHO_SERVER"
   "weft_rsend:19104:env WEFT_URING_SEND=ring $WEFT_ECHO_SERVER"
-  "weft_zc:19105:env WEFT_URING_SEND_ZC_MIN=4096 $WEFT_ECHO_SERVER"
   "tokio:19102:$TOKIO/tokio_echo"
   "uring:19103:$BUILD/uring_echo"
 )
-# ONLY (names, space-separated): run just those servers (default: all but
-# weft_zc, which the tables do not show; its runs are in the raw files).
+# ONLY (names, space-separated): run just those servers (default: all).
 ONLY=${ONLY:-"weft weft_epoll weft_rsend tokio uring"}
 picked=()
 for entry in "${SERVERS[@]}"; do [[ " $ONLY " == *" ${entry%%:*} "* ]] && picked+=("$entry"); done

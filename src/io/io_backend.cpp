@@ -57,44 +57,9 @@ bool uring_inline_send_from_env() {
                               "\" is not known; allowed values: syscall (default), ring");
 }
 
-// WEFT_URING_SEND_ZC_MIN: sends on a socket of at least this many bytes go
-// as IORING_OP_SEND_ZC (zero copy; the write completes at the kernel's
-// notification that it is done with the buffer). Unset or 0: never (the
-// default: on loopback the kernel copies anyway, see docs/benchmarks.md). A
-// kernel without the opcode (before 6.0) keeps plain sends. Read once per
-// runtime, before the probe.
-std::uint32_t uring_zero_copy_min_from_env() {
-  constexpr const char* name = "WEFT_URING_SEND_ZC_MIN";
-  const char* raw = std::getenv(name);
-  if (raw == nullptr || *raw == '\0') return 0;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(raw, &end, 10);
-  if (errno != 0 || *end != '\0' || *raw == '-' || v > 0xffffffffULL) {
-    throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                            std::string(name) + "=\"" + raw +
-                                "\" is not a byte count; use 0 (never) or the smallest send, "
-                                "in bytes, to send with zero copy");
-  }
-  return static_cast<std::uint32_t>(v);
-}
-
-struct uring_send_options {
-  bool inline_send = true;
-  std::uint32_t zero_copy_min = 0;
-};
-
-uring_send_options uring_send_options_from_env() {
-  uring_send_options o;
-  o.inline_send = uring_inline_send_from_env();
-  o.zero_copy_min = uring_zero_copy_min_from_env();
-  return o;
-}
-
-driver_factory uring_factory(uring_send_options o) {
-  if (o.zero_copy_min != 0 && !uring_driver::kernel_has_send_zc()) o.zero_copy_min = 0;
-  return {io_backend::io_uring, [o](scheduler*, bool single_owner) {
-            auto d = std::make_unique<uring_driver>(256, single_owner, o.inline_send, o.zero_copy_min);
+driver_factory uring_factory(bool inline_send) {
+  return {io_backend::io_uring, [inline_send](scheduler*, bool single_owner) {
+            auto d = std::make_unique<uring_driver>(256, single_owner, inline_send);
             io_driver* io = d.get();
             return worker_drivers{std::move(d), io};
           }};
@@ -131,7 +96,7 @@ driver_factory select_io_backend(io_backend_choice choice) {
     case io_backend_choice::epoll:
       return epoll_factory();
     case io_backend_choice::io_uring: {
-      const uring_send_options send = uring_send_options_from_env();
+      const bool inline_send = uring_inline_send_from_env();
       try {
         uring_driver::probe();
       } catch (const std::system_error& e) {
@@ -141,17 +106,17 @@ driver_factory select_io_backend(io_backend_choice choice) {
                                     e.what() + "); use " + env_name +
                                     "=epoll or auto to run on epoll");
       }
-      return uring_factory(send);
+      return uring_factory(inline_send);
     }
     case io_backend_choice::automatic: {
-      const uring_send_options send = uring_send_options_from_env();
+      const bool inline_send = uring_inline_send_from_env();
       try {
         uring_driver::probe();
       } catch (const std::system_error& e) {
         if (!refused(e.code())) throw;
         return epoll_factory();
       }
-      return uring_factory(send);
+      return uring_factory(inline_send);
     }
   }
   return epoll_factory();

@@ -92,9 +92,8 @@ bool setup_ring(io_uring& ring, unsigned entries, bool single_issuer) {
 
 }  // namespace
 
-uring_driver::uring_driver(unsigned entries, bool single_issuer, bool inline_send,
-                           std::uint32_t zero_copy_min)
-    : inline_send_(inline_send), zero_copy_min_(zero_copy_min) {
+uring_driver::uring_driver(unsigned entries, bool single_issuer, bool inline_send)
+    : inline_send_(inline_send) {
   for (io_flight_link* l : {&in_flight_list_, &cancel_sent_list_, &orphan_list_}) {
     l->flight_next = l->flight_prev = l;
   }
@@ -425,14 +424,6 @@ void uring_driver::probe() {
   io_uring_sqe_set_data64(sqe, 1);
   driver.park(std::chrono::nanoseconds{0});  // submit + reap, no wait
   if (completed != 1) throw_errno(EIO, "io_uring probe: NOP did not complete");
-}
-
-bool uring_driver::kernel_has_send_zc() noexcept {
-  io_uring_probe* p = io_uring_get_probe();
-  if (p == nullptr) return false;
-  const bool has = io_uring_opcode_supported(p, IORING_OP_SEND_ZC) != 0;
-  io_uring_free_probe(p);
-  return has;
 }
 
 }  // namespace weft::detail

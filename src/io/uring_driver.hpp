@@ -194,11 +194,8 @@ class uring_driver final : public park_driver, public io_driver {
   /// thread calls block_on: a plain ring.
   /// `inline_send`: a send on a socket tries send(2) first and takes an SQE
   /// only if it would block (false: every send is an SQE; WEFT_URING_SEND,
-  /// io_backend.cpp). `zero_copy_min`: a send on a socket of at least that
-  /// many bytes is an IORING_OP_SEND_ZC (0: never; WEFT_URING_SEND_ZC_MIN;
-  /// the caller checks that the kernel has the opcode).
-  explicit uring_driver(unsigned entries = 256, bool single_issuer = true, bool inline_send = true,
-                        std::uint32_t zero_copy_min = 0);
+  /// io_backend.cpp).
+  explicit uring_driver(unsigned entries = 256, bool single_issuer = true, bool inline_send = true);
   ~uring_driver() override;
   uring_driver(const uring_driver&) = delete;
   uring_driver& operator=(const uring_driver&) = delete;
@@ -313,9 +310,6 @@ class uring_driver final : public park_driver, public io_driver {
   /// it. Throws std::system_error with the errno of the failing step (ENOSYS
   /// and the opcode's name when one is missing).
   static void probe();
-  /// Whether this kernel has IORING_OP_SEND_ZC (Linux 6.0; a throwaway
-  /// ring's probe). False if the probe itself fails.
-  static bool kernel_has_send_zc() noexcept;
   /// Tests only: the probe treats `op` (an IORING_OP_*) as missing; -1 undoes.
   static void pretend_opcode_missing_for_test(int op) noexcept;
 
@@ -375,8 +369,7 @@ class uring_driver final : public park_driver, public io_driver {
   eventfd_parker parker_{/*nonblocking=*/false};  // a read of it is armed on the ring
   io_uring ring_{};
   int hook_fd_ = -1;  // the ring's completion eventfd, made at the first park in a hook
-  bool inline_send_ = true;          // see the constructor
-  std::uint32_t zero_copy_min_ = 0;  // see the constructor
+  bool inline_send_ = true;  // see the constructor
   bool defer_taskrun_ = false;
   bool enabled_ = false;
   bool armed_ = false;

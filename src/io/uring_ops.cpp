@@ -44,11 +44,7 @@ void prep(io_uring_sqe* sqe, io_op& op) {
       io_uring_prep_recv(sqe, op.fd, op.buf, op.len, op.flags);
       break;
     case io_opcode::send:
-      if (op.zero_copy) {
-        io_uring_prep_send_zc(sqe, op.fd, op.buf, op.len, op.flags | MSG_NOSIGNAL, 0);
-      } else {
-        io_uring_prep_send(sqe, op.fd, op.buf, op.len, op.flags | MSG_NOSIGNAL);
-      }
+      io_uring_prep_send(sqe, op.fd, op.buf, op.len, op.flags | MSG_NOSIGNAL);
       break;
     case io_opcode::recvmsg:
       io_uring_prep_recvmsg(sqe, op.fd, static_cast<msghdr*>(op.buf),
@@ -170,12 +166,7 @@ bool uring_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook
       }
     }
   }
-  // A send of at least zero_copy_min_ bytes on a socket (0: never; the
-  // WEFT_URING_SEND_ZC_MIN knob, io_backend.cpp) goes as SEND_ZC, straight to
-  // the ring: a send(2) first would copy it.
-  op.zero_copy = op.code == io_opcode::send && op.handle != nullptr && zero_copy_min_ != 0 &&
-                 op.len >= zero_copy_min_;
-  if (op.code == io_opcode::send && op.handle != nullptr && inline_send_ && !op.zero_copy) {
+  if (op.code == io_opcode::send && op.handle != nullptr && inline_send_) {
     // A send on a socket usually finds room in the socket buffer: try it as
     // a non-blocking system call first (as a readiness runtime would) and go
     // through the ring only if it would block.
@@ -248,30 +239,13 @@ void uring_driver::complete_op(const io_completion& c) noexcept {
     complete_arm(*op, c);  // of a queue's ops only its arm is ever submitted
     return;
   }
-  std::int32_t result = c.result;
-  if (op->zero_copy) {
-    if ((c.flags & IORING_CQE_F_NOTIF) == 0 && (c.flags & IORING_CQE_F_MORE) != 0) {
-      // The send's result; the kernel may still read the caller's buffer
-      // until the notification, so the op stays in flight (and its awaiter,
-      // if destroyed, waits in wait_completed) until then.
-      op->result = c.result;
-      WEFT_TEST_POINT("uring_driver.zc_sent");  // tests count it; never hold it
-      return;
-    }
-    if ((c.flags & IORING_CQE_F_NOTIF) != 0) {
-      WEFT_TEST_POINT("uring_driver.zc_notified");  // tests count it; never hold it
-      result = op->result;  // the send's, kept from its first CQE
-    }
-    // Neither flag: the send failed before it took the buffer; no
-    // notification follows.
-  }
   flight_unlink(*op);  // before the wake: the op may be gone after it
-  if (!op->zero_copy && orphaned(*op, c)) {
-    // (A zero-copy send is never resubmitted: its bytes may be on the wire.)
+  if (orphaned(*op, c)) {
     flight_push(orphan_list_, *op);  // still in flight for its task and in_flight_
     WEFT_TEST_POINT("uring_driver.orphan_queued");
     return;
   }
+  std::int32_t result = c.result;
   if (op->connect_as_poll && result >= 0) {
     // The socket's connect was issued before: POLLOUT says it has an outcome.
     result = io_perform(*op, /*first=*/false);

@@ -189,11 +189,6 @@ struct io_op : io_params, io_flight_link {
   // (see uring_driver.hpp, "Ops orphaned by an exited thread").
   bool cancel_sent = false;
   bool connect_as_poll = false;
-  // io_uring, owner thread only: a send issued as IORING_OP_SEND_ZC; its
-  // first CQE (IORING_CQE_F_MORE) holds the send's result in `result`, and the
-  // op completes only at the notification CQE (IORING_CQE_F_NOTIF), once the
-  // kernel no longer reads the caller's buffer.
-  bool zero_copy = false;
   std::uint32_t submit_epoch = 0;
   // io_uring: the socket's multishot queue this op waits in (a waiter), or
   // whose armed request it is (the arm). needs_release: the driver holds
