@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <cstdint>
 #include <cstring>
@@ -158,6 +159,40 @@ INSTANTIATE_TEST_SUITE_P(Backends, MultishotRecv, weft_test::each_backend(),
 // io_uring only: the provided buffers themselves (epoll has none).
 class MultishotRecvOnUring : public weft_test::on_uring_each_flavor {};
 
+// A reader of `total` bytes that keeps every buffer it gets while `hold` is
+// true, so the worker's ring runs dry; `waiting`: it is inside
+// read_buffered. `on_read_after_hold` runs at its first read once `hold` is
+// false. Lives in the awaiting task's frame, which awaits run() to its end.
+struct hoarding_reader {
+  std::vector<std::byte> got;
+  std::vector<recv_buffer> held;
+  bool hold = true;
+  bool waiting = false;
+  bool done = false;
+  std::function<void()> on_read_after_hold;
+
+  task<> run(unix_stream& s, std::size_t total) {
+    bool told = false;
+    while (got.size() < total) {
+      waiting = true;
+      auto b = co_await weft::timeout(60s, s.read_buffered());
+      waiting = false;
+      if (!b || !*b || (*b)->empty()) {
+        ADD_FAILURE() << "read_buffered failed or timed out at " << got.size();
+        break;
+      }
+      got.insert(got.end(), (*b)->data().begin(), (*b)->data().end());
+      if (hold) {
+        held.push_back(std::move(**b));
+      } else if (!told && on_read_after_hold) {
+        told = true;
+        on_read_after_hold();
+      }
+    }
+    done = true;
+  }
+};
+
 // The worker's ring runs dry while the program holds every buffer: the next
 // read waits (the bytes stay in the socket), and once the buffers are given
 // back it goes on; all 8 MiB arrive, in order. Current-thread: one worker, so
@@ -171,45 +206,28 @@ TEST(MultishotRecvDry, ARingRunningDryMakesTheReadWaitAndLosesNothing) {
     // More than the ring holds (256 buffers of 16 KiB).
     const std::vector<std::byte> sent = pattern(8 * 1024 * 1024);
     auto writer = weft::spawn([&]() -> task<bool> { co_return bool(co_await p.first.write_all(sent)); });
-    std::vector<std::byte> got;
-    std::vector<recv_buffer> held;
-    bool hold = true;  // the reader keeps every buffer it gets until this is false
-    bool waiting = false;
-    bool done = false;
-    auto reader = weft::spawn([&]() -> task<> {
-      while (got.size() < sent.size()) {
-        waiting = true;
-        auto b = co_await weft::timeout(60s, p.second.read_buffered());
-        waiting = false;
-        if (!b || !*b || (*b)->empty()) {
-          ADD_FAILURE() << "read_buffered failed at " << got.size();
-          break;
-        }
-        got.insert(got.end(), (*b)->data().begin(), (*b)->data().end());
-        if (hold) held.push_back(std::move(**b));
-      }
-      done = true;
-    });
+    hoarding_reader r;
+    auto reader = weft::spawn([&]() -> task<> { co_await r.run(p.second, sent.size()); });
     // The reader waits with every buffer held: the ring is dry, the queue
     // empty (else the reader would have taken from it).
     const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (!(waiting && buffers_in_ring() == 0) && std::chrono::steady_clock::now() < deadline) {
+    while (!(r.waiting && buffers_in_ring() == 0) && std::chrono::steady_clock::now() < deadline) {
       co_await weft::yield_now();
     }
     EXPECT_EQ(buffers_in_ring(), 0);
-    EXPECT_TRUE(waiting);
+    EXPECT_TRUE(r.waiting);
     const int arms_before = script.reached_count("multishot_queue.armed");
     for (int i = 0; i < 500; ++i) co_await weft::yield_now();
-    EXPECT_FALSE(done) << "the reader went on with every buffer held";
-    EXPECT_TRUE(waiting);
-    hold = false;
-    held.clear();  // the buffers go back: the receive is armed again
+    EXPECT_FALSE(r.done) << "the reader went on with every buffer held";
+    EXPECT_TRUE(r.waiting);
+    r.hold = false;
+    r.held.clear();  // the buffers go back: the receive is armed again
     auto finished = co_await weft::timeout(60s, std::move(reader));
     EXPECT_TRUE(finished.has_value());
-    EXPECT_TRUE(done);
+    EXPECT_TRUE(r.done);
     EXPECT_GT(script.reached_count("multishot_queue.armed"), arms_before);
     EXPECT_TRUE(co_await std::move(writer));
-    EXPECT_TRUE(got == sent) << "bytes lost or out of order (" << got.size() << " of " << sent.size() << ")";
+    EXPECT_TRUE(r.got == sent) << "bytes lost or out of order (" << r.got.size() << " of " << sent.size() << ")";
   }());
 }
 
@@ -248,58 +266,38 @@ TEST(MultishotRecvDry, BuffersGivenBackFromAnotherThreadWakeTheParkedOwner) {
     rt.block_on([&]() -> task<> {
       auto p = unix_stream::pair().value();
       auto writer = weft::spawn([&]() -> task<bool> { co_return bool(co_await p.first.write_all(sent)); });
-      std::vector<std::byte> got;
-      std::vector<recv_buffer> held;
-      bool hold = true;
-      bool waiting = false;
-      bool told = false;
-      auto reader = weft::spawn([&]() -> task<> {
-        while (got.size() < sent.size()) {
-          waiting = true;
-          auto b = co_await weft::timeout(60s, p.second.read_buffered());
-          waiting = false;
-          if (!b || !*b || (*b)->empty()) {
-            ADD_FAILURE() << "read_buffered failed or timed out at " << got.size();
-            break;
-          }
-          got.insert(got.end(), (*b)->data().begin(), (*b)->data().end());
-          if (hold) {
-            held.push_back(std::move(**b));
-          } else if (!told) {
-            told = true;
-            went_on.set_value();
-          }
-        }
-      });
+      hoarding_reader r;
+      r.on_read_after_hold = [&went_on] { went_on.set_value(); };
+      auto reader = weft::spawn([&]() -> task<> { co_await r.run(p.second, sent.size()); });
       // Dry, and a receive with a waiter ended (-ENOBUFS) and was put aside
       // until buffers come back: nothing of the stream's is in the kernel,
       // so no completion of its can end the park below. (An earlier
       // -ENOBUFS, with results still queued, ends the arm without a waiter;
       // the read that empties the queue then arms once more.)
       auto starved = [&] {
-        return waiting && buffers_in_ring() == 0 && script.reached_count("uring_driver.receive_starved") >= 1;
+        return r.waiting && buffers_in_ring() == 0 && script.reached_count("uring_driver.receive_starved") >= 1;
       };
       const auto deadline = std::chrono::steady_clock::now() + 30s;
       while (!starved() && std::chrono::steady_clock::now() < deadline) co_await weft::yield_now();
       const bool dry = starved();
       EXPECT_TRUE(dry) << "the ring never ran dry";
-      hold = false;
+      r.hold = false;
       if (dry) {
         {
           std::lock_guard lk(handed_mu);
-          handed = std::move(held);
+          handed = std::move(r.held);
         }
         script.hold("uring_driver.parked");  // this thread's next park
       } else {
-        held.clear();  // given back here: the rest of the test still ends
+        r.held.clear();  // given back here: the rest of the test still ends
       }
       hold_set.set_value(dry);
       auto done = co_await weft::timeout(60s, std::move(reader));
       EXPECT_TRUE(done.has_value());
       auto wrote = co_await weft::timeout(60s, std::move(writer));
       EXPECT_TRUE(wrote && *wrote) << "the writer did not finish";
-      received = got.size();
-      EXPECT_TRUE(got == sent) << "bytes lost or out of order";
+      received = r.got.size();
+      EXPECT_TRUE(r.got == sent) << "bytes lost or out of order";
       finished = true;
     }());
   });
