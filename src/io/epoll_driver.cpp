@@ -6,6 +6,7 @@
 
 #include <weft/detail/context.hpp>
 #include <weft/detail/deadline.hpp>
+#include <weft/detail/zero_copy_send.hpp>
 
 #include <unistd.h>
 
@@ -73,6 +74,7 @@ bool epoll_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* /*ho
     op.state.store(io_op::completed, std::memory_order_relaxed);
     return false;
   }
+  if (op.code == io_opcode::send_zc) zero_copy_count_send(false);  // epoll sends a copy
   // Registers the descriptor with this epoll the first time (throws
   // std::system_error if epoll_ctl refuses: io_start fails the op with it).
   // No cancel hook: cancel() unlinks a waiting op synchronously.

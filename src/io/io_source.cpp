@@ -54,6 +54,7 @@ std::int32_t io_perform(io_op& op, bool first) noexcept {
         break;
       }
       case io_opcode::send:
+      case io_opcode::send_zc:  // a zero-copy write where it is not to be had: a copy
         n = ::send(op.fd, op.buf, op.len, op.flags | MSG_DONTWAIT | MSG_NOSIGNAL);
         break;
       case io_opcode::recvmsg:

@@ -105,6 +105,10 @@ uring_driver::~uring_driver() {
   // Drops what the multishot lists hold (a driver never quiesced: tests)
   // and detaches the provided buffers while the ring is still open.
   drop_multishot_work();
+  // A SEND_ZC whose notification has not come (a peer that never read): the
+  // kernel may still send from its buffer, which must therefore never be
+  // reused (zero_copy_send.hpp).
+  quarantine_pending();
   // Closing the ring cancels the armed read before eventfd_value_ goes away
   // (see "Teardown" in the header).
   io_uring_queue_exit(&ring_);
@@ -223,12 +227,12 @@ void uring_driver::check_park_enter(int res, const char* what) {
 void uring_driver::submit_now() noexcept { (void)ring_submit_and_get_events(&ring_, enters_); }
 
 bool uring_driver::poll_nonblocking() {
-  // Nothing queued and no operation in flight: no completion of ours can be
-  // waiting, so no system call (a scheduler polls every 61 ticks; a worker
+  // Nothing queued, no operation in flight, no notification to come: no
+  // completion of ours can be waiting, so no system call (a scheduler polls every 61 ticks; a worker
   // running only computation would otherwise enter the kernel that often).
   // A stale completion of the eventfd read (an unpark that raced a wake-up)
   // stays in the ring until the next park that waits there.
-  if (in_flight_ == 0 && io_uring_sq_ready(&ring_) == 0) return false;
+  if (idle_in_kernel()) return false;
   // Submits what is queued and, with DEFER_TASKRUN, runs deferred
   // completions so they become visible.
   check_park_enter(ring_submit_and_get_events(&ring_, enters_), "io_uring_enter");
@@ -312,13 +316,12 @@ void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
         WEFT_TEST_POINT("uring_driver.parked");
         if (hooks.active()) return wait_in_hook(left);
         // ORDERING: relaxed: a test switch, set while no runtime parks.
-        if (in_flight_ == 0 && io_uring_sq_ready(&ring_) == 0 &&
-            !park_in_ring.load(std::memory_order_relaxed)) {
+        if (idle_in_kernel() && !park_in_ring.load(std::memory_order_relaxed)) {
           // Nothing of ours can complete: sleep on the token's word. An
           // unpark is then one futex wake instead of an eventfd write whose
           // completion wakes the ring (a third of the cost of handing an
           // idle runtime one task). The choice holds for the whole park:
-          // in_flight_ and the SQ change only on this thread.
+          // what idle_in_kernel() reads changes only on this thread.
           parker_.sleep_on_word(left);
           return false;
         }

@@ -10,7 +10,8 @@
 // one CQE or the timeout; unpark() from another thread writes the eventfd,
 // which completes the armed read and so ends the wait. The read is re-armed
 // after each of its completions, before the next wait. An owner with no
-// operation in flight and nothing queued sleeps on the token's word instead
+// operation in flight, nothing queued and no zero-copy notification to come
+// (idle_in_kernel) sleeps on the token's word instead
 // (PARKED_FUTEX; the choice holds for a whole park): nothing of the ring's can
 // complete meanwhile, and a futex wake is cheaper than an eventfd write whose
 // completion must wake the ring.
@@ -174,6 +175,7 @@ using completion_sink = void (*)(void* context, const io_completion& completion)
 
 class buffer_ring;
 class multishot_queue;
+struct zero_copy_record;
 
 class uring_driver final : public park_driver, public io_driver {
  public:
@@ -266,7 +268,8 @@ class uring_driver final : public park_driver, public io_driver {
 
   // ---- operations (uring_ops.cpp) ----
   /// Owner thread: queue `op` (in_flight). Throws std::system_error if the
-  /// SQ cannot be made room in.
+  /// SQ cannot be made room in. A zero-copy op goes as choose_zero_copy
+  /// decided.
   void start_op(io_op& op);
   /// Owner thread: queue an ASYNC_CANCEL for `op`. True if `op` has already
   /// completed (nothing to cancel).
@@ -313,6 +316,20 @@ class uring_driver final : public park_driver, public io_driver {
   /// Tests only: the probe treats `op` (an IORING_OP_*) as missing; -1 undoes.
   static void pretend_opcode_missing_for_test(int op) noexcept;
 
+  // ---- zero-copy sends (zero_copy_send.hpp; uring_zero_copy.cpp) ----
+  /// Whether this kernel has IORING_OP_SEND_ZC (Linux 6.0; probed once per
+  /// process) and no test has switched it off.
+  [[nodiscard]] static bool zero_copy_available() noexcept;
+  /// Tests only: while on, zero_copy_available() is false, as on a kernel
+  /// before 6.0. Set while no runtime sends.
+  static void force_zero_copy_refusal_for_test(bool on) noexcept;
+  /// Owner thread, before start_op of a zero-copy op: whether it goes as
+  /// SEND_ZC (the kernel has it, the socket has not refused it); else it is
+  /// marked to go as a plain send (r.copy). Counts the choice.
+  bool choose_zero_copy(zero_copy_record& r) noexcept;
+  /// Owner thread: records whose notification has not come.
+  [[nodiscard]] std::size_t zero_copy_pending() const noexcept { return zc_pending_count_; }
+
  private:
   void ensure_enabled();
   void arm_eventfd_read();
@@ -320,6 +337,28 @@ class uring_driver final : public park_driver, public io_driver {
   bool drain();
   bool dispatch(const io_completion& c);
   void complete_op(const io_completion& c) noexcept;
+  /// Owner: the end of an op that was in flight: result, waker out,
+  /// `completed` (release; under cancel_mu_ if a remote cancel queued it),
+  /// the task woken. The caller has unlinked it from its flight list.
+  void finish_op(io_op& op, std::int32_t result) noexcept;
+  /// Owner (start_op): a SEND_ZC of `r` was queued: the kernel's reference,
+  /// and `r` on the list of records waiting for a notification.
+  void pending_push(zero_copy_record& r) noexcept;
+  void pending_unlink(zero_copy_record& r) noexcept;
+  /// complete_op for a zero-copy op's CQE: true if handled here; false if
+  /// the op completes as any other (a plain send, or a SEND_ZC that failed
+  /// with no notification to follow).
+  bool zero_copy_event(zero_copy_record& r, const io_completion& c) noexcept;
+  /// Owner: whether `op` is a sent SEND_ZC whose task waits for its
+  /// notification (a cancel then ends it at once: nothing is left to cancel).
+  [[nodiscard]] static bool zero_copy_waits_for_notification(const io_op& op) noexcept;
+  /// Owner: end such an op now with -ECANCELED; the record stays on the
+  /// pending list until its notification.
+  void finish_zero_copy_early(zero_copy_record& r) noexcept;
+  /// quiesce: finish_zero_copy_early for every op waiting for a notification.
+  void finish_zero_copy_waiting() noexcept;
+  /// The destructor: records still waiting go to the quarantine.
+  void quarantine_pending() noexcept;
   /// Owner: link a just-prepared op on in_flight_list_ and count it.
   void flight_push_in_flight(io_op& op) noexcept;
   /// Owner: unlink an op from whichever flight list holds it.
@@ -351,6 +390,12 @@ class uring_driver final : public park_driver, public io_driver {
   void note_driving_thread() noexcept;
   /// dispatch: the cancel-everything request came back -EINVAL.
   static void note_cancel_all_refused() noexcept;
+  /// Owner: no op in flight, no SQE queued and no SEND_ZC notification to
+  /// come (a cancelled zero-copy op is no longer in flight, but its record
+  /// waits for one): no CQE of ours can arrive.
+  [[nodiscard]] bool idle_in_kernel() const noexcept {
+    return in_flight_ == 0 && zc_pending_count_ == 0 && io_uring_sq_ready(&ring_) == 0;
+  }
   /// Submit pending SQEs and reap without blocking (IORING_ENTER_GETEVENTS
   /// runs deferred completions). True if an I/O completion was delivered.
   bool poll_nonblocking();
@@ -388,6 +433,10 @@ class uring_driver final : public park_driver, public io_driver {
   std::vector<multishot_queue*> multishot_work_;
   std::vector<multishot_queue*> starved_;
   buffer_ring* pbuf_ = nullptr;  // owner only; made by provided()
+  // Records with a SEND_ZC notification outstanding (owner only; doubly
+  // linked through zero_copy_record::pending_next/prev).
+  zero_copy_record* zc_pending_ = nullptr;
+  std::size_t zc_pending_count_ = 0;
   unsigned hard_enter_failures_ = 0;  // owner only: in a row, see check_park_enter
   std::uint64_t enters_ = 0;  // owner only: see enters()
   std::uint64_t turns_ = 0;   // owner only: see turns()

@@ -3,6 +3,9 @@
 #include "io/uring_driver.hpp"
 #include "io/multishot_queue.hpp"
 #include "io/io_source.hpp"  // io_perform: an orphaned connect's outcome
+#include "io/uring_prep.hpp"
+
+#include <weft/detail/zero_copy_send.hpp>
 #include "support/fault_injection.hpp"
 
 #include <weft/detail/context.hpp>
@@ -25,7 +28,9 @@ namespace {
 // "Use the file position" for read/write on io_uring (io_uring_prep_read(3)).
 constexpr std::uint64_t current_position = ~std::uint64_t{0};
 
-void prep(io_uring_sqe* sqe, io_op& op) {
+}  // namespace
+
+void uring_prep(io_uring_sqe* sqe, io_op& op) {
   const std::uint64_t off = op.has_offset ? op.offset : current_position;
   switch (op.code) {
     case io_opcode::read:
@@ -45,6 +50,16 @@ void prep(io_uring_sqe* sqe, io_op& op) {
       break;
     case io_opcode::send:
       io_uring_prep_send(sqe, op.fd, op.buf, op.len, op.flags | MSG_NOSIGNAL);
+      break;
+    case io_opcode::send_zc:
+      // MSG_WAITALL: a stream socket's SEND_ZC sends the whole buffer (the
+      // kernel retries a partial send), so one notification covers it.
+      if (static_cast<zero_copy_record&>(op).copy) {
+        io_uring_prep_send(sqe, op.fd, op.buf, op.len, op.flags | MSG_NOSIGNAL);
+      } else {
+        io_uring_prep_send_zc(sqe, op.fd, op.buf, op.len, op.flags | MSG_NOSIGNAL | MSG_WAITALL,
+                              0);
+      }
       break;
     case io_opcode::recvmsg:
       io_uring_prep_recvmsg(sqe, op.fd, static_cast<msghdr*>(op.buf),
@@ -92,18 +107,20 @@ void prep(io_uring_sqe* sqe, io_op& op) {
   }
 }
 
-void flight_push(io_flight_link& list, io_flight_link& l) noexcept {
+void uring_flight_push(io_flight_link& list, io_flight_link& l) noexcept {
   l.flight_prev = list.flight_prev;
   l.flight_next = &list;
   list.flight_prev->flight_next = &l;
   list.flight_prev = &l;
 }
 
-void flight_unlink(io_flight_link& l) noexcept {
+void uring_flight_unlink(io_flight_link& l) noexcept {
   l.flight_prev->flight_next = l.flight_next;
   l.flight_next->flight_prev = l.flight_prev;
   l.flight_next = l.flight_prev = nullptr;
 }
+
+namespace {
 
 // Process-wide: a kernel that refused IORING_ASYNC_CANCEL_ANY once refuses it
 // for every ring. ORDERING: relaxed, both: each is a hint read by the owner
@@ -129,11 +146,11 @@ void unlink_cancel(io_op*& head, io_op& op) noexcept {
 }  // namespace
 
 void uring_driver::flight_push_in_flight(io_op& op) noexcept {
-  flight_push(in_flight_list_, op);
+  uring_flight_push(in_flight_list_, op);
   ++in_flight_;
 }
 
-void uring_driver::flight_unlink_op(io_op& op) noexcept { flight_unlink(op); }
+void uring_driver::flight_unlink_op(io_op& op) noexcept { uring_flight_unlink(op); }
 
 void uring_driver::unlink_remote_cancel(io_op& op) noexcept { unlink_cancel(cancel_list_, op); }
 
@@ -166,7 +183,12 @@ bool uring_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook
       }
     }
   }
-  if (op.code == io_opcode::send && op.handle != nullptr && inline_send_) {
+  // A zero-copy write goes as SEND_ZC, or as a plain send (a copy) where
+  // that is not to be had (uring_zero_copy.cpp).
+  const bool zero_copy =
+      op.code == io_opcode::send_zc && choose_zero_copy(static_cast<zero_copy_record&>(op));
+  if ((op.code == io_opcode::send || (op.code == io_opcode::send_zc && !zero_copy)) &&
+      op.handle != nullptr && inline_send_) {
     // A send on a socket usually finds room in the socket buffer: try it as
     // a non-blocking system call first (as a readiness runtime would) and go
     // through the ring only if it would block.
@@ -212,15 +234,18 @@ void uring_driver::wait_completed(io_op& op) noexcept {
 
 void uring_driver::start_op(io_op& op) {
   io_uring_sqe* sqe = acquire_sqe();
-  prep(sqe, op);
+  uring_prep(sqe, op);
   io_uring_sqe_set_data(sqe, &op);
   op.submit_epoch = drive_epoch_;
   op.driver = this;
   // ORDERING: relaxed: the op is not visible to any other thread yet; the
   // task's suspension (begin_suspend's release) publishes it to a canceller.
   op.state.store(io_op::in_flight, std::memory_order_relaxed);
-  flight_push(in_flight_list_, op);
+  uring_flight_push(in_flight_list_, op);
   ++in_flight_;
+  if (op.code == io_opcode::send_zc && !static_cast<zero_copy_record&>(op).copy) {
+    pending_push(static_cast<zero_copy_record&>(op));  // the kernel's reference
+  }
   WEFT_TEST_POINT("uring_driver.op_started");  // tests count it
 }
 
@@ -239,9 +264,12 @@ void uring_driver::complete_op(const io_completion& c) noexcept {
     complete_arm(*op, c);  // of a queue's ops only its arm is ever submitted
     return;
   }
-  flight_unlink(*op);  // before the wake: the op may be gone after it
+  if (op->code == io_opcode::send_zc && zero_copy_event(static_cast<zero_copy_record&>(*op), c)) {
+    return;
+  }
+  uring_flight_unlink(*op);  // before the wake: the op may be gone after it
   if (orphaned(*op, c)) {
-    flight_push(orphan_list_, *op);  // still in flight for its task and in_flight_
+    uring_flight_push(orphan_list_, *op);  // still in flight for its task and in_flight_
     WEFT_TEST_POINT("uring_driver.orphan_queued");
     return;
   }
@@ -250,7 +278,7 @@ void uring_driver::complete_op(const io_completion& c) noexcept {
     // The socket's connect was issued before: POLLOUT says it has an outcome.
     result = io_perform(*op, /*first=*/false);
     if (result == -EAGAIN) {
-      flight_push(orphan_list_, *op);  // not connected yet: poll again
+      uring_flight_push(orphan_list_, *op);  // not connected yet: poll again
       return;
     }
   }
@@ -262,6 +290,11 @@ void uring_driver::complete_op(const io_completion& c) noexcept {
       result = -err;
     }
   }
+  finish_op(*op, result);
+}
+
+void uring_driver::finish_op(io_op& op_ref, std::int32_t result) noexcept {
+  io_op* const op = &op_ref;
   op->result = result;
   waker w = std::move(op->wake_on_done);
   std::uint32_t expected = io_op::in_flight;
@@ -281,6 +314,12 @@ void uring_driver::complete_op(const io_completion& c) noexcept {
 }
 
 bool uring_driver::cancel_op_local(io_op& op) noexcept {
+  if (zero_copy_waits_for_notification(op)) {
+    // Sent: nothing is left to cancel in the kernel; the op ends now and its
+    // record waits for the notification (uring_zero_copy.cpp).
+    finish_zero_copy_early(static_cast<zero_copy_record&>(op));
+    return true;
+  }
   io_uring_sqe* sqe = nullptr;
   try {
     sqe = acquire_sqe();  // may complete ops (it reaps when the SQ is full)
@@ -328,16 +367,26 @@ void uring_driver::process_remote_cancels() {
     // The SQE first: getting one may reap completions, which unlink ops from
     // the list; an op still on it afterwards has not completed.
     io_uring_sqe* sqe = acquire_sqe();
-    std::lock_guard<sync::spin_mutex> lock(cancel_mu_);
-    io_op* op = cancel_list_;
-    if (op == nullptr) {
-      io_uring_prep_nop(sqe);
+    io_op* at_once = nullptr;
+    {
+      std::lock_guard<sync::spin_mutex> lock(cancel_mu_);
+      io_op* op = cancel_list_;
+      if (op == nullptr) {
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, cancel_tag);
+        return;
+      }
+      unlink_cancel(cancel_list_, *op);  // stays cancel_queued until its CQE
+      if (zero_copy_waits_for_notification(*op)) {
+        at_once = op;  // sent: nothing to cancel in the kernel; it ends now
+        io_uring_prep_nop(sqe);
+      } else {
+        io_uring_prep_cancel(sqe, op, 0);
+      }
       io_uring_sqe_set_data64(sqe, cancel_tag);
-      return;
     }
-    unlink_cancel(cancel_list_, *op);  // stays cancel_queued until its CQE
-    io_uring_prep_cancel(sqe, op, 0);
-    io_uring_sqe_set_data64(sqe, cancel_tag);
+    // Outside the lock: finishing a cancel_queued op takes it.
+    if (at_once != nullptr) finish_zero_copy_early(static_cast<zero_copy_record&>(*at_once));
   }
 }
 
@@ -348,7 +397,7 @@ bool uring_driver::resubmit_orphans() {
     // orphans (none of them has a CQE outstanding to take it off the list).
     io_uring_sqe* sqe = acquire_sqe();
     auto* op = static_cast<io_op*>(orphan_list_.flight_next);
-    flight_unlink(*op);
+    uring_flight_unlink(*op);
     // ORDERING: acquire: pairs with cancel_op_remote's CAS (cancel_queued).
     if (quiescing_ || op->cancel_sent ||
         op->state.load(std::memory_order_acquire) != io_op::in_flight) {
@@ -356,7 +405,7 @@ bool uring_driver::resubmit_orphans() {
       // or shutting down: it ends here, once.
       io_uring_prep_nop(sqe);
       io_uring_sqe_set_data64(sqe, cancel_tag);
-      flight_push(in_flight_list_, *op);  // complete_op unlinks it
+      uring_flight_push(in_flight_list_, *op);  // complete_op unlinks it
       complete_op(io_completion{reinterpret_cast<std::uintptr_t>(op), -ECANCELED, 0});
       completed = true;
       continue;
@@ -365,11 +414,11 @@ bool uring_driver::resubmit_orphans() {
       op->connect_as_poll = true;
       io_uring_prep_poll_add(sqe, op->fd, POLLOUT);
     } else {
-      prep(sqe, *op);
+      uring_prep(sqe, *op);
     }
     io_uring_sqe_set_data(sqe, op);
     op->submit_epoch = drive_epoch_;
-    flight_push(in_flight_list_, *op);
+    uring_flight_push(in_flight_list_, *op);
   }
   return completed;
 }
@@ -411,8 +460,8 @@ void uring_driver::cancel_each_in_flight() {
       io_uring_sqe_set_data64(sqe, cancel_tag);
       return;
     }
-    flight_unlink(*l);
-    flight_push(cancel_sent_list_, *l);
+    uring_flight_unlink(*l);
+    uring_flight_push(cancel_sent_list_, *l);
     io_uring_prep_cancel(sqe, static_cast<io_op*>(l), 0);
     io_uring_sqe_set_data64(sqe, cancel_tag);
   }
@@ -425,6 +474,7 @@ void uring_driver::quiesce() noexcept {
     process_remote_cancels();
     run_multishot_work();  // quiescing: drops the references, arms nothing
     resubmit_orphans();  // completes them
+    finish_zero_copy_waiting();  // sent: they end without their notifications
     if (in_flight_ == 0) {
       run_multishot_work();
       quiescing_ = false;

@@ -6,7 +6,10 @@
 #include "net/counted_io.hpp"
 #include "net/socket_names.hpp"
 
+#include <weft/detail/zero_copy_send.hpp>
+
 #include <cerrno>
+#include <memory>
 
 namespace weft::net {
 
@@ -89,7 +92,40 @@ task<result<void>> write_all_loop(weft::detail::io_handle& h, std::span<const st
   co_return result<void>{};
 }
 
+struct zero_copy_record_ref {
+  void operator()(weft::detail::zero_copy_record* r) const noexcept {
+    weft::detail::zero_copy_unref(*r);
+  }
+};
+
 }  // namespace
+
+task<result<std::vector<std::byte>>> stream_socket::write_all_zero_copy(
+    std::vector<std::byte> data) {
+  // The record holds the bytes; this frame holds the writer's reference
+  // (zero_copy_send.hpp). A cancelled op leaves the record to its driver.
+  std::unique_ptr<weft::detail::zero_copy_record, zero_copy_record_ref> rec(
+      new weft::detail::zero_copy_record);
+  rec->data = std::move(data);
+  std::size_t done = 0;
+  while (done < rec->data.size()) {
+    std::int32_t n = 0;
+    {
+      weft::detail::zero_copy_send_awaiter send(*rec, h_, done);
+      n = co_await send;
+    }
+    if (n < 0) co_return weft::detail::io_error(n);
+    done += static_cast<std::size_t>(n);
+  }
+  // Every op completed at its notification (or sent a copy): the writer's
+  // is the last reference, and the buffer is the caller's again.
+  // ORDERING: acquire: pairs with the driver's release decrement at each
+  // notification, so the kernel's use of the buffer is over for this thread.
+  if (rec->refs.load(std::memory_order_acquire) != 1) {
+    co_return make_error_code(std::errc::state_not_recoverable);  // never: the invariant above
+  }
+  co_return std::move(rec->data);
+}
 
 task<result<void>> stream_socket::read_exact(std::span<std::byte> buf) {
   return read_exact_loop(h_, buf, nullptr);

@@ -82,11 +82,19 @@ struct io_handle {
   int fd = -1;
   sync::atomic<io_source*> source{nullptr};
   sync::atomic<multishot_queue*> queue{nullptr};
+  /// io_uring: the kernel refused a SEND_ZC on this socket (EOPNOTSUPP: not
+  /// TCP), so zero-copy writes on it go as plain sends. ORDERING: relaxed,
+  /// both sides: a hint; either answer is correct, one only costs a refusal.
+  sync::atomic<bool> zero_copy_refused{false};
 
   io_handle() noexcept = default;
   explicit io_handle(int f) noexcept : fd(f) {}
   io_handle(io_handle&& o) noexcept
-      : fd(o.fd), source(o.take_source()), queue(o.take_queue()) {
+      : fd(o.fd),
+        source(o.take_source()),
+        queue(o.take_queue()),
+        // ORDERING: relaxed: see zero_copy_refused.
+        zero_copy_refused(o.zero_copy_refused.load(std::memory_order_relaxed)) {
     o.fd = -1;
   }
   io_handle& operator=(io_handle&& o) noexcept {
@@ -98,6 +106,8 @@ struct io_handle {
       // handle (the caller owns both).
       source.store(o.take_source(), std::memory_order_relaxed);
       queue.store(o.take_queue(), std::memory_order_relaxed);  // ORDERING: as above
+      zero_copy_refused.store(o.zero_copy_refused.load(std::memory_order_relaxed),
+                              std::memory_order_relaxed);  // ORDERING: as above
     }
     return *this;
   }
@@ -137,6 +147,8 @@ enum class io_opcode : std::uint8_t {
   renameat,  // io_uring only
   mkdirat,   // io_uring only
   poll,      // poll for `flags` events (POLLIN/POLLOUT) → revents
+  send_zc,   // send from a zero_copy_record (zero_copy_send.hpp): IORING_OP_SEND_ZC,
+             // or a plain send where zero copy is not to be had
   recv_buffered,  // recv into a buffer the driver provides (io_op::provided),
                   // or a block the op owns (io_op::owns_buf; epoll allocates it
                   // only once the socket is readable) → bytes, 0 at end of stream

@@ -60,6 +60,7 @@
 #include <cstdint>
 #include <span>
 #include <utility>
+#include <vector>
 
 namespace weft::net {
 
@@ -259,6 +260,29 @@ class stream_socket : public socket_base {
   /// (set to 0 now, updated as each write completes; exact after an error or
   /// cancellation — see the top of this file).
   task<result<void>> write_all(std::span<const std::byte> buf, std::size_t& transferred);
+
+  /// Write all of `data` with zero copy where the kernel offers it: on
+  /// io_uring (Linux 6.0+) and a TCP socket, each send is an
+  /// IORING_OP_SEND_ZC, which pins `data`'s pages instead of copying them;
+  /// elsewhere (epoll, a Unix socket, an older kernel) the bytes are copied
+  /// by plain sends, with the same result. On success the buffer comes back,
+  /// unchanged, once the kernel no longer reads it (on loopback: once the
+  /// peer has read it all), so it can be refilled and sent again without an
+  /// allocation. Worth it only for large writes to a real network: on
+  /// loopback the kernel copies at the receiver anyway and zero copy is
+  /// slower at every size (docs/benchmarks.md).
+  /// - completion: every byte handed to the kernel and, for each SEND_ZC,
+  ///   its notification reaped; or the first error.
+  /// - cancellation (a timeout, a token, shutdown): ends the call at once,
+  ///   even while the kernel still holds the buffer (a peer that stopped
+  ///   reading). The buffer then stays with the runtime until the kernel lets
+  ///   it go, and is freed there; if the runtime shuts down first, it is kept
+  ///   until the process exits (its bytes may still be sent). Bytes sent
+  ///   before the cancellation reach the peer; how many is not reported.
+  /// - errors: the error of the failing send; the buffer is not returned.
+  /// - resumes on: a worker of the runtime the awaiting task runs on.
+  /// - allocation: the call's task frame and one record holding `data`.
+  task<result<std::vector<std::byte>>> write_all_zero_copy(std::vector<std::byte> data);
 
   /// shutdown(2): SHUT_WR sends FIN (the peer reads end of stream),
   /// SHUT_RD, SHUT_RDWR.
