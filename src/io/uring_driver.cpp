@@ -294,11 +294,14 @@ bool uring_driver::wait_in_hook(std::optional<std::chrono::nanoseconds> left) {
 void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
   ++turns_;
   ensure_enabled();
-  process_remote_cancels();
+  const bool cancelled = process_remote_cancels();
   run_multishot_work();
-  if (resubmit_orphans()) {
-    // It woke a task (an orphan cancelled while out of the kernel). A wake
-    // from the owner's own thread does not unpark it: do not wait.
+  if (resubmit_orphans() || cancelled) {
+    // It woke a task (an orphan cancelled while out of the kernel, a sent
+    // zero-copy op ended by a cancel from another thread). A wake from the
+    // owner's own thread does not unpark it: do not wait (found by the
+    // zero-copy cancel test on a multi-thread runtime under TSan: the owner
+    // woke the writer, then slept until the test's 30 s deadline).
     (void)poll_nonblocking();
     return;
   }

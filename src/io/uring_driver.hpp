@@ -376,7 +376,10 @@ class uring_driver final : public park_driver, public io_driver {
   void run_multishot_work();
   /// The destructor: drop what the lists hold and detach the buffers.
   void drop_multishot_work() noexcept;
-  void process_remote_cancels();
+  /// Queue the cancels other threads asked for. True if it completed an op
+  /// (a sent zero-copy op ends at once): a task was woken from this thread,
+  /// so park must not wait.
+  bool process_remote_cancels();
   /// quiesce on a kernel without IORING_ASYNC_CANCEL_ANY: one ASYNC_CANCEL
   /// per op on in_flight_list_, each moved to cancel_sent_list_.
   void cancel_each_in_flight();

@@ -314,18 +314,20 @@ void uring_driver::finish_op(io_op& op_ref, std::int32_t result) noexcept {
 }
 
 bool uring_driver::cancel_op_local(io_op& op) noexcept {
-  if (zero_copy_waits_for_notification(op)) {
-    // Sent: nothing is left to cancel in the kernel; the op ends now and its
-    // record waits for the notification (uring_zero_copy.cpp).
-    finish_zero_copy_early(static_cast<zero_copy_record&>(op));
-    return true;
-  }
   io_uring_sqe* sqe = nullptr;
   try {
     sqe = acquire_sqe();  // may complete ops (it reaps when the SQ is full)
   } catch (...) {
     std::fputs("weft: io_uring refused a cancel request; cannot continue safely\n", stderr);
     std::abort();
+  }
+  // Looked at after acquire_sqe, whose reaping may have brought a zero-copy
+  // op its result (found by review: looked at before, the cancel was lost
+  // until the peer read).
+  if (!op.is_completed() && zero_copy_waits_for_notification(op)) {
+    // Sent: nothing is left to cancel in the kernel; the op ends now and its
+    // record waits for the notification (uring_zero_copy.cpp).
+    finish_zero_copy_early(static_cast<zero_copy_record&>(op));
   }
   if (op.is_completed()) {
     io_uring_prep_nop(sqe);
@@ -360,9 +362,10 @@ bool uring_driver::cancel_op_remote(io_op& op) noexcept {
   return false;
 }
 
-void uring_driver::process_remote_cancels() {
+bool uring_driver::process_remote_cancels() {
   // ORDERING: acquire: pairs with cancel_op_remote's release store.
-  if (!cancel_requested_.exchange(false, std::memory_order_acquire)) return;
+  if (!cancel_requested_.exchange(false, std::memory_order_acquire)) return false;
+  bool completed = false;
   for (;;) {
     // The SQE first: getting one may reap completions, which unlink ops from
     // the list; an op still on it afterwards has not completed.
@@ -374,7 +377,7 @@ void uring_driver::process_remote_cancels() {
       if (op == nullptr) {
         io_uring_prep_nop(sqe);
         io_uring_sqe_set_data64(sqe, cancel_tag);
-        return;
+        return completed;
       }
       unlink_cancel(cancel_list_, *op);  // stays cancel_queued until its CQE
       if (zero_copy_waits_for_notification(*op)) {
@@ -386,7 +389,10 @@ void uring_driver::process_remote_cancels() {
       io_uring_sqe_set_data64(sqe, cancel_tag);
     }
     // Outside the lock: finishing a cancel_queued op takes it.
-    if (at_once != nullptr) finish_zero_copy_early(static_cast<zero_copy_record&>(*at_once));
+    if (at_once != nullptr) {
+      finish_zero_copy_early(static_cast<zero_copy_record&>(*at_once));
+      completed = true;
+    }
   }
 }
 
@@ -426,9 +432,9 @@ bool uring_driver::resubmit_orphans() {
 bool uring_driver::poll() {
   ++turns_;
   ensure_enabled();
-  process_remote_cancels();
+  const bool cancelled = process_remote_cancels();
   run_multishot_work();
-  const bool completed = resubmit_orphans();
+  const bool completed = resubmit_orphans() || cancelled;
   return poll_nonblocking() || completed;
 }
 

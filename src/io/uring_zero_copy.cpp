@@ -17,6 +17,8 @@
 #include <weft/detail/zero_copy_send.hpp>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 namespace weft::detail {
@@ -49,11 +51,19 @@ bool uring_driver::choose_zero_copy(zero_copy_record& r) noexcept {
   // ORDERING: relaxed: see io_handle::zero_copy_refused.
   r.copy = r.handle == nullptr || !zero_copy_available() ||
            r.handle->zero_copy_refused.load(std::memory_order_relaxed);
-  zero_copy_count_send(!r.copy);
+  if (r.copy) zero_copy_count_send(false);  // a SEND_ZC is counted by pending_push
   return !r.copy;
 }
 
 void uring_driver::pending_push(zero_copy_record& r) noexcept {
+  if (r.pending_prev != nullptr || r.pending_next != nullptr || zc_pending_ == &r) {
+    // A record waits for at most one notification at a time (an op never
+    // completes while one is outstanding); linking it twice would corrupt
+    // the list.
+    std::fputs("weft: a zero-copy record was sent again before its notification\n", stderr);
+    std::abort();
+  }
+  zero_copy_count_send(true);
   // ORDERING: relaxed: a new reference taken by a party that already holds
   // one (the writer's, on this thread); nothing is published by it.
   r.refs.fetch_add(1, std::memory_order_relaxed);
@@ -76,12 +86,14 @@ void uring_driver::pending_unlink(zero_copy_record& r) noexcept {
 }
 
 bool uring_driver::zero_copy_waits_for_notification(const io_op& op) noexcept {
-  return op.code == io_opcode::send_zc &&
-         static_cast<const zero_copy_record&>(op).awaiting_notification;
+  if (op.code != io_opcode::send_zc) return false;
+  const auto& r = static_cast<const zero_copy_record&>(op);
+  return r.awaiting_notification || r.resend_at_notification;
 }
 
 void uring_driver::finish_zero_copy_early(zero_copy_record& r) noexcept {
   r.awaiting_notification = false;
+  r.resend_at_notification = false;
   uring_flight_unlink(r);
   // The record stays on the pending list with the kernel's reference; the
   // writer's frame may go as soon as the task is woken or destroyed.
@@ -90,7 +102,7 @@ void uring_driver::finish_zero_copy_early(zero_copy_record& r) noexcept {
 
 void uring_driver::finish_zero_copy_waiting() noexcept {
   for (zero_copy_record* r = zc_pending_; r != nullptr; r = r->pending_next) {
-    if (r->awaiting_notification) finish_zero_copy_early(*r);  // the list itself is unchanged
+    if (zero_copy_waits_for_notification(*r)) finish_zero_copy_early(*r);  // the list is unchanged
   }
 }
 
@@ -107,6 +119,13 @@ bool uring_driver::zero_copy_event(zero_copy_record& r, const io_completion& c) 
       zero_copy_unref(r);
       uring_flight_unlink(r);
       finish_op(r, r.result);
+    } else if (r.resend_at_notification) {
+      // A refused or orphaned SEND_ZC (below): its copy goes now, with no
+      // notification of this record left to come.
+      r.resend_at_notification = false;
+      zero_copy_unref(r);  // the writer's remains
+      uring_flight_unlink(r);
+      uring_flight_push(orphan_list_, r);  // resubmitted at the next poll or park
     } else {
       zero_copy_unref(r);  // the op ended before (cancelled): maybe the last
     }
@@ -115,25 +134,34 @@ bool uring_driver::zero_copy_event(zero_copy_record& r, const io_completion& c) 
   if (r.copy) return false;  // a plain send's result
   // The first CQE of a SEND_ZC.
   const bool more = (c.flags & IORING_CQE_F_MORE) != 0;
-  if (!more) {
+  if (more) {
+    zero_copy_count_result_before_notification();
+  } else {
     pending_unlink(r);
     zero_copy_unref(r);  // no notification follows; the writer's reference remains
   }
   if (c.result == -EOPNOTSUPP || orphaned(r, c)) {
     // Not a TCP socket (a Unix socket refuses SEND_ZC), or cancelled with
-    // the thread that submitted it (nothing was sent): send it again, as a
-    // copy, at the next poll or park. A notification of the refused SEND_ZC
-    // may still come; the record is on the pending list for it.
+    // the thread that submitted it (nothing was sent): send it again as a
+    // copy — at the next poll or park, or, if a notification of the refused
+    // SEND_ZC is to come, once it has: an op never completes while its
+    // record still waits for one (the writer would find the kernel's
+    // reference, and a next SEND_ZC of the record would be linked twice;
+    // found by review, on a current-thread runtime whose block_on thread
+    // exited with a SEND_ZC in the kernel).
     // ORDERING: relaxed: see io_handle::zero_copy_refused.
     if (c.result == -EOPNOTSUPP) r.handle->zero_copy_refused.store(true, std::memory_order_relaxed);
     r.copy = true;
     zero_copy_count_send(false);
-    uring_flight_unlink(r);
-    uring_flight_push(orphan_list_, r);
+    if (more) {
+      r.resend_at_notification = true;  // stays in flight until then
+    } else {
+      uring_flight_unlink(r);
+      uring_flight_push(orphan_list_, r);
+    }
     return true;
   }
   if (!more) return false;  // completes with its error, as any op
-  zero_copy_count_result_before_notification();
   // ORDERING: acquire: pairs with cancel_op_remote's CAS to cancel_queued.
   if (quiescing_ || r.cancel_sent ||
       r.state.load(std::memory_order_acquire) == io_op::cancel_queued) {

@@ -94,6 +94,7 @@ zero_copy_send_awaiter::zero_copy_send_awaiter(zero_copy_record& r, io_handle& h
   r.cancel_sent = false;
   r.copy = false;
   r.awaiting_notification = false;
+  r.resend_at_notification = false;
   // ORDERING: relaxed: the op is idle or completed (its previous awaiter is
   // gone, having made sure of it); only this thread leaves `idle`.
   r.state.store(io_op::idle, std::memory_order_relaxed);

@@ -12,10 +12,12 @@
 
 #include <weft/detail/zero_copy_send.hpp>
 
+#include "support/fault_injection.hpp"
 #include "support/tcp_pair.hpp"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -123,15 +125,70 @@ TEST_F(UringZeroCopy, ACancelOnTheOwnerEndsASentOpAtOnce) {
   s.read_and_expect_notification(d);
 }
 
+// The result reaped inside the cancel itself: with the SQ full, getting an
+// SQE for the ASYNC_CANCEL submits and reaps (forced with the uring_get_sqe
+// fault site: the first "full" submits the queued SEND_ZC, the second takes
+// nothing and drains, which brings its result). Looked at before that, the
+// op was "not sent yet", the ASYNC_CANCEL found nothing in the kernel, and
+// the op waited for the peer to read (found by review).
+TEST_F(UringZeroCopy, ACancelThatReapsTheResultWhileGettingItsSqeEndsTheOpAtOnce) {
+  uring_driver d(8, /*single_issuer=*/false);
+  weft_test::tcp_pair pair{weft_test::tcp_pair::held_back_t{}};
+  io_handle handle(pair.take_writer());
+  const auto data = pattern(9);
+  zero_copy_record* rec = make_record(handle, data);
+  EXPECT_TRUE(d.choose_zero_copy(*rec));
+  d.start_op(*rec);  // queued, not submitted
+  fault::fault_schedule full;
+  full.probability = 1.0;
+  full.times = 2;
+  fault::arm(fault::site::uring_get_sqe, full);
+  const bool at_once = d.cancel_op_local(*rec);
+  fault::disarm_all();
+  EXPECT_TRUE(at_once) << "the cancel was lost: the op waits for the peer";
+  EXPECT_TRUE(rec->is_completed());
+  EXPECT_EQ(rec->result, -ECANCELED);
+  EXPECT_EQ(d.zero_copy_pending(), 1u) << "the record waits for its notification";
+  EXPECT_TRUE(pair.read_peer(size) == data);
+  EXPECT_TRUE(park_until(d, [&] { return d.zero_copy_pending() == 0; }));
+  zero_copy_unref(*rec);
+}
+
 TEST_F(UringZeroCopy, ACancelFromAnotherThreadEndsASentOpAtTheOwnersNextTurn) {
   uring_driver d(8, /*single_issuer=*/false);
   sent_zero_copy s(d);
+  // The owner is parked when the request comes: the canceller's unpark ends
+  // that park before it has taken the request, so the next park takes it.
   bool at_once = true;
-  std::thread other([&] { at_once = d.cancel_op_remote(*s.rec); });
+  std::thread other([&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!d.parked() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    at_once = d.cancel_op_remote(*s.rec);
+  });
+  d.park(std::chrono::seconds(120));  // ends at the canceller's unpark
   other.join();
   EXPECT_FALSE(at_once);
   EXPECT_EQ(s.rec->state.load(), io_op::cancel_queued);
-  (void)d.poll();  // the owner takes the request: no ASYNC_CANCEL, the op ends
+  // The owner's next park takes the request: no ASYNC_CANCEL, the op ends —
+  // which wakes its task from the owner's own thread, so the park must
+  // return instead of waiting (it waited for its whole timeout once). A
+  // watchdog ends a park that waits 30 s and fails the test.
+  std::atomic<bool> returned{false};
+  std::atomic<bool> watchdog_fired{false};
+  std::thread watchdog([&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!returned.load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    if (!returned.load()) {
+      watchdog_fired = true;
+      d.unpark();
+    }
+  });
+  d.park(std::chrono::seconds(120));
+  returned = true;
+  watchdog.join();
+  EXPECT_FALSE(watchdog_fired.load()) << "the park waited after it had woken a task";
   s.expect_ended_early(d);
   s.read_and_expect_notification(d);
 }

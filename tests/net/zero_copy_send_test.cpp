@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -302,6 +303,59 @@ TEST_P(ZeroCopySendOnUring, ShutdownWithANotificationOutstandingKeepsTheBuffer) 
   EXPECT_EQ(after.records_alive - before.records_alive, 1u) << "kept for the process's life";
   // The runtime is gone; the kernel still sends from the kept buffer.
   EXPECT_TRUE(pair.read_peer(size) == data);
+}
+
+// A current-thread runtime is driven by whichever thread calls block_on. A
+// SEND_ZC submitted by a thread that then exits comes back -ECANCELED (with
+// F_MORE: a notification follows) when the socket gets room; the driver
+// sends it again as a copy — only once that notification has come, or the
+// write ended with "state not recoverable" (the kernel's reference still
+// counted) and a next SEND_ZC of the record was linked twice (found by
+// review). Forced: the send queue is full before the write starts, so its
+// SEND_ZC waits in the kernel when its thread exits.
+TEST(ZeroCopySendOrphan, ASendZcWhoseThreadExitedIsSentAgainAfterItsNotification) {
+  if (!weft::detail::uring_driver::zero_copy_available()) {
+    GTEST_SKIP() << "this kernel has no IORING_OP_SEND_ZC (Linux 6.0)";
+  }
+  weft::runtime rt = weft::runtime_builder{}
+                         .flavor(weft::runtime_flavor::current_thread)
+                         .io_backend(weft::io_backend_choice::io_uring)
+                         .build();
+  weft_test::tcp_pair pair{weft_test::tcp_pair::held_back_t{}};
+  const std::size_t junk = pair.fill_writer();
+  constexpr std::size_t size = 256 * 1024;
+  const auto data = pattern(size, 13);
+  auto s = std::make_shared<tcp_stream>(pair.take_writer());
+  std::optional<weft::join_handle<result<std::vector<std::byte>>>> writer;
+  const auto before = zero_copy_stats();
+  std::thread first([&] {
+    rt.block_on([&]() -> task<> {
+      writer = weft::spawn([s, &data]() -> task<result<std::vector<std::byte>>> {
+        co_return co_await s->write_all_zero_copy(data);
+      });
+      EXPECT_TRUE(co_await until([&] {
+        return zero_copy_stats().zero_copy_sends > before.zero_copy_sends;
+      })) << "the write never started";
+      co_await weft::sleep(1ms);  // a park: the SEND_ZC goes to the kernel from this thread
+    }());
+  });
+  first.join();  // its thread exits with the SEND_ZC waiting in the kernel
+  std::vector<std::byte> got;
+  std::thread reader([&] { got = pair.read_peer(junk + size); });
+  auto r = rt.block_on([&]() -> task<result<result<std::vector<std::byte>>>> {
+    co_return co_await weft::timeout(30s, std::move(*writer));
+  }());
+  reader.join();
+  EXPECT_TRUE(r.has_value()) << "the write did not end";
+  if (r) {
+    EXPECT_TRUE(r->has_value()) << r->error().message();
+    if (r->has_value()) {
+      EXPECT_TRUE(**r == data) << "the buffer came back changed";
+    }
+  }
+  EXPECT_EQ(got.size(), junk + size);
+  EXPECT_TRUE(got.size() == junk + size && std::equal(data.begin(), data.end(), got.begin() + junk))
+      << "the peer did not get the write's bytes after the filler";
 }
 
 TEST_P(ZeroCopySendOnUring, WithoutSendZcInTheKernelEveryWriteIsACopy) {

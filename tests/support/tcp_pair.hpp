@@ -86,6 +86,20 @@ struct tcp_pair {
     return fd;
   }
 
+  /// Fill the writer's send queue (and the peer's window) with plain sends
+  /// until the kernel takes no more: the bytes written, which the peer must
+  /// read before anything sent after them.
+  std::size_t fill_writer() const {
+    std::vector<char> junk(65536, 'j');
+    std::size_t total = 0;
+    for (;;) {
+      const ssize_t r = ::send(writer, junk.data(), junk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return total;
+      total += static_cast<std::size_t>(r);
+    }
+  }
+
   /// Read from `peer` until `n` bytes came, end of stream, an error or 30 s
   /// went by: what came.
   std::vector<std::byte> read_peer(std::size_t n) const {

@@ -31,7 +31,9 @@
 //               └─ SEND_ZC queued, refs+1, on the driver's pending list ─► sent_wait
 //   sent_wait ─ first CQE ─┬─ no F_MORE (no notification follows):
 //               │          │     refs-1, off the list ───────────────► op completed (its result)
-//               │          ├─ -EOPNOTSUPP (not TCP): resent as a plain send, the socket remembered
+//               │          ├─ -EOPNOTSUPP (not TCP; the socket remembered), or -ECANCELED
+//               │          │     because its submitting thread exited: resent as a plain
+//               │          │     send — once the notification has come if F_MORE says one will
 //               │          ├─ F_MORE, cancel asked or quiescing ─────► op completed; record
 //               │          │     waits on the list for the notification (the driver's)
 //               │          └─ F_MORE ──────────────────────────────────► notif_wait
@@ -65,6 +67,7 @@ struct zero_copy_record : io_op {
   // Owner thread of the ring that sent it:
   bool copy = false;               // this op goes as a plain send
   bool awaiting_notification = false;  // notif_wait: the op completes at the notification
+  bool resend_at_notification = false;  // refused or orphaned: resent as a copy then
   zero_copy_record* pending_next = nullptr;  // on the driver's list of records
   zero_copy_record* pending_prev = nullptr;  // with a notification outstanding
 
