@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <string>
 #include <system_error>
 
@@ -32,12 +33,25 @@ const weft::net::accept_backoff accept_backoff{std::chrono::milliseconds(10),
 // read_buffered: the bytes arrive in a buffer the runtime owns (on io_uring
 // one of the worker's provided buffers), so a connection waiting for data
 // holds no buffer of its own; the buffer goes back when `got` is destroyed.
+// A message larger than a buffer (16 KiB) arrives in several: the ones
+// already queued are taken at once (read_buffered_ready) and echoed with one
+// write — four writes for a 64 KiB message cost 1.5x tokio's CPU.
 weft::task<void> serve(weft::net::tcp_stream s) {
   (void)s.set_nodelay(true);
+  std::array<weft::net::recv_buffer, 8> bufs;
+  std::array<std::span<const std::byte>, 8> parts;
   for (;;) {
     weft::result<weft::net::recv_buffer> got = co_await s.read_buffered();
     if (!got || got->empty()) co_return;  // error or end of stream: close
-    if (!co_await s.write_all(got->data())) co_return;
+    const std::size_t more = s.read_buffered_ready(std::span(bufs).subspan(1));
+    if (more == 0) {
+      if (!co_await s.write_all(got->data())) co_return;
+      continue;
+    }
+    bufs[0] = std::move(*got);
+    for (std::size_t i = 0; i <= more; ++i) parts[i] = bufs[i].data();
+    if (!co_await s.write_all_vectored(std::span(parts.data(), more + 1))) co_return;
+    for (std::size_t i = 0; i <= more; ++i) bufs[i].reset();  // back to the ring now
   }
 }
 

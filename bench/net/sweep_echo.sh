@@ -14,7 +14,7 @@
 # default 0),
 # WEFT_ECHO_SERVER (default
 # <repo>/build/release/examples/echo_server, built with the release preset if
-# missing). Two passes: closed loop, then a fixed offered rate per point.
+# missing), WEFT_ECHO_SERVER_BASE (optional: a second weft build, "weft_base"). Two passes: closed loop, then a fixed offered rate per point.
 # Output: markdown tables on stdout; raw runs, closed.tsv, rate.tsv and
 # sweep.png (gnuplot) in <repo>/build/bench-net/sweep/.
 set -euo pipefail
@@ -58,8 +58,13 @@ SERVERS=(
   "tokio:19102:$TOKIO/tokio_echo"
   "uring:19103:$BUILD/uring_echo"
 )
+# WEFT_ECHO_SERVER_BASE: another build of weft's echo server (say, before a
+# change), run in the same rounds as "weft_base" — an A/B in one run.
+if [[ -n ${WEFT_ECHO_SERVER_BASE:-} ]]; then
+  SERVERS+=("weft_base:19105:$WEFT_ECHO_SERVER_BASE")
+fi
 # ONLY (names, space-separated): run just those servers (default: all).
-ONLY=${ONLY:-"weft weft_epoll weft_rsend tokio uring"}
+ONLY=${ONLY:-"weft weft_epoll weft_rsend tokio uring weft_base"}
 picked=()
 for entry in "${SERVERS[@]}"; do [[ " $ONLY " == *" ${entry%%:*} "* ]] && picked+=("$entry"); done
 SERVERS=("${picked[@]}")

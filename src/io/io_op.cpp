@@ -81,6 +81,13 @@ void io_abandon(io_op& op, bool result_taken) noexcept {
   }
 }
 
+std::size_t io_take_ready_buffers(io_handle& h, ready_buffer* out, std::size_t n) noexcept {
+  // ORDERING: acquire: pairs with the release of the CAS that published the
+  // queue (multishot_queue::of).
+  multishot_queue* q = h.queue.load(std::memory_order_acquire);
+  return q == nullptr ? 0 : q->take_ready(out, n);
+}
+
 void io_use_owned_block(io_op& op) {
   op.buf = new std::byte[owned_block_size];
   op.len = owned_block_size;

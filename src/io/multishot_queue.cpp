@@ -209,6 +209,20 @@ bool multishot_queue::start(io_op& op, std::coroutine_handle<> h, uring_driver& 
   return true;
 }
 
+std::size_t multishot_queue::take_ready(ready_buffer* out, std::size_t n) noexcept {
+  if (kind_ != multishot_kind::recv) return 0;
+  std::lock_guard<sync::spin_mutex> lock(mu_);
+  std::size_t taken = 0;
+  while (taken < n && !results_.empty()) {
+    const item& it = results_.front();
+    if (it.ring == nullptr || it.result <= 0) break;  // the end of stream or an error: a read's
+    out[taken++] = ready_buffer{it.ring, it.buffer, it.offset,
+                                static_cast<std::uint32_t>(it.result) - it.offset};
+    results_.pop_front();
+  }
+  return taken;
+}
+
 void multishot_queue::cancel(io_op& op) noexcept {
   {
     std::lock_guard<sync::spin_mutex> lock(mu_);

@@ -123,6 +123,11 @@ class multishot_queue {
   bool start(io_op& op, std::coroutine_handle<> h, uring_driver& d);
   /// Any thread: unlink a waiter (-ECANCELED). Returns once `op` is completed.
   void cancel(io_op& op) noexcept;
+  /// recv, any thread: move up to `n` received buffers at the front of the
+  /// queue (bytes, not the end of stream or an error, which stay for the
+  /// next read) into `out`, without waiting; how many. What a read() copied
+  /// out of the front buffer is not in it again.
+  std::size_t take_ready(ready_buffer* out, std::size_t n) noexcept;
   /// The awaiter of a waiter goes: drop its reference.
   void release_waiter(io_op& op) noexcept;
 

@@ -8,6 +8,8 @@
 
 #include <weft/detail/zero_copy_send.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <memory>
 
@@ -56,6 +58,50 @@ detail::msg_awaiter<std::size_t> stream_socket::write_vectored(
   }
   a.iov_count = bufs.size();
   return a;
+}
+
+std::size_t stream_socket::read_buffered_ready(std::span<recv_buffer> out) noexcept {
+  constexpr std::size_t chunk = 8;
+  std::array<weft::detail::ready_buffer, chunk> got{};
+  std::size_t moved = 0;
+  while (moved < out.size()) {
+    const std::size_t want = std::min(chunk, out.size() - moved);
+    const std::size_t n = weft::detail::io_take_ready_buffers(h_, got.data(), want);
+    for (std::size_t i = 0; i < n; ++i) {
+      recv_buffer& b = out[moved + i];
+      b.reset();
+      b.ring_ = got[i].ring;
+      b.id_ = got[i].id;
+      b.data_ = weft::detail::provided_data(got[i].ring, got[i].id) + got[i].offset;
+      b.size_ = got[i].size;
+    }
+    moved += n;
+    if (n < want) break;
+  }
+  return moved;
+}
+
+task<result<void>> stream_socket::write_all_vectored(
+    std::span<const std::span<const std::byte>> bufs) {
+  std::size_t index = 0;   // the first span not fully written
+  std::size_t offset = 0;  // how much of it was
+  while (index < bufs.size()) {
+    std::array<std::span<const std::byte>, 8> window{};
+    std::size_t count = 0;
+    for (std::size_t i = index; i < bufs.size() && count < window.size(); ++i) {
+      window[count++] = i == index ? bufs[i].subspan(offset) : bufs[i];
+    }
+    result<std::size_t> n = co_await write_vectored(std::span(window.data(), count));
+    if (!n) co_return n.error();
+    std::size_t left = *n;
+    while (index < bufs.size() && left >= bufs[index].size() - offset) {
+      left -= bufs[index].size() - offset;
+      ++index;
+      offset = 0;
+    }
+    offset += left;
+  }
+  co_return result<void>{};
 }
 
 namespace {

@@ -249,6 +249,19 @@ inline constexpr std::uint32_t owned_block_size = 16384;
 /// recv_buffered on io_uring without provided buffers: the op becomes a recv
 /// into a block it owns (owns_buf), freed by whoever ends up with it.
 void io_use_owned_block(io_op& op);
+/// A received buffer taken from a stream's queue without waiting
+/// (io_take_ready_buffers): bytes [offset, offset + size) of provided buffer
+/// `id` of `ring`, now the taker's to give back.
+struct ready_buffer {
+  buffer_ring* ring = nullptr;
+  std::uint16_t id = 0;
+  std::uint32_t offset = 0;
+  std::uint32_t size = 0;
+};
+/// Any thread: up to `n` buffers that `h`'s multishot receive has already
+/// queued (io_uring, after a read_buffered()), in order; 0 if none or if
+/// the socket has no such queue (epoll, no provided buffers, not yet read).
+std::size_t io_take_ready_buffers(io_handle& h, ready_buffer* out, std::size_t n) noexcept;
 /// Give provided buffer `id` back to `ring` (any thread).
 void give_back_provided(buffer_ring* ring, std::uint16_t id) noexcept;
 /// The first byte of provided buffer `id` of `ring`.

@@ -33,6 +33,7 @@ namespace weft::net {
 namespace detail {
 class buffered_read_awaiter;
 }
+class stream_socket;
 
 class recv_buffer {
  public:
@@ -79,6 +80,7 @@ class recv_buffer {
 
  private:
   friend class detail::buffered_read_awaiter;
+  friend class stream_socket;  // read_buffered_ready
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   weft::detail::buffer_ring* ring_ = nullptr;  // a provided buffer, given back

@@ -248,6 +248,16 @@ class stream_socket : public socket_base {
         h_, weft::detail::io_opcode::recv_buffered, nullptr, 0);
   }
 
+  /// What read_buffered() would return next, without waiting: the buffers
+  /// this stream's receive has already queued (io_uring, once read_buffered()
+  /// has been used on the stream), in order, as many as fit in `out`. Returns
+  /// how many it moved into `out` — 0 if none is queued, on epoll, or where
+  /// the next result is the end of stream or an error (left for
+  /// read_buffered() to return). A large message arrives in several 16 KiB
+  /// buffers: a server takes the first with read_buffered(), the rest with
+  /// this, and writes them all with one write_all_vectored().
+  std::size_t read_buffered_ready(std::span<recv_buffer> out) noexcept;
+
   /// Read exactly buf.size() bytes. errc::end_of_stream if the peer closes first.
   task<result<void>> read_exact(std::span<std::byte> buf);
   /// read_exact that also reports how many bytes of buf it filled (set to 0
@@ -260,6 +270,12 @@ class stream_socket : public socket_base {
   /// (set to 0 now, updated as each write completes; exact after an error or
   /// cancellation — see the top of this file).
   task<result<void>> write_all(std::span<const std::byte> buf, std::size_t& transferred);
+
+  /// Write all of several buffers, in order, however many writes it takes
+  /// (each a sendmsg(2) of up to 8 of them). The spans, and the bytes they
+  /// view, must outlive the call. Errors and cancellation as write_all's
+  /// (how many bytes went is not reported).
+  task<result<void>> write_all_vectored(std::span<const std::span<const std::byte>> bufs);
 
   /// Write all of `data` with zero copy where the kernel offers it: on
   /// io_uring (Linux 6.0+) and a TCP socket, each send is an
