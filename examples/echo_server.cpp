@@ -35,11 +35,14 @@ const weft::net::accept_backoff accept_backoff{std::chrono::milliseconds(10),
 // holds no buffer of its own; the buffer goes back when `got` is destroyed.
 // A message larger than a buffer (16 KiB) arrives in several: the ones
 // already queued are taken at once (read_buffered_ready) and echoed with one
-// write — four writes for a 64 KiB message cost 1.5x tokio's CPU.
+// write — four writes for a 64 KiB message cost 1.5x tokio's CPU. At most
+// four at a time (a 64 KiB message): a connection whose peer stops reading
+// holds what it took until its write ends, and the worker's 256 buffers are
+// shared by all its connections.
 weft::task<void> serve(weft::net::tcp_stream s) {
   (void)s.set_nodelay(true);
-  std::array<weft::net::recv_buffer, 8> bufs;
-  std::array<std::span<const std::byte>, 8> parts;
+  std::array<weft::net::recv_buffer, 4> bufs;
+  std::array<std::span<const std::byte>, 4> parts;
   for (;;) {
     weft::result<weft::net::recv_buffer> got = co_await s.read_buffered();
     if (!got || got->empty()) co_return;  // error or end of stream: close

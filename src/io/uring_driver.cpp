@@ -155,8 +155,10 @@ io_uring_sqe* uring_driver::acquire_sqe() {
     const int res = ring_submit(&ring_, enters_);
     if (res > 0) continue;
     if (res < 0 && !transient(res)) throw_errno(-res, "io_uring_submit");
-    // Nothing was taken: the kernel wants completions reaped first.
-    drain();
+    // Nothing was taken: the kernel wants completions reaped first. One of
+    // them may wake a task on this thread, which does not unpark it: a park
+    // that gets here must not wait afterwards (reaped_in_acquire_).
+    if (drain()) reaped_in_acquire_ = true;
   }
 }
 
@@ -243,6 +245,12 @@ bool uring_driver::wait_once(__kernel_timespec* timeout) {
   if (!armed_) {
     try {
       arm_eventfd_read();
+      if (reaped_in_acquire_) {
+        // Getting the SQE delivered completions (it woke tasks here): hand
+        // the read to the kernel without waiting (found by review).
+        poll_nonblocking();
+        return true;
+      }
     } catch (const std::system_error& e) {
       // The SQ was full and the enter that makes room failed hard: it took
       // nothing. Counted as a failed park enter (thrown after
@@ -294,14 +302,16 @@ bool uring_driver::wait_in_hook(std::optional<std::chrono::nanoseconds> left) {
 void uring_driver::park(std::optional<std::chrono::nanoseconds> timeout) {
   ++turns_;
   ensure_enabled();
+  reaped_in_acquire_ = false;
   const bool cancelled = process_remote_cancels();
   run_multishot_work();
-  if (resubmit_orphans() || cancelled) {
+  if (resubmit_orphans() || cancelled || reaped_in_acquire_) {
     // It woke a task (an orphan cancelled while out of the kernel, a sent
-    // zero-copy op ended by a cancel from another thread). A wake from the
-    // owner's own thread does not unpark it: do not wait (found by the
-    // zero-copy cancel test on a multi-thread runtime under TSan: the owner
-    // woke the writer, then slept until the test's 30 s deadline).
+    // zero-copy op ended by a cancel from another thread, a completion
+    // reaped while an SQE was got). A wake from the owner's own thread does
+    // not unpark it: do not wait (found by the zero-copy cancel test on a
+    // multi-thread runtime under TSan: the owner woke the writer, then slept
+    // until the test's 30 s deadline).
     (void)poll_nonblocking();
     return;
   }

@@ -441,6 +441,9 @@ class uring_driver final : public park_driver, public io_driver {
   zero_copy_record* zc_pending_ = nullptr;
   std::size_t zc_pending_count_ = 0;
   unsigned hard_enter_failures_ = 0;  // owner only: in a row, see check_park_enter
+  // Owner only: acquire_sqe reaped completions (the SQ was full and its
+  // submit took nothing) since park() began; park then does not wait.
+  bool reaped_in_acquire_ = false;
   std::uint64_t enters_ = 0;  // owner only: see enters()
   std::uint64_t turns_ = 0;   // owner only: see turns()
   // The thread that last drove the ring and its epoch (owner only: the

@@ -12,12 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include "support/fault_injection.hpp"
 #include "support/flavors.hpp"
 #include "support/test_points.hpp"
 
 #include <sys/utsname.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <future>
@@ -184,6 +186,47 @@ TEST(uring_driver, an_op_cancelled_from_another_thread_is_cancelled_by_the_owner
   EXPECT_EQ(r.op.result, -ECANCELED);
   // A second request for a completed op reports it completed.
   EXPECT_TRUE(d.cancel_op_remote(r.op));
+}
+
+// A park whose eventfd read must be armed again gets an SQE for it; with the
+// SQ full (forced twice with the uring_get_sqe fault site) getting one submits
+// and reaps, which here delivers a completion — a task woken on the owner's
+// thread, which does not unpark it. The park must then return instead of
+// waiting (found by review). A watchdog ends a park that waits 30 s.
+TEST(uring_driver, a_park_that_reaps_while_getting_an_sqe_does_not_wait) {
+  uring_driver d(8, /*single_issuer=*/false);
+  pipe_read r;
+  d.start_op(r.op);
+  (void)d.poll();  // in the kernel now
+  // An unpark while parked: the eventfd read completes, so the next wait
+  // must arm it again.
+  std::thread waker([&] {
+    (void)spin_until([&] { return d.parked(); });
+    d.unpark();
+  });
+  d.park(std::chrono::seconds(120));
+  waker.join();
+  ASSERT_EQ(::write(r.fds[1], "x", 1), 1);  // the read's CQE, not yet reaped
+  fault::fault_schedule full;
+  full.probability = 1.0;
+  full.times = 2;
+  fault::arm(fault::site::uring_get_sqe, full);
+  std::atomic<bool> returned{false};
+  std::atomic<bool> watchdog_fired{false};
+  std::thread watchdog([&] {
+    const bool ended = spin_until([&] { return returned.load(); });
+    if (!ended) {
+      watchdog_fired = true;
+      d.unpark();
+    }
+  });
+  d.park(std::chrono::seconds(120));
+  returned = true;
+  watchdog.join();
+  fault::disarm_all();
+  EXPECT_FALSE(watchdog_fired.load()) << "the park waited after it had delivered a completion";
+  EXPECT_TRUE(r.op.is_completed());
+  EXPECT_EQ(r.op.result, 1);
 }
 
 TEST(uring_driver, an_op_that_completes_before_its_remote_cancel_keeps_its_result) {

@@ -256,6 +256,11 @@ class stream_socket : public socket_base {
   /// read_buffered() to return). A large message arrives in several 16 KiB
   /// buffers: a server takes the first with read_buffered(), the rest with
   /// this, and writes them all with one write_all_vectored().
+  /// It never waits and never restarts the stream's receive (which stops
+  /// when its queue is full or the worker's buffers run out): after a 0,
+  /// call read_buffered(), which does. Buffers taken are held until the
+  /// recv_buffers go: a connection holding many while its peer does not read
+  /// leaves fewer of the worker's 256 for the others.
   std::size_t read_buffered_ready(std::span<recv_buffer> out) noexcept;
 
   /// Read exactly buf.size() bytes. errc::end_of_stream if the peer closes first.
