@@ -14,9 +14,8 @@
 
 #include "support/fault_injection.hpp"
 #include "support/flavors.hpp"
+#include "support/kernel_version.hpp"
 #include "support/test_points.hpp"
-
-#include <sys/utsname.h>
 
 #include <array>
 #include <atomic>
@@ -80,14 +79,9 @@ TEST(uring_driver, an_io_completion_ends_an_unbounded_park) {
 }
 
 TEST(uring_driver, single_issuer_and_defer_taskrun_are_used_from_linux_6_1) {
-  utsname u{};
-  ASSERT_EQ(uname(&u), 0);
-  int major = 0;
-  int minor = 0;
-  ASSERT_EQ(std::sscanf(u.release, "%d.%d", &major, &minor), 2);
   uring_driver d;
-  const bool new_kernel = major > 6 || (major == 6 && minor >= 1);
-  EXPECT_EQ(d.defer_taskrun(), new_kernel) << "kernel " << u.release;
+  const bool new_kernel = weft_test::kernel_at_least(6, 1);
+  EXPECT_EQ(d.defer_taskrun(), new_kernel);
   RecordProperty("defer_taskrun", d.defer_taskrun() ? "yes" : "no");
 }
 

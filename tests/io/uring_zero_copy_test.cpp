@@ -13,6 +13,7 @@
 #include <weft/detail/zero_copy_send.hpp>
 
 #include "support/fault_injection.hpp"
+#include "support/require_send_zc.hpp"
 #include "support/tcp_pair.hpp"
 
 #include <gtest/gtest.h>
@@ -99,9 +100,7 @@ struct sent_zero_copy {
 class UringZeroCopy : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!uring_driver::zero_copy_available()) {
-      GTEST_SKIP() << "this kernel has no IORING_OP_SEND_ZC (Linux 6.0)";
-    }
+    WEFT_REQUIRE_SEND_ZC();
   }
 };
 

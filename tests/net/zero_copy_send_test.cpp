@@ -22,6 +22,7 @@
 #include "io/uring_driver.hpp"
 #include "support/backends.hpp"
 #include "support/flavors.hpp"
+#include "support/require_send_zc.hpp"
 #include "support/tcp_pair.hpp"
 
 #include <gtest/gtest.h>
@@ -98,9 +99,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, ZeroCopySend, weft_test::each_backend(),
 class ZeroCopySendOnUring : public weft_test::on_uring_each_flavor {
  protected:
   void SetUp() override {
-    if (!weft::detail::uring_driver::zero_copy_available()) {
-      GTEST_SKIP() << "this kernel has no IORING_OP_SEND_ZC (Linux 6.0)";
-    }
+    WEFT_REQUIRE_SEND_ZC();
   }
 };
 INSTANTIATE_TEST_SUITE_P(Flavors, ZeroCopySendOnUring, weft_test::each_flavor(),
@@ -314,9 +313,7 @@ TEST_P(ZeroCopySendOnUring, ShutdownWithANotificationOutstandingKeepsTheBuffer) 
 // review). Forced: the send queue is full before the write starts, so its
 // SEND_ZC waits in the kernel when its thread exits.
 TEST(ZeroCopySendOrphan, ASendZcWhoseThreadExitedIsSentAgainAfterItsNotification) {
-  if (!weft::detail::uring_driver::zero_copy_available()) {
-    GTEST_SKIP() << "this kernel has no IORING_OP_SEND_ZC (Linux 6.0)";
-  }
+  WEFT_REQUIRE_SEND_ZC();
   weft::runtime rt = weft::runtime_builder{}
                          .flavor(weft::runtime_flavor::current_thread)
                          .io_backend(weft::io_backend_choice::io_uring)
@@ -336,7 +333,10 @@ TEST(ZeroCopySendOrphan, ASendZcWhoseThreadExitedIsSentAgainAfterItsNotification
       EXPECT_TRUE(co_await until([&] {
         return zero_copy_stats().zero_copy_sends > before.zero_copy_sends;
       })) << "the write never started";
-      co_await weft::sleep(1ms);  // a park: the SEND_ZC goes to the kernel from this thread
+      // A turn polls the ring every 61 ticks, submitting what is queued: 200
+      // yields pass at least three, so the SEND_ZC is in the kernel,
+      // submitted by this thread, before it exits.
+      for (int i = 0; i < 200; ++i) co_await weft::yield_now();
     }());
   });
   first.join();  // its thread exits with the SEND_ZC waiting in the kernel
