@@ -194,9 +194,9 @@ class uring_driver final : public park_driver, public io_driver {
   /// life (a multi-thread runtime's worker): SINGLE_ISSUER | DEFER_TASKRUN.
   /// False for a current-thread runtime, whose driving thread is whichever
   /// thread calls block_on: a plain ring.
-  /// `inline_send`: a send on a socket tries send(2) first and takes an SQE
-  /// only if it would block (false: every send is an SQE; WEFT_URING_SEND,
-  /// io_backend.cpp).
+  /// `inline_send`: a send or sendmsg on a socket tries the system call
+  /// first and takes an SQE only if it would block (false: every send is an
+  /// SQE; WEFT_URING_SEND, io_backend.cpp).
   explicit uring_driver(unsigned entries = 256, bool single_issuer = true, bool inline_send = true);
   ~uring_driver() override;
   uring_driver(const uring_driver&) = delete;
@@ -228,8 +228,9 @@ class uring_driver final : public park_driver, public io_driver {
   io_uring_sqe* acquire_sqe();
 
   // ---- io_driver (uring_ops.cpp) ----
-  /// Owner thread: a send on a socket is tried as send(2) first; otherwise
-  /// start_op, suspend, and `hook` becomes the task's cancel hook.
+  /// Owner thread: a send or sendmsg on a socket is tried as a system call
+  /// first; otherwise start_op, suspend, and `hook` becomes the task's
+  /// cancel hook.
   bool start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) override;
   /// Any thread: cancel_op_local on the owner, cancel_op_remote elsewhere.
   bool cancel(io_op& op) noexcept override;

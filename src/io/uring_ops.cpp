@@ -187,11 +187,15 @@ bool uring_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook
   // that is not to be had (uring_zero_copy.cpp).
   const bool zero_copy =
       op.code == io_opcode::send_zc && choose_zero_copy(static_cast<zero_copy_record&>(op));
-  if ((op.code == io_opcode::send || (op.code == io_opcode::send_zc && !zero_copy)) &&
-      op.handle != nullptr && inline_send_) {
+  const bool plain_send = op.code == io_opcode::send || op.code == io_opcode::sendmsg ||
+                          (op.code == io_opcode::send_zc && !zero_copy);
+  if (plain_send && op.handle != nullptr && inline_send_) {
     // A send on a socket usually finds room in the socket buffer: try it as
     // a non-blocking system call first (as a readiness runtime would) and go
-    // through the ring only if it would block.
+    // through the ring only if it would block. sendmsg too (write_vectored,
+    // a datagram's send_to): through the ring, an echo of 1 MiB messages in
+    // 64 KiB vectored writes cost about 10 % more CPU than one of single
+    // sends in a sweep; tried first, the two are even (docs/benchmarks.md).
     const std::int32_t r = io_perform(op, /*first=*/true);
     if (r != -EAGAIN) {
       op.result = r;

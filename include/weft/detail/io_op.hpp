@@ -10,7 +10,7 @@
 //
 // io_uring: the op is an SQE on the ring of the worker the task runs on
 // (user_data = &op); the completion is delivered on that worker while it
-// polls or parks, which wakes the task. A socket send is first tried as a
+// polls or parks, which wakes the task. A socket send (or sendmsg) is first tried as a
 // non-blocking system call (a socket with room takes it at once, with no
 // ring round trip); only a send that would block becomes an SQE. The kernel owns the buffer until the
 // CQE arrives, so an op is never freed in flight:
