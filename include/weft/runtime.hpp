@@ -74,8 +74,9 @@ class runtime_builder {
   runtime_builder& thread_name_prefix(std::string prefix);
   /// multi_thread (default), current_thread, or simulation: the
   /// multi-thread scheduler's code with virtual workers taking turns on the
-  /// block_on caller in the order rng_seed picks, on virtual time, with no
-  /// real I/O — a failing order replays from its seed (weft/simulation.hpp).
+  /// block_on caller in the order rng_seed picks, on virtual time, sockets
+  /// on an in-memory network with seeded latency and faults (no real I/O) —
+  /// a failing order replays from its seed (weft/simulation.hpp).
   runtime_builder& flavor(runtime_flavor f);
   /// Upper bound of the elastic blocking pool (spawn_blocking). 1…65536; default 512.
   runtime_builder& max_blocking_threads(std::size_t n);
@@ -106,6 +107,10 @@ class runtime_builder {
   /// The I/O backend (see weft::io_backend_choice). Overrides WEFT_IO_BACKEND.
   /// A forced io_uring the kernel refuses makes build() throw.
   runtime_builder& io_backend(io_backend_choice choice);
+  /// flavor(simulation) only: the in-memory network's latency and faults
+  /// (weft::simulated_network). Throws errc::invalid_builder_setting for a
+  /// value out of its range.
+  runtime_builder& simulated_network(const weft::simulated_network& network);
   /// Called on every worker and blocking thread as it starts / before it exits.
   runtime_builder& on_thread_start(std::function<void()> fn);
   runtime_builder& on_thread_stop(std::function<void()> fn);

@@ -18,7 +18,10 @@
 // What a simulation runtime is (see runtime_builder::flavor): the
 // multi-thread scheduler's code, its virtual workers taking turns on the
 // calling thread in the order the seed picks, on virtual time (sleep and
-// timeout cost no real time), no real I/O (errc::not_supported_in_simulation).
+// timeout cost no real time), and an in-memory network for stream sockets
+// (TCP, Unix) with seeded latency, short reads and writes, spurious waits
+// and, if asked, resets and EMFILE (weft::simulated_network); other I/O fails
+// with errc::not_supported_in_simulation.
 // It is driven only by the thread that built it.
 #pragma once
 
@@ -36,6 +39,7 @@ struct simulation_options {
   std::uint64_t first_seed = 1;
   std::uint64_t seeds = 100;  // seeds first_seed … first_seed + seeds - 1
   std::size_t workers = 2;    // virtual workers
+  simulated_network network{};  // the in-memory network's latency and faults
 };
 
 struct simulation_failure {
@@ -72,6 +76,7 @@ std::optional<simulation_failure> simulate(const simulation_options& options, Bo
                        .flavor(runtime_flavor::simulation)
                        .worker_threads(options.workers)
                        .rng_seed(seed)
+                       .simulated_network(options.network)
                        .build();
       rt.block_on(body(rt));
     } catch (const std::exception& e) {

@@ -68,8 +68,8 @@ bool driver_runs_files() {
   const weft::detail::io_capabilities caps = io->caps();
   if (caps.simulated) {
     throw_error(errc::not_supported_in_simulation,
-                "weft::fs was awaited on a simulation runtime, which has no real I/O yet: run "
-                "file operations on a multi_thread or current_thread runtime");
+                "weft::fs was awaited on a simulation runtime, whose in-memory I/O covers stream "
+                "sockets only: run file operations on a multi_thread or current_thread runtime");
   }
   return caps.file_ops;
 }

@@ -32,8 +32,8 @@
 //
 // Implementations: uring_driver (completion-based: an SQE per op, the CQE
 // completes it), epoll_driver (readiness: io_source tries the system call
-// and waits for the edge), no_io_driver (a simulation's virtual worker: no
-// real I/O; every start is refused with a message).
+// and waits for the edge), sim_network (a simulation's in-memory network:
+// sockets connect and move bytes in memory, on virtual time).
 //
 // Arrows: this header depends on nothing above the I/O layer; the scheduler
 // includes it to hold a worker's driver and defines current_io_driver().
@@ -72,6 +72,15 @@ class io_driver {
   /// going away; the driver drops what it kept for the op (a listener's
   /// accept queue keeps itself alive for its waiters).
   virtual void release(io_op& /*op*/) noexcept {}
+  /// The task's thread: the socket `h` has just been bound and made to
+  /// listen (tcp_listener::bind, unix_listener::bind). The simulation's
+  /// network records it as a listener a connect can reach; the kernel
+  /// backends need nothing.
+  virtual void on_listen(io_handle& /*h*/) noexcept {}
+  /// The task's thread: `a` and `b` are a fresh connected pair of Unix
+  /// stream sockets (unix_stream::pair); the simulation's network connects
+  /// them in memory.
+  virtual void on_socket_pair(int /*a*/, int /*b*/) noexcept {}
 };
 
 /// The I/O driver of the worker this thread is (of any runtime); nullptr off

@@ -9,6 +9,7 @@
 #include "io/multishot_queue.hpp"
 #include "io/io_driver.hpp"
 #include "io/io_source.hpp"
+#include "io/sim_sockets.hpp"
 
 #include <unistd.h>
 
@@ -77,7 +78,7 @@ void io_abandon(io_op& op, bool result_taken) noexcept {
   // accept or open had already succeeded) is closed, not leaked.
   if (!result_taken && op.result >= 0 &&
       (op.code == io_opcode::accept || op.code == io_opcode::openat)) {
-    ::close(op.result);
+    close_socket_fd(op.result);  // a simulated socket's network hears of it
   }
 }
 
@@ -114,7 +115,7 @@ void io_handle::close() noexcept {
   if (multishot_queue* q = queue.exchange(nullptr, std::memory_order_acquire)) {
     fd_taken = close_multishot_queue(q);  // before the fd goes: its armed request is cancelled
   }
-  if (fd >= 0 && !fd_taken) ::close(fd);
+  if (fd >= 0 && !fd_taken) close_socket_fd(fd);  // ::close, or the simulation's too
   fd = -1;
 }
 

@@ -10,6 +10,22 @@
 
 namespace weft::detail {
 
+/// Whether an op waits for its descriptor to be readable (a reader) rather
+/// than writable: reads, receives and accepts.
+inline bool is_read_op(io_opcode code) noexcept {
+  switch (code) {
+    case io_opcode::read:
+    case io_opcode::readv:
+    case io_opcode::recv:
+    case io_opcode::recv_buffered:
+    case io_opcode::recvmsg:
+    case io_opcode::accept:
+      return true;
+    default:
+      return false;
+  }
+}
+
 struct io_op_list {
   io_op* head = nullptr;
   io_op* tail = nullptr;

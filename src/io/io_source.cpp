@@ -118,19 +118,7 @@ io_source::~io_source() = default;
 
 void io_source::destroy(io_source* s) noexcept { delete s; }
 
-bool io_source::is_reader(const io_op& op) noexcept {
-  switch (op.code) {
-    case io_opcode::read:
-    case io_opcode::readv:
-    case io_opcode::recv:
-    case io_opcode::recv_buffered:
-    case io_opcode::recvmsg:
-    case io_opcode::accept:
-      return true;
-    default:
-      return false;
-  }
-}
+bool io_source::is_reader(const io_op& op) noexcept { return is_read_op(op.code); }
 
 bool io_source::start(io_op& op, std::coroutine_handle<> h) {
   op_list& list = is_reader(op) ? readers_ : writers_;

@@ -3,6 +3,7 @@
 #include <weft/error.hpp>
 #include <weft/net/socket.hpp>
 
+#include "io/sim_sockets.hpp"
 #include "net/counted_io.hpp"
 #include "net/socket_names.hpp"
 
@@ -193,7 +194,7 @@ task<result<void>> stream_socket::write_all(std::span<const std::byte> buf,
 }
 
 result<void> stream_socket::shutdown(int how) noexcept {
-  if (::shutdown(h_.fd, how) < 0) return last_error();
+  if (weft::detail::socket_shutdown(h_.fd, how) < 0) return last_error();
   return {};
 }
 

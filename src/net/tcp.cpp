@@ -3,6 +3,8 @@
 #include <weft/net/tcp.hpp>
 #include <weft/time.hpp>
 
+#include "io/io_driver.hpp"
+#include "io/sim_sockets.hpp"
 #include "net/socket_names.hpp"
 
 #include <netinet/in.h>
@@ -67,10 +69,10 @@ result<bool> tcp_stream::keepalive() const noexcept {
   return *v != 0;
 }
 result<socket_address> tcp_stream::local_address() const noexcept {
-  return name_of(native_handle(), ::getsockname);
+  return name_of(native_handle(), weft::detail::socket_getsockname);
 }
 result<socket_address> tcp_stream::peer_address() const noexcept {
-  return name_of(native_handle(), ::getpeername);
+  return name_of(native_handle(), weft::detail::socket_getpeername);
 }
 
 result<tcp_listener> tcp_listener::bind(socket_address addr, tcp_listen_options options) {
@@ -92,11 +94,13 @@ result<tcp_listener> tcp_listener::bind(socket_address addr, tcp_listen_options 
   const socklen_t len = addr.to_sockaddr(ss);
   if (::bind(l.native_handle(), reinterpret_cast<sockaddr*>(&ss), len) < 0) return last_error();
   if (::listen(l.native_handle(), options.backlog) < 0) return last_error();
+  // A simulation's network learns of the listener (io_driver::on_listen).
+  if (weft::detail::io_driver* d = weft::detail::current_io_driver()) d->on_listen(l.h_);
   return l;
 }
 
 result<socket_address> tcp_listener::local_address() const noexcept {
-  return name_of(native_handle(), ::getsockname);
+  return name_of(native_handle(), weft::detail::socket_getsockname);
 }
 
 }  // namespace weft::net

@@ -83,6 +83,31 @@ runtime_builder& runtime_builder::io_backend(io_backend_choice choice) {
   return *this;
 }
 
+runtime_builder& runtime_builder::simulated_network(const weft::simulated_network& network) {
+  constexpr std::size_t max_window = std::size_t{16} << 20;
+  if (network.max_latency < std::chrono::nanoseconds::zero() ||
+      network.max_latency > std::chrono::seconds(1)) {
+    bad_setting("runtime_builder::simulated_network: max_latency must be between 0 and 1 s");
+  }
+  if (network.min_window == 0 || network.min_window > network.max_window ||
+      network.max_window > max_window) {
+    bad_setting("runtime_builder::simulated_network: windows must satisfy 1 <= min_window <= "
+                "max_window <= 16 MiB (min_window " + std::to_string(network.min_window) +
+                ", max_window " + std::to_string(network.max_window) + ")");
+  }
+  for (unsigned p : {network.segment_per_mille, network.short_io_per_mille,
+                     network.spurious_wait_per_mille,
+                     network.reset_per_mille, network.accept_emfile_per_mille}) {
+    if (p > 1000) {
+      bad_setting("runtime_builder::simulated_network: a fault's per_mille is " +
+                  std::to_string(p) + "; it must be between 0 and 1000");
+    }
+  }
+  cfg_.network = network;
+  cfg_.network_set_by_builder = true;
+  return *this;
+}
+
 runtime_builder& runtime_builder::on_thread_start(std::function<void()> fn) {
   cfg_.on_thread_start = std::move(fn);
   return *this;
@@ -134,6 +159,11 @@ runtime runtime_builder::build() const {
                 "\") with flavor(simulation): a role's workers are threads of their own, "
                 "which the simulation's seed cannot order; drop the roles (dispatchers then "
                 "run on the simulation's workers)");
+  }
+  if (cfg_.network_set_by_builder && cfg_.flavor != runtime_flavor::simulation) {
+    bad_setting("runtime_builder: simulated_network(...) without flavor(simulation): only a "
+                "simulation runtime has the in-memory network; drop the setting or add "
+                "flavor(runtime_flavor::simulation)");
   }
   return runtime{detail::runtime_create(cfg_, roles_)};
 }

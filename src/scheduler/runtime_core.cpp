@@ -76,7 +76,7 @@ runtime_core::runtime_core(const runtime_config& cfg, runtime_core* root)
   // Chosen once: every worker parks in the same kind of driver.
   driver_factory drivers;
   if (simulated_) {
-    drivers = simulation_drivers();
+    drivers = simulation_drivers(cfg);
   } else {
     drivers = choose_drivers(cfg);
   }

@@ -2,9 +2,10 @@
 #include "scheduler/simulation.hpp"
 
 #include "cancel/cancellation_walk.hpp"
-#include "io/no_io_driver.hpp"
+#include "io/sim_network.hpp"
 #include "scheduler/runtime_core.hpp"
 
+#include <weft/detail/task_cell.hpp>
 #include <weft/error.hpp>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -20,6 +21,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -32,6 +34,8 @@ namespace {
 /// parked worker acts again); unpark leaves a token the simulation reads.
 class sim_park_driver final : public park_driver {
  public:
+  explicit sim_park_driver(std::shared_ptr<sim_network> net) noexcept : net_(std::move(net)) {}
+  [[nodiscard]] sim_network& network() const noexcept { return *net_; }
   void park(std::optional<std::chrono::nanoseconds>) override {}
   void unpark() noexcept override {
     // ORDERING: release: pairs with take_token's acquire. Only the driving
@@ -50,6 +54,7 @@ class sim_park_driver final : public park_driver {
 
  private:
   std::atomic<bool> token_{false};
+  std::shared_ptr<sim_network> net_;  // the workers' shared I/O driver
 };
 
 sim_park_driver& sim_driver(worker& w) noexcept {
@@ -106,18 +111,31 @@ void describe_simulation_on_asan_death() {
 }
 #endif
 
+/// WEFT_SIM_STEP_LIMIT if it holds a positive number, else the default.
+std::uint64_t step_limit_from_env() noexcept {
+  const char* v = std::getenv("WEFT_SIM_STEP_LIMIT");
+  if (v == nullptr || *v == '\0') return simulation::default_step_limit;
+  char* end = nullptr;
+  const unsigned long long n = std::strtoull(v, &end, 10);
+  return end == v || *end != '\0' || n == 0 ? simulation::default_step_limit : n;
+}
+
 }  // namespace
 
-driver_factory simulation_drivers() {
-  return {io_backend::simulated, [](scheduler*, bool) {
-            static no_io_driver no_io;  // stateless: no real I/O on a virtual worker
-            return worker_drivers{std::make_unique<sim_park_driver>(), &no_io};
+driver_factory simulation_drivers(const runtime_config& cfg) {
+  // One network for all the virtual workers, owned by their park drivers
+  // (and by its sockets, which may outlive the runtime).
+  auto net = std::make_shared<sim_network>(cfg.network, cfg.rng_seed);
+  return {io_backend::simulated, [net](scheduler*, bool) {
+            return worker_drivers{std::make_unique<sim_park_driver>(net), net.get()};
           }};
 }
 
 simulation::simulation(runtime_core& rt, std::uint64_t seed)
     : rt_(rt),
       seed_(seed),
+      step_limit_(step_limit_from_env()),
+      net_(sim_driver(*rt.workers_.front()).network()),
       rng_(seed),
       state_(rt.workers_.size(), vstate::running),
       busy_(rt.workers_.size(), false) {
@@ -155,6 +173,10 @@ bool simulation::act_once() {
     }
   }
   if (rt_.blocking_.has_queued()) candidates_.push_back(blocking_actor);
+  net_.set_now(rt_.clock_.now());
+  if (auto next = net_.next_event(); next && *next <= rt_.clock_.now()) {
+    candidates_.push_back(network_actor);
+  }
   if (candidates_.empty()) return false;
   const std::size_t pick = candidates_[next_random() % candidates_.size()];
   ++steps_;
@@ -166,6 +188,13 @@ void simulation::act(std::size_t actor) {
   if (actor == blocking_actor) {
     blocking_actor_scope scope;
     (void)rt_.blocking_.run_one_here();
+    return;
+  }
+  if (actor == network_actor) {
+    // A delivery is no worker's: the tasks it wakes go through the inject
+    // queue, as from a blocking-pool thread.
+    blocking_actor_scope scope;
+    (void)net_.deliver_one();
     return;
   }
   worker& w = *rt_.workers_[actor];
@@ -196,8 +225,11 @@ bool simulation::advance_time() {
       if (!earliest || *next < *earliest) earliest = next;
     }
   }
-  if (!earliest) return false;
-  rt_.clock_.advance_to(rt_.clock_.time_of(*earliest));
+  std::optional<std::chrono::steady_clock::time_point> at;
+  if (earliest) at = rt_.clock_.time_of(*earliest);
+  if (auto next = net_.next_event(); next && (!at || *next < *at)) at = next;
+  if (!at) return false;
+  rt_.clock_.advance_to(*at);
   return true;
 }
 
@@ -237,6 +269,7 @@ std::string simulation::describe(const char* what) const {
          (w.lifo != nullptr ? ", a task in its LIFO slot" : "") + "]";
   }
   s += std::string("; inject queue ") + (rt_.inject_.is_empty() ? "empty" : "NOT empty") +
+       "; " + net_.describe() +
        ". Replay it with runtime_builder().flavor(runtime_flavor::simulation).rng_seed(" +
        std::to_string(seed_) + ") (or WEFT_SIM_SEED=" + std::to_string(seed_) +
        " with weft::simulate)";
@@ -245,18 +278,40 @@ std::string simulation::describe(const char* what) const {
 
 void simulation::run_until(task_header* root) {
   hook_scope hook(this);
-  const std::uint64_t limit = steps_ + step_limit;  // per block_on call
+  const std::uint64_t limit = steps_ + step_limit_;  // per block_on call
   while (!root->is_complete()) {
     if (steps_ >= limit) {
-      throw_error(errc::simulation_step_limit,
-                  describe("the step limit was reached before block_on's task completed").c_str());
+      const std::string what =
+          describe("the step limit was reached before block_on's task completed");
+      abandon(root);
+      throw_error(errc::simulation_step_limit, what.c_str());
     }
     if (act_once()) continue;
     if (advance_time()) continue;
-    throw_error(errc::simulation_stalled,
-                describe("stalled: block_on's task waits, and no worker, timer or blocking job "
-                         "can act (a deadlock or a lost wake-up)")
-                    .c_str());
+    const std::string what =
+        describe("stalled: block_on's task waits, and no worker, timer or blocking job "
+                 "can act (a deadlock or a lost wake-up)");
+    abandon(root);
+    throw_error(errc::simulation_stalled, what.c_str());
+  }
+}
+
+void simulation::abandon(task_header* root) noexcept {
+  // block_on throws next, and the awaitable its task awaits by reference
+  // goes with the caller's frame: the task must never run again (shutdown's
+  // drain resumed it into a destroyed coroutine before this). Its frame is
+  // destroyed now; a leaf whose cancellation completes later (none on the
+  // in-memory network, whose cancel is synchronous) is driven to the end.
+  if (root->is_complete() || cell_request_cancel(root)) return;
+  for (std::uint64_t k = 0; k < drain_step_limit && !root->is_complete(); ++k) {
+    if (!act_once() && !advance_time()) break;
+  }
+  if (!root->is_complete()) {
+    std::fprintf(stderr,
+                 "weft simulation seed %llu: block_on's task could not be cancelled after the "
+                 "run failed; it refers to the caller's frame, so the process stops here\n",
+                 static_cast<unsigned long long>(seed_));
+    std::abort();
   }
 }
 

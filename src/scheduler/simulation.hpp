@@ -47,7 +47,8 @@
 // waits on something that nothing will do: the run fails with
 // errc::simulation_stalled (a deadlock, or a lost wake-up), and the message
 // names the seed, the step and each worker's state. A run past
-// step_limit steps fails with errc::simulation_step_limit.
+// step_limit steps (WEFT_SIM_STEP_LIMIT, if set to a positive number, when
+// the runtime is built) fails with errc::simulation_step_limit.
 //
 // Same seed, same run: every choice comes from the seed (the workers' steal
 // victims from runtime_builder::rng_seed too), nothing reads the real clock,
@@ -72,13 +73,16 @@ namespace weft::detail {
 
 class runtime_core;
 class task_header;
+class sim_network;
 
-/// The drivers of a simulation's virtual workers.
-driver_factory simulation_drivers();
+/// The drivers of a simulation's virtual workers: each parks in a driver of
+/// its own; all share one in-memory network (io/sim_network.hpp) as their
+/// I/O driver.
+driver_factory simulation_drivers(const runtime_config& cfg);
 
 class simulation final : private preemption_hook {
  public:
-  static constexpr std::uint64_t step_limit = 20'000'000;       // per block_on
+  static constexpr std::uint64_t default_step_limit = 20'000'000;  // per block_on
   static constexpr std::uint64_t drain_step_limit = 1'000'000;  // shutdown's drain
 
   simulation(runtime_core& rt, std::uint64_t seed);
@@ -97,6 +101,7 @@ class simulation final : private preemption_hook {
  private:
   enum class vstate : std::uint8_t { running, wants_park, parked };
   static constexpr std::size_t blocking_actor = static_cast<std::size_t>(-1);
+  static constexpr std::size_t network_actor = static_cast<std::size_t>(-2);
 
   /// Choose and take one transition. False if no actor can act (virtual
   /// time is not moved here).
@@ -105,6 +110,9 @@ class simulation final : private preemption_hook {
   /// No actor can act: move virtual time to the earliest timer. False if
   /// there is none.
   bool advance_time();
+  /// run_until is about to throw: cancel block_on's task so that nothing
+  /// resumes it after its caller's frame is gone.
+  void abandon(task_header* root) noexcept;
   void at_point(const char* name) noexcept override;
   void describe_on_crash() noexcept override;
   std::uint64_t next_random() noexcept;
@@ -112,6 +120,8 @@ class simulation final : private preemption_hook {
 
   runtime_core& rt_;
   const std::uint64_t seed_;
+  const std::uint64_t step_limit_;  // per block_on
+  sim_network& net_;  // owned by the workers' park drivers
   std::uint64_t rng_;
   std::uint64_t steps_ = 0;
   int depth_ = 0;                 // nested preemptions under way

@@ -37,6 +37,8 @@ using weft::net::tcp_stream;
 class AcceptBackoff : public weft_test::on_each_backend {};
 INSTANTIATE_TEST_SUITE_P(Backends, AcceptBackoff, weft_test::each_backend(),
                          weft_test::backend_name);
+INSTANTIATE_TEST_SUITE_P(Simulated, AcceptBackoff, weft_test::each_simulated_seed(),
+                         weft_test::backend_name);
 
 // While it lives, no new descriptor can be made except by closing `spare`
 // (opened here, below the limit). Restores the limit when destroyed.

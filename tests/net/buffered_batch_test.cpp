@@ -43,6 +43,8 @@ class BufferedBatch : public weft_test::on_each_backend {
 };
 INSTANTIATE_TEST_SUITE_P(Backends, BufferedBatch, weft_test::each_backend(),
                          weft_test::backend_name);
+INSTANTIATE_TEST_SUITE_P(Simulated, BufferedBatch, weft_test::each_simulated_seed(),
+                         weft_test::backend_name);
 
 // Appends what read_buffered_ready gives; how many buffers.
 std::size_t take_ready(unix_stream& s, std::vector<std::byte>& got) {

@@ -30,6 +30,7 @@ class Udp : public weft_test::on_each_backend {};
 INSTANTIATE_TEST_SUITE_P(Backends, Udp, weft_test::each_backend(), weft_test::backend_name);
 class Unix : public weft_test::on_each_backend {};
 INSTANTIATE_TEST_SUITE_P(Backends, Unix, weft_test::each_backend(), weft_test::backend_name);
+INSTANTIATE_TEST_SUITE_P(Simulated, Unix, weft_test::each_simulated_seed(), weft_test::backend_name);
 
 std::span<const std::byte> bytes(const std::string& s) {
   return std::as_bytes(std::span(s.data(), s.size()));

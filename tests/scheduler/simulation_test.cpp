@@ -1,7 +1,10 @@
 // runtime_flavor::simulation: the same seed replays the same run; different
 // seeds explore different orders; virtual time; misuse and the stall report.
+#include <weft/fs.hpp>
 #include <weft/simulation.hpp>
 #include <weft/weft.hpp>
+
+#include "support/scoped_env.hpp"
 
 #include <gtest/gtest.h>
 
@@ -160,6 +163,31 @@ TEST(Simulation, SimulateReturnsTheFirstFailingSeedAndItsMessage) {
   EXPECT_FALSE(none.has_value());
 }
 
+// Bug 28: a failed run left block_on's task queued; it awaits the caller's
+// awaitable by reference, and the runtime's shutdown then resumed it after
+// that was destroyed (a segfault in the destructor). The step limit is
+// lowered (WEFT_SIM_STEP_LIMIT) so that the run fails while the task is
+// runnable: it yields for ever.
+TEST(Simulation, ARunPastTheStepLimitCancelsBlockOnsTaskBeforeItThrows) {
+  weft_test::scoped_env limit("WEFT_SIM_STEP_LIMIT", "5000");
+  weft::runtime rt = sim_runtime(8);
+  bool threw = false;
+  try {
+    rt.block_on([]() -> task<> {
+      std::vector<int> state(16, 1);  // in the frame the shutdown used to resume into
+      for (;;) {
+        co_await weft::yield_now();
+        state[0] += state[1];
+      }
+    }());
+  } catch (const std::system_error& e) {
+    threw = true;
+    EXPECT_EQ(e.code(), weft::errc::simulation_step_limit) << e.what();
+  }
+  EXPECT_TRUE(threw);
+  // The runtime is destroyed here: its drain must not resume the task.
+}
+
 TEST(Simulation, BlockingJobsRunAsActorsOfTheSimulation) {
   weft::runtime rt = sim_runtime(5);
   const int sum = rt.block_on([]() -> task<int> {
@@ -172,14 +200,15 @@ TEST(Simulation, BlockingJobsRunAsActorsOfTheSimulation) {
   EXPECT_EQ(sum, 190);
 }
 
-TEST(SimulationMisuse, IOOnASimulationRuntimeFailsWithAClearError) {
+TEST(SimulationMisuse, FileIOOnASimulationRuntimeFailsWithAClearError) {
+  // Sockets have the in-memory network (tests/net/sim_network_test.cpp);
+  // files have no simulated counterpart.
   weft::runtime rt = sim_runtime(6);
   EXPECT_EQ(rt.io_backend(), weft::io_backend::simulated);
   rt.block_on([]() -> task<> {
     try {
-      (void)co_await weft::net::tcp_stream::connect(
-          weft::net::socket_address::parse("127.0.0.1:9").value());
-      ADD_FAILURE() << "connect went ahead on a simulation runtime";
+      (void)co_await weft::fs::file::open_read("/dev/null");
+      ADD_FAILURE() << "a file opened on a simulation runtime";
     } catch (const std::system_error& e) {
       EXPECT_EQ(e.code(), weft::errc::not_supported_in_simulation) << e.what();
     }

@@ -24,9 +24,46 @@ enum class runtime_flavor { multi_thread, current_thread, simulation };
 
 /// The kernel interface a runtime's workers wait (and, with the I/O layer,
 /// do their I/O) through.
-/// simulated: a simulation runtime's, which has no real I/O (an I/O call
-/// there fails with errc::not_supported_in_simulation).
+/// simulated: a simulation runtime's in-memory network (sockets connect,
+/// send and receive in memory, on virtual time, with seeded latency and
+/// faults: weft::simulated_network); other I/O there (files, pipes, UDP)
+/// fails with errc::not_supported_in_simulation.
 enum class io_backend { io_uring, epoll, simulated };
+
+/// A simulation runtime's in-memory network (runtime_builder::
+/// simulated_network, simulation_options::network): how late a segment may
+/// arrive and which faults the seed may inject. Every choice comes from the
+/// runtime's rng_seed, so a seed replays the same latencies and faults.
+/// A fault is injected with probability per_mille / 1000 at each chance.
+struct simulated_network {
+  /// A segment, a connection request or a FIN arrives 0…max_latency after it
+  /// was sent (in order per direction). 0…1 s.
+  std::chrono::nanoseconds max_latency{std::chrono::microseconds(200)};
+  /// Each direction of a connection buffers min_window…max_window bytes
+  /// (sent, not yet read; chosen per connection): a writer past it waits,
+  /// or writes short. 1…16 MiB, min_window <= max_window.
+  std::size_t min_window = 1024;
+  std::size_t max_window = 65536;
+  /// A write's bytes travel as several segments (2 to 4, cut at seeded
+  /// points), each with its own latency, so a reader may find any prefix of
+  /// them: what a real network does to a message.
+  unsigned segment_per_mille = 250;
+  /// A read or write moves fewer bytes than it could (at least one) even
+  /// though more were there or there was room: legal for a socket, though a
+  /// kernel rarely does it to a small message. Off by default: tests of code
+  /// that must survive it (read_exact, write_all) turn it on.
+  unsigned short_io_per_mille = 0;
+  /// An operation that could complete at once waits instead (the EAGAIN a
+  /// readiness backend sees), and completes when the network next acts.
+  unsigned spurious_wait_per_mille = 100;
+  /// A write resets its connection: both ends' operations fail with
+  /// ECONNRESET (then end of stream, or EPIPE for a write). Off by default:
+  /// it changes what a correct program computes.
+  unsigned reset_per_mille = 0;
+  /// An accept fails with EMFILE while a connection waits (as a process
+  /// out of descriptors); the connection stays queued. Off by default.
+  unsigned accept_emfile_per_mille = 0;
+};
 
 /// What runtime_builder::io_backend asks for. automatic: io_uring if the
 /// kernel allows it (not ENOSYS/EPERM from seccomp/memlock limits), else
@@ -52,6 +89,8 @@ struct runtime_config {
   bool start_paused = false;  // virtual time (current_thread; simulation always)
   io_backend_choice io = io_backend_choice::automatic;
   bool io_set_by_builder = false;  // else WEFT_IO_BACKEND decides
+  simulated_network network;       // simulation only
+  bool network_set_by_builder = false;
   std::function<void()> on_thread_start;
   std::function<void()> on_thread_stop;
 };
