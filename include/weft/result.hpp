@@ -44,8 +44,10 @@ class [[nodiscard]] result {
   }
 
   T& operator*() & noexcept { return *std::get_if<0>(&v_); }
+  const T& operator*() const& noexcept { return *std::get_if<0>(&v_); }
   T&& operator*() && noexcept { return std::move(*std::get_if<0>(&v_)); }
   T* operator->() noexcept { return std::get_if<0>(&v_); }
+  const T* operator->() const noexcept { return std::get_if<0>(&v_); }
 
  private:
   void check() const {
