@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <thread>
 #include <utility>
@@ -50,6 +51,18 @@ struct sim_endpoint : std::enable_shared_from_this<sim_endpoint> {
   io_op_list readers;           // read, recv, recv_buffered, readv, recvmsg, accept, poll(IN)
   io_op_list writers;           // write, send, send_zc, writev, sendmsg, connect, poll(OUT)
   std::deque<std::shared_ptr<sim_endpoint>> backlog;  // listener: connected, not accepted
+  // A closed end kept alive by its peer until the peer closes too, so the
+  // peer's writes still find it (their bytes arrive and draw a reset, as
+  // in TCP) instead of failing before the FIN or reset could have come.
+  std::shared_ptr<sim_endpoint> closed_remote;
+  // listener: what a connect must name to reach it. A Unix path is matched
+  // by the file it names (any spelling of it); an IPv6 wildcard that is not
+  // V6ONLY also takes IPv4.
+  bool has_inode = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool dual_stack = false;
+  bool is_pair = false;  // one end of a socketpair(2): a real, connected descriptor
 };
 
 namespace {
@@ -99,32 +112,73 @@ std::size_t total_of(const byte_span_list& l) noexcept {
   return n;
 }
 
-/// The listener bound to `listener` accepts a connection to `to`: the
-/// same family and port, and the same address or a wildcard (Unix: the
-/// same path).
-bool address_matches(const sockaddr_storage& listener, const sockaddr_storage& to) noexcept {
-  if (listener.ss_family != to.ss_family) return false;
-  if (to.ss_family == AF_INET) {
-    const auto& l = reinterpret_cast<const sockaddr_in&>(listener);
+/// The file a Unix socket address names (not abstract), if it exists.
+bool inode_of(const sockaddr_storage& a, dev_t& dev, ino_t& ino) noexcept {
+  const auto& un = reinterpret_cast<const sockaddr_un&>(a);
+  if (a.ss_family != AF_UNIX || un.sun_path[0] == '\0') return false;
+  char path[sizeof un.sun_path + 1] = {};
+  std::memcpy(path, un.sun_path, sizeof un.sun_path);
+  struct stat st {};
+  if (::stat(path, &st) < 0) return false;
+  dev = st.st_dev;
+  ino = st.st_ino;
+  return true;
+}
+
+/// `to` (length `to_len`) reaches listener `l`: the same port and the same
+/// address or a wildcard (IPv4 on a dual-stack IPv6 wildcard too); a Unix
+/// path naming the listener's file, or the same abstract name, byte for byte.
+bool address_matches(const sim_endpoint& l, const sockaddr_storage& to, socklen_t to_len) {
+  const sockaddr_storage& la = l.local;
+  if (to.ss_family == AF_INET && la.ss_family == AF_INET6 && l.dual_stack) {
+    const auto& l6 = reinterpret_cast<const sockaddr_in6&>(la);
     const auto& t = reinterpret_cast<const sockaddr_in&>(to);
-    return l.sin_port == t.sin_port &&
-           (l.sin_addr.s_addr == t.sin_addr.s_addr || l.sin_addr.s_addr == htonl(INADDR_ANY));
+    return l6.sin6_port == t.sin_port &&
+           std::memcmp(&l6.sin6_addr, &in6addr_any, sizeof l6.sin6_addr) == 0;
+  }
+  if (la.ss_family != to.ss_family) return false;
+  if (to.ss_family == AF_INET) {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(la);
+    const auto& t = reinterpret_cast<const sockaddr_in&>(to);
+    return a.sin_port == t.sin_port &&
+           (a.sin_addr.s_addr == t.sin_addr.s_addr || a.sin_addr.s_addr == htonl(INADDR_ANY));
   }
   if (to.ss_family == AF_INET6) {
-    const auto& l = reinterpret_cast<const sockaddr_in6&>(listener);
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(la);
     const auto& t = reinterpret_cast<const sockaddr_in6&>(to);
-    return l.sin6_port == t.sin6_port &&
-           (std::memcmp(&l.sin6_addr, &t.sin6_addr, sizeof l.sin6_addr) == 0 ||
-            std::memcmp(&l.sin6_addr, &in6addr_any, sizeof l.sin6_addr) == 0);
+    return a.sin6_port == t.sin6_port &&
+           (std::memcmp(&a.sin6_addr, &t.sin6_addr, sizeof a.sin6_addr) == 0 ||
+            std::memcmp(&a.sin6_addr, &in6addr_any, sizeof a.sin6_addr) == 0);
   }
   if (to.ss_family == AF_UNIX) {
-    const auto& l = reinterpret_cast<const sockaddr_un&>(listener);
+    const auto& a = reinterpret_cast<const sockaddr_un&>(la);
     const auto& t = reinterpret_cast<const sockaddr_un&>(to);
-    return l.sun_path[0] != '\0' || l.sun_path[1] != '\0'
-               ? std::strncmp(l.sun_path, t.sun_path, sizeof l.sun_path) == 0
-               : std::memcmp(l.sun_path, t.sun_path, sizeof l.sun_path) == 0;
+    constexpr socklen_t name_at = offsetof(sockaddr_un, sun_path);
+    if (t.sun_path[0] == '\0' && to_len > name_at) {  // abstract: the bytes given, exactly
+      return a.sun_path[0] == '\0' && l.local_len == to_len &&
+             std::memcmp(a.sun_path, t.sun_path, to_len - name_at) == 0;
+    }
+    dev_t dev = 0;
+    ino_t ino = 0;
+    return l.has_inode && inode_of(to, dev, ino) && dev == l.dev && ino == l.ino;
   }
   return false;
+}
+
+/// `a` as an IPv4-mapped IPv6 address (what a dual-stack socket reports
+/// for an IPv4 peer); any other address as it is.
+void map_to_v6(sockaddr_storage& a, socklen_t& len) noexcept {
+  if (a.ss_family != AF_INET) return;
+  const sockaddr_in v4 = reinterpret_cast<const sockaddr_in&>(a);
+  sockaddr_in6 v6{};
+  v6.sin6_family = AF_INET6;
+  v6.sin6_port = v4.sin_port;
+  v6.sin6_addr.s6_addr[10] = 0xff;
+  v6.sin6_addr.s6_addr[11] = 0xff;
+  std::memcpy(&v6.sin6_addr.s6_addr[12], &v4.sin_addr, 4);
+  std::memset(&a, 0, sizeof a);
+  std::memcpy(&a, &v6, sizeof v6);
+  len = sizeof v6;
 }
 
 int socket_domain(int fd) noexcept {
@@ -220,6 +274,13 @@ std::shared_ptr<sim_endpoint> sim_network::register_listener(int fd) {
     ep->local_len = 0;
   }
   ep->family = ep->local.ss_family;
+  ep->has_inode = inode_of(ep->local, ep->dev, ep->ino);
+  if (ep->family == AF_INET6) {
+    int v6_only = 1;
+    socklen_t len = sizeof v6_only;
+    ep->dual_stack =
+        ::getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6_only, &len) == 0 && v6_only == 0;
+  }
   listeners_.push_back(ep);
   sim_register(fd, sim_entry{shared_from_this(), ep});
   return ep;
@@ -249,6 +310,7 @@ void sim_network::on_socket_pair(int a, int b) noexcept {
       ep->local_len = ep->peer_len = sizeof(sa_family_t);
       ep->window = pick_window();
       ep->last_arrival = now_;
+      ep->is_pair = true;
     }
     ea->remote = eb;
     eb->remote = ea;
@@ -261,9 +323,10 @@ void sim_network::on_socket_pair(int a, int b) noexcept {
   }
 }
 
-std::shared_ptr<sim_endpoint> sim_network::find_listener(const sockaddr_storage& addr) const {
+std::shared_ptr<sim_endpoint> sim_network::find_listener(const sockaddr_storage& addr,
+                                                         socklen_t len) const {
   for (const auto& l : listeners_) {
-    if (l->state == state_t::listener && address_matches(l->local, addr)) return l;
+    if (l->state == state_t::listener && address_matches(*l, addr, len)) return l;
   }
   return {};
 }
@@ -312,6 +375,7 @@ void sim_network::unlink(io_op& op, sim_endpoint& ep) noexcept {
 void sim_network::fail_waiters(sim_endpoint& ep, std::int32_t result) {
   for (io_op_list* list : {&ep.readers, &ep.writers}) {
     while (io_op* op = list->head) {
+      to_wake_.reserve(to_wake_.size() + 1);  // complete() cannot throw after the unlink
       unlink(*op, ep);
       complete(*op, result);
     }
@@ -325,9 +389,9 @@ void sim_network::settle() {
   // still the head of its list, and a nested pass over that list would
   // perform it a second time.
   while (!to_run_.empty()) {
-    const std::shared_ptr<sim_endpoint> ep = std::move(to_run_.front());
+    const std::shared_ptr<sim_endpoint> ep = to_run_.front();
+    run_lists(*ep);  // on a throw the endpoint stays poked
     to_run_.pop_front();
-    run_lists(*ep);
   }
 }
 
@@ -336,6 +400,7 @@ void sim_network::run_lists(sim_endpoint& ep) {
     while (io_op* op = list->head) {
       const std::int32_t r = perform(*op, ep, /*first=*/false);
       if (r == must_wait) break;
+      to_wake_.reserve(to_wake_.size() + 1);  // complete() cannot throw after the unlink
       unlink(*op, ep);
       complete(*op, r);
     }
@@ -481,7 +546,8 @@ std::int32_t sim_network::do_send(io_op& op, sim_endpoint& ep) {
     schedule(event_kind::rst, self);
     return static_cast<std::int32_t>(n);
   }
-  r->in_flight += n;
+  // in_flight grows with each segment scheduled (an event that cannot be
+  // made leaves the count as it was).
   if (n > 1 && chance(options_.segment_per_mille)) {
     // Cut into 2-4 segments, each delivered on its own (in order).
     ++stats_.segmented;
@@ -493,11 +559,14 @@ std::int32_t sim_network::do_send(io_op& op, sim_endpoint& ep) {
                std::vector<std::byte>(bytes.begin() + static_cast<std::ptrdiff_t>(at),
                                       bytes.begin() + static_cast<std::ptrdiff_t>(cut)),
                self);
+      r->in_flight += cut - at;
       at = cut;
     }
     bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(at));
   }
+  const std::size_t last = bytes.size();
   schedule(event_kind::data, r, std::move(bytes), self);
+  r->in_flight += last;
   return static_cast<std::int32_t>(n);
 }
 
@@ -537,6 +606,7 @@ std::int32_t sim_network::do_connect(io_op& op, const std::shared_ptr<sim_endpoi
       op.addr_size > sizeof(sockaddr_storage)) {
     return -EINVAL;
   }
+  ep->connect_error = 0;  // a cancelled earlier connect's refusal is not this one's
   std::memset(&ep->peer, 0, sizeof ep->peer);
   std::memcpy(&ep->peer, op.addr, op.addr_size);
   ep->peer_len = op.addr_size;
@@ -564,12 +634,13 @@ std::int32_t sim_network::do_connect(io_op& op, const std::shared_ptr<sim_endpoi
     ep->local_len = sizeof(sa_family_t);
   }
   next_port_ = next_port_ == 65535 ? 40000 : static_cast<std::uint16_t>(next_port_ + 1);
-  std::shared_ptr<sim_endpoint> l = find_listener(ep->peer);
+  std::shared_ptr<sim_endpoint> l = find_listener(ep->peer, ep->peer_len);
   if (!l && ep->family == AF_UNIX) {
     // A path that names no file fails at once, as connect(2) says ENOENT.
     const auto& un = reinterpret_cast<const sockaddr_un&>(ep->peer);
-    struct stat st {};
-    if (un.sun_path[0] != '\0' && ::stat(un.sun_path, &st) < 0) return -ENOENT;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    if (un.sun_path[0] != '\0' && !inode_of(ep->peer, dev, ino)) return -ENOENT;
   }
   ep->state = state_t::connecting;
   if (l) {
@@ -592,7 +663,11 @@ bool sim_network::start(io_op& op, std::coroutine_handle<> h, cancel_hook* /*hoo
       ep->family = socket_domain(op.fd);
       sim_register(op.fd, sim_entry{shared_from_this(), ep});
     } else if (op.code == io_opcode::accept && is_listening(op.fd)) {
-      ep = register_listener(op.fd);  // bound before the runtime existed
+      lock.unlock();
+      throw_error(errc::not_supported_in_simulation,
+                  "accept on a listener bound outside the simulation's tasks (before block_on, "
+                  "or on a blocking job): the in-memory network did not see it bound, so no "
+                  "connect could have reached it; bind it inside the simulated task");
     } else {
       lock.unlock();
       refuse_unsimulated();
@@ -651,6 +726,7 @@ void sim_network::close_locked(const std::shared_ptr<sim_endpoint>& ep) {
   const state_t was = ep->state;
   if (was == state_t::closed) return;
   ep->state = state_t::closed;
+  ep->closed_remote.reset();  // both ends closed: neither needs the other now
   fail_waiters(*ep, -ECANCELED);
   if (ep->fd >= 0) sim_deregister(ep->fd);
   if (was == state_t::listener) {
@@ -663,6 +739,7 @@ void sim_network::close_locked(const std::shared_ptr<sim_endpoint>& ep) {
     ep->backlog.clear();
   } else if (was == state_t::connected || was == state_t::connecting) {
     if (auto r = ep->remote.lock()) {
+      if (r->state != state_t::closed) r->closed_remote = ep;
       // Unread bytes left here make it a reset, as in TCP; otherwise the
       // other end reads to the end of what was sent, then end of stream.
       if (!ep->rx.empty()) {
@@ -693,6 +770,10 @@ int sim_network::shutdown_endpoint(const std::shared_ptr<sim_endpoint>& ep, int 
     std::lock_guard<std::mutex> lock(mu_);
     if (ep->state != state_t::connected) return ENOTCONN;
     if (how != SHUT_WR) ep->rd_shut = true;
+    // A pair is a real connected socketpair(2): shut it down for real as
+    // well, so that it still behaves if it outlives the simulation and is
+    // used on a real runtime (where its table entry still routes here).
+    if (ep->is_pair) (void)::shutdown(ep->fd, how);
     try {
       if (how != SHUT_RD && !ep->wr_shut) {
         ep->wr_shut = true;
@@ -724,19 +805,22 @@ std::string sim_network::describe() const {
   std::string s = std::to_string(events_.size()) + " network events pending";
   if (linked_.empty()) return s + ", no operation waits on the network";
   s += "; operations waiting on the network:";
+  std::vector<std::pair<int, std::string>> lines;  // by descriptor: the same seed, the same text
   static constexpr const char* states[] = {"fresh", "connecting", "connected", "listener",
                                            "closed"};
   for (const auto& [op, ep] : linked_) {
-    s += " [fd " + std::to_string(ep->fd) + " " + states[static_cast<int>(ep->state)] +
+    std::string l = " [fd " + std::to_string(ep->fd) + " " + states[static_cast<int>(ep->state)] +
          (is_reader(*op) ? ", a read" : ", a write") + " (opcode " +
          std::to_string(static_cast<int>(op->code)) + "), " + std::to_string(ep->rx.size()) +
          " bytes unread here, " + std::to_string(ep->in_flight) + " in flight to here";
     if (auto r = ep->remote.lock()) {
-      s += ", the other end holds " + std::to_string(r->rx.size() + r->in_flight) + " of its " +
+      l += ", the other end holds " + std::to_string(r->rx.size() + r->in_flight) + " of its " +
            std::to_string(r->window) + " window";
     }
-    s += "]";
+    lines.emplace_back(ep->fd, l + "]");
   }
+  std::sort(lines.begin(), lines.end());
+  for (const auto& [fd, l] : lines) s += l;
   return s;
 }
 
@@ -772,6 +856,10 @@ void sim_network::handle(event& e) {
       srv->local_len = c.peer_len;
       srv->peer = c.local;
       srv->peer_len = c.local_len;
+      if (t.family == AF_INET6) {  // an IPv4 client of a dual-stack listener
+        map_to_v6(srv->local, srv->local_len);
+        map_to_v6(srv->peer, srv->peer_len);
+      }
       srv->window = pick_window();
       c.window = pick_window();
       srv->remote = e.other;

@@ -178,7 +178,7 @@ class sim_network final : public io_driver, public std::enable_shared_from_this<
   void handle(event& e);
   void reset_connection(sim_endpoint& ep);
   void close_locked(const std::shared_ptr<sim_endpoint>& ep);
-  std::shared_ptr<sim_endpoint> find_listener(const sockaddr_storage& addr) const;
+  std::shared_ptr<sim_endpoint> find_listener(const sockaddr_storage& addr, socklen_t len) const;
   std::shared_ptr<sim_endpoint> endpoint_of(int fd) const;
   std::shared_ptr<sim_endpoint> register_listener(int fd);
   std::size_t pick_window();

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -115,9 +116,10 @@ void describe_simulation_on_asan_death() {
 std::uint64_t step_limit_from_env() noexcept {
   const char* v = std::getenv("WEFT_SIM_STEP_LIMIT");
   if (v == nullptr || *v == '\0') return simulation::default_step_limit;
+  if (*v < '0' || *v > '9') return simulation::default_step_limit;  // no sign: "-1" is no limit
   char* end = nullptr;
   const unsigned long long n = std::strtoull(v, &end, 10);
-  return end == v || *end != '\0' || n == 0 ? simulation::default_step_limit : n;
+  return *end != '\0' || n == 0 ? simulation::default_step_limit : n;
 }
 
 }  // namespace
@@ -278,7 +280,9 @@ std::string simulation::describe(const char* what) const {
 
 void simulation::run_until(task_header* root) {
   hook_scope hook(this);
-  const std::uint64_t limit = steps_ + step_limit_;  // per block_on call
+  // Per block_on call; saturating, so a huge limit means none.
+  const std::uint64_t limit =
+      step_limit_ > UINT64_MAX - steps_ ? UINT64_MAX : steps_ + step_limit_;
   while (!root->is_complete()) {
     if (steps_ >= limit) {
       const std::string what =
@@ -303,8 +307,12 @@ void simulation::abandon(task_header* root) noexcept {
   // destroyed now; a leaf whose cancellation completes later (none on the
   // in-memory network, whose cancel is synchronous) is driven to the end.
   if (root->is_complete() || cell_request_cancel(root)) return;
-  for (std::uint64_t k = 0; k < drain_step_limit && !root->is_complete(); ++k) {
-    if (!act_once() && !advance_time()) break;
+  try {
+    for (std::uint64_t k = 0; k < drain_step_limit && !root->is_complete(); ++k) {
+      if (!act_once() && !advance_time()) break;
+    }
+  } catch (...) {
+    // Out of memory while driving it: it is not complete, stop below.
   }
   if (!root->is_complete()) {
     std::fprintf(stderr,

@@ -500,6 +500,101 @@ TEST(SimulatedNetwork, UdpIsRefusedWithAClearError) {
   }());
 }
 
+// Found by the outside review of the network (each failed before its fix).
+
+TEST(SimulatedNetwork, AbstractUnixNamesAreToldApartByEveryByte) {
+  weft::runtime rt = sim(20, exact());
+  rt.block_on([]() -> task<> {
+    using weft::net::unix_address;
+    auto a = weft::net::unix_listener::bind(unix_address::abstract("weft-sim-a").value()).value();
+    auto b = weft::net::unix_listener::bind(unix_address::abstract("weft-sim-b").value()).value();
+    auto c = (co_await weft::net::unix_stream::connect(b.local_address().value())).value();
+    // b takes it: a's accept would wait for ever (a timeout in virtual time).
+    EXPECT_FALSE(co_await weft::timeout(1s, a.accept()));
+    EXPECT_TRUE((co_await b.accept()).has_value());
+    auto nobody = co_await weft::net::unix_stream::connect(unix_address::abstract("weft-sim-c").value());
+    EXPECT_EQ(error_of(nobody), std::errc::connection_refused);
+  }());
+}
+
+TEST(SimulatedNetwork, AUnixPathSpelledAnotherWayReachesTheListener) {
+  char dir[] = "/tmp/weft-sim-spell-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/s";
+  weft::runtime rt = sim(21, exact());
+  rt.block_on([&path, &dir]() -> task<> {
+    using weft::net::unix_address;
+    auto l = weft::net::unix_listener::bind(unix_address::from_path(path).value()).value();
+    const std::string other = std::string(dir) + "/./s";
+    auto c = co_await weft::net::unix_stream::connect(unix_address::from_path(other).value());
+    EXPECT_TRUE(c.has_value()) << error_of(c).message();
+    EXPECT_TRUE((co_await l.accept()).has_value());
+  }());
+  ::unlink(path.c_str());
+  ::rmdir(dir);
+}
+
+TEST(SimulatedNetwork, ADualStackListenerTakesIpv4Clients) {
+  weft::runtime rt = sim(22, exact());
+  rt.block_on([]() -> task<> {
+    tcp_listener l = tcp_listener::bind({weft::net::ip_address::v6_any(), 0}).value();
+    const std::uint16_t port = l.local_address().value().port();
+    auto c = co_await tcp_stream::connect({weft::net::ip_address::v4_loopback(), port});
+    EXPECT_TRUE(c.has_value()) << error_of(c).message();
+    tcp_stream s = (co_await l.accept()).value();
+    // As the kernel says it: the IPv4 client as an IPv4-mapped IPv6 address.
+    EXPECT_EQ(s.peer_address().value().to_string().rfind("[::ffff:127.0.0.1]:", 0), 0u)
+        << s.peer_address().value().to_string();
+  }());
+}
+
+TEST(SimulatedNetwork, AWriteToAPeerThatClosedSucceedsThenTheResetComes) {
+  weft::runtime rt = sim(23, exact());
+  rt.block_on([]() -> task<> {
+    tcp_listener l = tcp_listener::bind(loopback()).value();
+    tcp_stream c = (co_await tcp_stream::connect(l.local_address().value())).value();
+    {
+      tcp_stream s = (co_await l.accept()).value();
+    }  // closed at once, nothing unread: a FIN
+    // As TCP: the write goes (the FIN says nothing about reading), its bytes
+    // reach a closed end, which answers with a reset.
+    EXPECT_EQ((co_await c.write(pattern(9, 1))).value(), 9u);
+    std::array<std::byte, 4> buf{};
+    EXPECT_EQ((co_await c.read(buf)).value(), 0u);  // the FIN, first
+    co_await weft::sleep(1ms);                       // the reset arrives meanwhile
+    EXPECT_EQ(error_of(co_await c.write(pattern(9, 1))), std::errc::connection_reset);
+  }());
+}
+
+TEST(SimulatedNetworkMisuse, AListenerBoundOutsideTheSimulationIsRefusedWithAClearError) {
+  weft::runtime rt = sim(24, exact());
+  tcp_listener l = tcp_listener::bind(loopback()).value();  // no simulated task sees this
+  rt.block_on([&l]() -> task<> {
+    try {
+      (void)co_await l.accept();
+      ADD_FAILURE() << "accept went ahead on a listener the network never saw bound";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code(), weft::errc::not_supported_in_simulation) << e.what();
+    }
+  }());
+}
+
+TEST(SimulatedNetwork, ASocketPairShutDownInTheSimulationIsShutDownForReal) {
+  std::pair<weft::net::unix_stream, weft::net::unix_stream> ends;
+  {
+    weft::runtime rt = sim(25, exact());
+    ends = rt.block_on([]() -> task<std::pair<weft::net::unix_stream, weft::net::unix_stream>> {
+      auto p = weft::net::unix_stream::pair().value();
+      p.first.shutdown(SHUT_WR).value();
+      co_return std::move(p);
+    }());
+  }
+  // The pair outlives the simulation: its peer sees the end of stream in
+  // the kernel too.
+  char c = 0;
+  EXPECT_EQ(::recv(ends.second.native_handle(), &c, 1, MSG_DONTWAIT), 0);
+}
+
 TEST(SimulatedNetworkMisuse, TheBuilderRefusesBadSettings) {
   weft::simulated_network n;
   n.short_io_per_mille = 1001;

@@ -188,6 +188,21 @@ TEST(Simulation, ARunPastTheStepLimitCancelsBlockOnsTaskBeforeItThrows) {
   // The runtime is destroyed here: its drain must not resume the task.
 }
 
+TEST(Simulation, AHugeOrNegativeStepLimitDoesNotEndTheNextBlockOn) {
+  for (const char* v : {"18446744073709551615", "-1"}) {
+    weft_test::scoped_env limit("WEFT_SIM_STEP_LIMIT", v);
+    weft::runtime rt = sim_runtime(9);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(rt.block_on([]() -> task<int> {
+        co_await weft::yield_now();
+        co_return 7;
+      }()),
+                7)
+          << "WEFT_SIM_STEP_LIMIT=" << v << ", block_on " << i;
+    }
+  }
+}
+
 TEST(Simulation, BlockingJobsRunAsActorsOfTheSimulation) {
   weft::runtime rt = sim_runtime(5);
   const int sum = rt.block_on([]() -> task<int> {
