@@ -4,21 +4,17 @@
 // in-memory network under many seeds.
 #pragma once
 
+#include "accept_loop.hpp"
+
 #include <weft/cancellation.hpp>
-#include <weft/net/accept_backoff.hpp>
 #include <weft/net/tcp.hpp>
 #include <weft/runtime.hpp>
-#include <weft/with_cancellation.hpp>
 
 #include <array>
 #include <chrono>
 #include <span>
 
 namespace echo {
-
-// How the accept loop waits when the process is out of descriptors.
-inline const weft::net::accept_backoff accept_backoff{std::chrono::milliseconds(10),
-                                                      std::chrono::milliseconds(200), {}};
 
 // read_buffered: the bytes arrive in a buffer the runtime owns (on io_uring
 // one of the worker's provided buffers), so a connection waiting for data
@@ -48,24 +44,10 @@ inline weft::task<void> serve(weft::net::tcp_stream s) {
   }
 }
 
-/// Accept until `stop` fires, each connection served by a detached task
-/// (a dropped handle never cancels). Out of descriptors or memory (EMFILE and
-/// friends) the connection stays queued and the listener ready:
-/// accept_with_backoff waits between attempts instead of spinning a core,
-/// while the open connections go on being served and free descriptors.
-/// Returns how many connections it accepted. `listener` must outlive it.
+/// The echo server's accept loop (examples/accept_loop.hpp).
 inline weft::task<std::size_t> accept_loop(weft::net::tcp_listener& listener,
                                            weft::cancellation_token stop) {
-  std::size_t accepted = 0;
-  for (;;) {
-    auto s = co_await weft::with_cancellation(
-        stop, weft::net::accept_with_backoff(listener, accept_backoff));
-    if (!s) break;      // the token fired
-    if (!*s) continue;  // another accept error (a connection reset before its accept)
-    ++accepted;
-    (void)weft::spawn(serve, std::move(**s));
-  }
-  co_return accepted;
+  return examples::accept_loop(listener, std::move(stop), serve);
 }
 
 }  // namespace echo

@@ -6,6 +6,7 @@
 // time on a simulation.
 #pragma once
 
+#include "accept_loop.hpp"
 #include "http_parser.hpp"
 
 #include <weft/cancellation.hpp>
@@ -41,8 +42,6 @@ using namespace std::chrono_literals;
 inline constexpr std::size_t max_header_bytes = 16 * 1024;
 inline constexpr std::size_t max_cached_file = 1 << 20;
 inline constexpr auto idle_timeout = 30s;
-// How the accept loop waits when the process is out of descriptors.
-inline const weft::net::accept_backoff accept_backoff{10ms, 200ms, {}};
 
 // ---- files ------------------------------------------------------------------
 
@@ -350,25 +349,11 @@ inline weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& w
   }
 }
 
-/// Accept until `stop` fires, each connection served by a detached task.
-/// Out of descriptors or memory (EMFILE and friends) the connection stays
-/// queued and the listener ready: accept_with_backoff waits between attempts
-/// instead of spinning a core, while the open connections go on being served
-/// and free descriptors. Returns how many it accepted; `listener` must
-/// outlive it.
+/// The HTTP server's accept loop (examples/accept_loop.hpp): files under `root`.
 inline weft::task<std::size_t> accept_loop(weft::net::tcp_listener& listener,
                                            weft::cancellation_token stop,
                                            std::shared_ptr<const std::string> root) {
-  std::size_t accepted = 0;
-  for (;;) {
-    auto s = co_await weft::with_cancellation(
-        stop, weft::net::accept_with_backoff(listener, accept_backoff));
-    if (!s) break;      // the token fired
-    if (!*s) continue;  // another accept error (a connection reset before its accept)
-    ++accepted;
-    (void)weft::spawn(serve, std::move(**s), root);
-  }
-  co_return accepted;
+  return examples::accept_loop(listener, std::move(stop), serve, std::move(root));
 }
 
 }  // namespace http_example

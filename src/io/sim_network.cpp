@@ -382,7 +382,9 @@ void sim_network::fail_waiters(sim_endpoint& ep, std::int32_t result) {
   }
 }
 
-void sim_network::poke(const std::shared_ptr<sim_endpoint>& ep) { to_run_.push_back(ep); }
+void sim_network::poke(const std::shared_ptr<sim_endpoint>& ep) {
+  to_run_.push_back(ep);
+}
 
 void sim_network::settle() {
   // One endpoint's lists at a time, never nested: an op being performed is
@@ -680,7 +682,7 @@ bool sim_network::start(io_op& op, std::coroutine_handle<> h, cancel_hook* /*hoo
     r = do_connect(op, ep);
   } else if (list.empty()) {
     r = perform(op, *ep, /*first=*/true);
-  }  // else behind the ops of its direction already waiting, in order
+  }          // else behind the ops of its direction already waiting, in order
   settle();  // what this op made possible for others (room it read free)
   if (r != must_wait) {
     op.result = r;
@@ -789,8 +791,8 @@ int sim_network::shutdown_endpoint(const std::shared_ptr<sim_endpoint>& ep, int 
   return 0;
 }
 
-int sim_network::endpoint_name(const std::shared_ptr<sim_endpoint>& ep, bool peer,
-                               sockaddr* out, socklen_t* len) const noexcept {
+int sim_network::endpoint_name(const std::shared_ptr<sim_endpoint>& ep, bool peer, sockaddr* out,
+                               socklen_t* len) const noexcept {
   std::lock_guard<std::mutex> lock(mu_);
   if (peer && ep->state != state_t::connected) return ENOTCONN;
   const sockaddr_storage& a = peer ? ep->peer : ep->local;
@@ -810,9 +812,10 @@ std::string sim_network::describe() const {
                                            "closed"};
   for (const auto& [op, ep] : linked_) {
     std::string l = " [fd " + std::to_string(ep->fd) + " " + states[static_cast<int>(ep->state)] +
-         (is_reader(*op) ? ", a read" : ", a write") + " (opcode " +
-         std::to_string(static_cast<int>(op->code)) + "), " + std::to_string(ep->rx.size()) +
-         " bytes unread here, " + std::to_string(ep->in_flight) + " in flight to here";
+                    (is_reader(*op) ? ", a read" : ", a write") + " (opcode " +
+                    std::to_string(static_cast<int>(op->code)) + "), " +
+                    std::to_string(ep->rx.size()) + " bytes unread here, " +
+                    std::to_string(ep->in_flight) + " in flight to here";
     if (auto r = ep->remote.lock()) {
       l += ", the other end holds " + std::to_string(r->rx.size() + r->in_flight) + " of its " +
            std::to_string(r->window) + " window";

@@ -133,7 +133,8 @@ class sim_network final : public io_driver, public std::enable_shared_from_this<
 
   /// Counters, for tests that check the faults really fired.
   struct stats {
-    std::uint64_t events = 0, segmented = 0, short_ios = 0, spurious_waits = 0, resets = 0, emfiles = 0;
+    std::uint64_t events = 0, segmented = 0, short_ios = 0, spurious_waits = 0, resets = 0,
+                  emfiles = 0;
   };
   [[nodiscard]] stats counters() const;
 
@@ -194,7 +195,7 @@ class sim_network final : public io_driver, public std::enable_shared_from_this<
   std::uint64_t seq_ = 0;
   std::uint16_t next_port_ = 40000;
   std::priority_queue<event, std::vector<event>, later> events_;
-  std::vector<std::shared_ptr<sim_endpoint>> listeners_;  // in bind order
+  std::vector<std::shared_ptr<sim_endpoint>> listeners_;    // in bind order
   std::vector<std::pair<io_op*, waker>> to_wake_;           // filled under mu_, woken after
   std::deque<std::shared_ptr<sim_endpoint>> to_run_;        // poked, not yet settled
   std::unordered_map<const io_op*, sim_endpoint*> linked_;  // each waiting op's endpoint

@@ -41,10 +41,11 @@ enum class outcome { echoed, failed_cleanly };
 task<outcome> client(socket_address addr, std::uint32_t id) {
   result<tcp_stream> c = co_await tcp_stream::connect(addr);
   if (!c) co_return outcome::failed_cleanly;  // reset before it was accepted
-  for (const std::size_t size : {std::size_t{1}, std::size_t{100}, std::size_t{16384},
-                                 std::size_t{70'000}}) {
+  for (const std::size_t size :
+       {std::size_t{1}, std::size_t{100}, std::size_t{16384}, std::size_t{70'000}}) {
     const std::vector<std::byte> out = message(size, id);
-    auto writer = weft::spawn([&c, &out]() -> task<result<void>> { co_return co_await c->write_all(out); });
+    auto writer =
+        weft::spawn([&c, &out]() -> task<result<void>> { co_return co_await c->write_all(out); });
     std::vector<std::byte> back(size);
     const result<void> r = co_await c->read_exact(back);
     const result<void> w = co_await writer;
@@ -71,8 +72,9 @@ auto echo_run(totals& t, std::size_t clients) {
     tcp_listener l = tcp_listener::bind({weft::net::ip_address::v4_loopback(), 0}).value();
     const socket_address addr = l.local_address().value();
     weft::cancellation_source stop;
-    auto server = weft::spawn(
-        [&l, token = stop.token()]() -> task<std::size_t> { co_return co_await echo::accept_loop(l, token); });
+    auto server = weft::spawn([&l, token = stop.token()]() -> task<std::size_t> {
+      co_return co_await echo::accept_loop(l, token);
+    });
     std::vector<weft::join_handle<outcome>> cs;
     for (std::size_t i = 0; i < clients; ++i) {
       cs.push_back(weft::spawn(client, addr, static_cast<std::uint32_t>(i)));

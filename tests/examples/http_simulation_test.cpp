@@ -102,6 +102,13 @@ task<void> send_text(tcp_stream& s, const std::string& text) {
   (co_await s.write_all(std::as_bytes(std::span(text.data(), text.size())))).value();
 }
 
+/// The example's accept loop on `l`, serving `root`, until `stop` fires.
+weft::join_handle<std::size_t> start_server(tcp_listener& l, weft::cancellation_source& stop,
+                                            const http_root& root) {
+  return weft::spawn(http_example::accept_loop, std::ref(l), stop.token(),
+                     std::make_shared<const std::string>(root.path()));
+}
+
 void expect(bool ok, const std::string& what) {
   if (!ok) throw std::runtime_error(what);
 }
@@ -153,10 +160,7 @@ TEST(HttpExampleSimulated, AnswersPipelinedAndKeepAliveRequestsUnderManySeeds) {
     tcp_listener l = tcp_listener::bind({weft::net::ip_address::v4_loopback(), 0}).value();
     const socket_address addr = l.local_address().value();
     weft::cancellation_source stop;
-    auto server = weft::spawn([&l, token = stop.token(), &root]() -> task<std::size_t> {
-      co_return co_await http_example::accept_loop(
-          l, token, std::make_shared<const std::string>(root.path()));
-    });
+    auto server = start_server(l, stop, root);
     std::vector<weft::join_handle<void>> clients;
     for (int i = 0; i < 3; ++i) clients.push_back(weft::spawn(client, addr, std::cref(root)));
     for (auto& c : clients) co_await c;
@@ -171,10 +175,7 @@ TEST(HttpExampleSimulated, AMalformedRequestGets400AndTheConnectionCloses) {
   auto failure = weft::simulate({.seeds = 20}, [&root](weft::runtime&) -> task<> {
     tcp_listener l = tcp_listener::bind({weft::net::ip_address::v4_loopback(), 0}).value();
     weft::cancellation_source stop;
-    auto server = weft::spawn([&l, token = stop.token(), &root]() -> task<std::size_t> {
-      co_return co_await http_example::accept_loop(
-          l, token, std::make_shared<const std::string>(root.path()));
-    });
+    auto server = start_server(l, stop, root);
     tcp_stream c = (co_await tcp_stream::connect(l.local_address().value())).value();
     co_await send_text(c, "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n");
     std::string pending;
@@ -195,10 +196,7 @@ TEST(HttpExampleSimulated, AnIdleConnectionIsClosedAfterTheIdleTimeout) {
   auto failure = weft::simulate({.seeds = 10}, [&root](weft::runtime&) -> task<> {
     tcp_listener l = tcp_listener::bind({weft::net::ip_address::v4_loopback(), 0}).value();
     weft::cancellation_source stop;
-    auto server = weft::spawn([&l, token = stop.token(), &root]() -> task<std::size_t> {
-      co_return co_await http_example::accept_loop(
-          l, token, std::make_shared<const std::string>(root.path()));
-    });
+    auto server = start_server(l, stop, root);
     tcp_stream c = (co_await tcp_stream::connect(l.local_address().value())).value();
     const auto start = weft::now();
     std::array<std::byte, 16> buf{};

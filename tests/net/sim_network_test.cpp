@@ -37,7 +37,9 @@ using weft::net::socket_address;
 using weft::net::tcp_listener;
 using weft::net::tcp_stream;
 
-socket_address loopback() { return {weft::net::ip_address::v4_loopback(), 0}; }
+socket_address loopback() {
+  return {weft::net::ip_address::v4_loopback(), 0};
+}
 
 std::vector<std::byte> pattern(std::size_t n, std::uint32_t salt) {
   std::vector<std::byte> v(n);
@@ -101,7 +103,8 @@ TEST(SimulatedNetwork, EchoesEveryByteUnderManySeeds) {
     const socket_address addr = l.local_address().value();
     auto server = weft::spawn([&l]() -> task<void> {
       std::vector<weft::join_handle<void>> conns;
-      for (int i = 0; i < 3; ++i) conns.push_back(weft::spawn(echo_all, (co_await l.accept()).value()));
+      for (int i = 0; i < 3; ++i)
+        conns.push_back(weft::spawn(echo_all, (co_await l.accept()).value()));
       for (auto& c : conns) co_await c;
     });
     std::vector<weft::join_handle<bool>> clients;
@@ -110,13 +113,12 @@ TEST(SimulatedNetwork, EchoesEveryByteUnderManySeeds) {
         tcp_stream c = (co_await tcp_stream::connect(addr)).value();
         const std::vector<std::byte> out = pattern(100'000, i);
         // Write and read at once: the echo fills both windows otherwise.
-        auto writer = weft::spawn([&c, &out]() -> task<bool> {
-          co_return (co_await c.write_all(out)).has_value();
-        });
+        auto writer = weft::spawn(
+            [&c, &out]() -> task<bool> { co_return (co_await c.write_all(out)).has_value(); });
         std::vector<std::byte> back(out.size());
         const bool read_ok = (co_await c.read_exact(back)).has_value();
         const bool wrote = co_await writer;
-        co_return read_ok && wrote && back == out;
+        co_return read_ok&& wrote&& back == out;
       }));
     }
     for (auto& c : clients) {
@@ -233,9 +235,8 @@ TEST(SimulatedNetwork, AResetFailsBothEndsOnceThenEndsTheStream) {
     tcp_stream c = (co_await tcp_stream::connect(l.local_address().value())).value();
     tcp_stream s = (co_await l.accept()).value();
     std::array<std::byte, 64> buf{};
-    auto reader = weft::spawn([&s, &buf]() -> task<result<std::size_t>> {
-      co_return co_await s.read(buf);
-    });
+    auto reader =
+        weft::spawn([&s, &buf]() -> task<result<std::size_t>> { co_return co_await s.read(buf); });
     EXPECT_EQ((co_await c.write(pattern(10, 4))).value(), 10u);  // sent, then reset
     const result<std::size_t> waiting = co_await reader;
     EXPECT_EQ(error_of(waiting), std::errc::connection_reset);
@@ -270,9 +271,8 @@ TEST(SimulatedNetwork, AcceptFailingWithEmfileBacksOffAndLosesNoConnection) {
     const socket_address addr = l.local_address().value();
     std::vector<weft::join_handle<result<tcp_stream>>> clients;
     for (int i = 0; i < 8; ++i) {
-      clients.push_back(weft::spawn([addr]() -> task<result<tcp_stream>> {
-        co_return co_await tcp_stream::connect(addr);
-      }));
+      clients.push_back(weft::spawn(
+          [addr]() -> task<result<tcp_stream>> { co_return co_await tcp_stream::connect(addr); }));
     }
     const weft::net::accept_backoff backoff{1ms, 8ms, [&waits](std::error_code e, auto) {
                                               if (e != std::errc::too_many_files_open) {
@@ -363,14 +363,14 @@ std::string trace_of(std::uint64_t seed) {
     tcp_listener l = tcp_listener::bind(loopback()).value();
     tcp_stream c = (co_await tcp_stream::connect(l.local_address().value())).value();
     tcp_stream s = (co_await l.accept()).value();
-    auto writer = weft::spawn([&c]() -> task<void> { (void)co_await c.write_all(pattern(50'000, 5)); });
+    auto writer =
+        weft::spawn([&c]() -> task<void> { (void)co_await c.write_all(pattern(50'000, 5)); });
     std::array<std::byte, 2048> buf{};
     const auto start = weft::now();  // virtual time starts at the real clock's now
     for (std::size_t got = 0; got < 50'000;) {
       const std::size_t k = (co_await s.read(buf)).value();
       got += k;
-      trace += std::to_string(k) + "@" +
-               std::to_string((weft::now() - start) / 1ns) + " ";
+      trace += std::to_string(k) + "@" + std::to_string((weft::now() - start) / 1ns) + " ";
     }
     co_await writer;
   }());
@@ -407,7 +407,8 @@ TEST(SimulatedNetwork, UnixStreamSocketsConnectInMemory) {
   const std::string path = std::string(dir) + "/s";
   weft::runtime rt = sim(10, {});
   rt.block_on([&path]() -> task<> {
-    auto l = weft::net::unix_listener::bind(weft::net::unix_address::from_path(path).value()).value();
+    auto l =
+        weft::net::unix_listener::bind(weft::net::unix_address::from_path(path).value()).value();
     auto c = (co_await weft::net::unix_stream::connect(l.local_address().value())).value();
     auto s = (co_await l.accept()).value();
     const std::vector<std::byte> out = pattern(3000, 11);
@@ -431,7 +432,7 @@ TEST(SimulatedNetwork, ShutdownForWritingEndsThePeersStreamWhileItStillReads) {
     std::vector<std::byte> req(100);
     (co_await s.read_exact(req)).value();
     std::array<std::byte, 8> buf{};
-    EXPECT_EQ((co_await s.read(buf)).value(), 0u);  // the client's end of stream
+    EXPECT_EQ((co_await s.read(buf)).value(), 0u);   // the client's end of stream
     (co_await s.write_all(pattern(8, 13))).value();  // the server still answers
     (co_await c.read_exact(buf)).value();
     const std::vector<std::byte> want = pattern(8, 13);
@@ -512,7 +513,8 @@ TEST(SimulatedNetwork, AbstractUnixNamesAreToldApartByEveryByte) {
     // b takes it: a's accept would wait for ever (a timeout in virtual time).
     EXPECT_FALSE(co_await weft::timeout(1s, a.accept()));
     EXPECT_TRUE((co_await b.accept()).has_value());
-    auto nobody = co_await weft::net::unix_stream::connect(unix_address::abstract("weft-sim-c").value());
+    auto nobody =
+        co_await weft::net::unix_stream::connect(unix_address::abstract("weft-sim-c").value());
     EXPECT_EQ(error_of(nobody), std::errc::connection_refused);
   }());
 }
@@ -553,15 +555,13 @@ TEST(SimulatedNetwork, AWriteToAPeerThatClosedSucceedsThenTheResetComes) {
   rt.block_on([]() -> task<> {
     tcp_listener l = tcp_listener::bind(loopback()).value();
     tcp_stream c = (co_await tcp_stream::connect(l.local_address().value())).value();
-    {
-      tcp_stream s = (co_await l.accept()).value();
-    }  // closed at once, nothing unread: a FIN
+    { tcp_stream s = (co_await l.accept()).value(); }  // closed at once, nothing unread: a FIN
     // As TCP: the write goes (the FIN says nothing about reading), its bytes
     // reach a closed end, which answers with a reset.
     EXPECT_EQ((co_await c.write(pattern(9, 1))).value(), 9u);
     std::array<std::byte, 4> buf{};
     EXPECT_EQ((co_await c.read(buf)).value(), 0u);  // the FIN, first
-    co_await weft::sleep(1ms);                       // the reset arrives meanwhile
+    co_await weft::sleep(1ms);                      // the reset arrives meanwhile
     EXPECT_EQ(error_of(co_await c.write(pattern(9, 1))), std::errc::connection_reset);
   }());
 }
