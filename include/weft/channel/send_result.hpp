@@ -61,9 +61,12 @@ class [[nodiscard]] send_result {
       detail::throw_channel_misuse(
           "weft::send_result::take_value: the value was already taken; call it once");
     }
-    std::optional<T> out;
-    out.swap(value_);
-    return std::move(*out);
+    // Moved out, then reset (not swapped with an empty optional: GCC 12's
+    // TSan build took the swap's empty side for uninitialized and failed
+    // -Werror=maybe-uninitialized).
+    T out = std::move(*value_);
+    value_.reset();
+    return out;
   }
 
  private:
