@@ -64,8 +64,9 @@ enum class errc {
   /// A simulation ran more steps than its limit without finishing (a task
   /// that never stops yielding, or a livelock); the message names the seed.
   simulation_step_limit,
-  /// An operation a simulation runtime cannot do yet (real I/O: sockets,
-  /// files): run it on a multi-thread or current-thread runtime.
+  /// An operation a simulation runtime cannot do (I/O it has no in-memory
+  /// counterpart for: UDP, pipes, sockets made outside it): run it on a
+  /// multi-thread or current-thread runtime.
   not_supported_in_simulation,
 };
 

@@ -20,6 +20,12 @@
 //     buffer it owns (a read copies into the caller's buffer after the job
 //     has finished; a write copies the caller's bytes into the job first), so
 //     a job that outlives its awaiter never touches the caller's memory.
+//   - simulation runtime (runtime_flavor::simulation): the operation is one
+//     of the runtime's in-memory file system (weft::simulated_files), which
+//     starts with / and /tmp and never touches the disk; it takes effect
+//     after a seeded latency on virtual time, with seeded short reads and
+//     writes and EIO if asked. A storage engine's logic can so run under
+//     many seeds.
 // A regular-file read or write never runs synchronously on an async worker.
 // Results are identical on both backends: weft::result<T>, errors as
 // std::error_code in std::system_category() (compare them with std::errc:
@@ -51,6 +57,7 @@
 //     a cancelled open still opens (and the job closes the descriptor) — but
 //     never touches the caller's buffers or frame. A job still queued when
 //     the runtime shuts down is destroyed without running.
+//     simulation: an operation not yet performed never happens.
 // - resumes on: a worker of the awaiting task's runtime (on a current_thread
 //   runtime, the thread inside block_on); never on a blocking-pool thread.
 // - runtime shutdown: the awaiting task is destroyed like any other (see

@@ -111,6 +111,10 @@ class runtime_builder {
   /// (weft::simulated_network). Throws errc::invalid_builder_setting for a
   /// value out of its range.
   runtime_builder& simulated_network(const weft::simulated_network& network);
+  /// flavor(simulation) only: the in-memory file system's latency and faults
+  /// (weft::simulated_files). Throws errc::invalid_builder_setting for a
+  /// value out of its range.
+  runtime_builder& simulated_files(const weft::simulated_files& files);
   /// Called on every worker and blocking thread as it starts / before it exits.
   runtime_builder& on_thread_start(std::function<void()> fn);
   runtime_builder& on_thread_stop(std::function<void()> fn);

@@ -20,8 +20,10 @@
 // calling thread in the order the seed picks, on virtual time (sleep and
 // timeout cost no real time), and an in-memory network for stream sockets
 // (TCP, Unix) with seeded latency, short reads and writes, spurious waits
-// and, if asked, resets and EMFILE (weft::simulated_network); other I/O fails
-// with errc::not_supported_in_simulation.
+// and, if asked, resets and EMFILE (weft::simulated_network), and an
+// in-memory file system for weft::fs with seeded latency and, if asked, short
+// reads and writes and EIO (weft::simulated_files); other I/O (pipes, UDP)
+// fails with errc::not_supported_in_simulation.
 // It is driven only by the thread that built it.
 #pragma once
 
@@ -40,6 +42,7 @@ struct simulation_options {
   std::uint64_t seeds = 100;  // seeds first_seed … first_seed + seeds - 1
   std::size_t workers = 2;    // virtual workers
   simulated_network network{};  // the in-memory network's latency and faults
+  simulated_files files{};      // the in-memory file system's latency and faults
 };
 
 struct simulation_failure {
@@ -77,6 +80,7 @@ std::optional<simulation_failure> simulate(const simulation_options& options, Bo
                        .worker_threads(options.workers)
                        .rng_seed(seed)
                        .simulated_network(options.network)
+                       .simulated_files(options.files)
                        .build();
       rt.block_on(body(rt));
     } catch (const std::exception& e) {

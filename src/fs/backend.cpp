@@ -1,5 +1,6 @@
-// fs/backend — weft::fs's primitive operations on io_uring or the blocking
-// pool (the design: src/fs/backend.hpp and include/weft/fs.hpp).
+// fs/backend — weft::fs's primitive operations on io_uring (or a
+// simulation's in-memory file system) or the blocking pool (the design:
+// src/fs/backend.hpp and include/weft/fs.hpp).
 //
 // Each primitive is one coroutine of the shape
 //   raw = driver_runs_files() ? co_await <io_awaiter with the opcode>
@@ -22,6 +23,7 @@
 #include <weft/runtime.hpp>
 
 #include "io/io_driver.hpp"
+#include "io/sim_sockets.hpp"
 
 #include <fcntl.h>
 #include <linux/io_uring.h>
@@ -41,7 +43,7 @@
 namespace weft::fs {
 
 detail::fd_owner::~fd_owner() {
-  if (fd >= 0) ::close(fd);
+  if (fd >= 0) weft::detail::close_fd(fd);  // ::close, or a simulated file's too
 }
 
 namespace detail {
@@ -54,10 +56,9 @@ using weft::detail::io_opcode;
 /// As read(2) caps a transfer (and io_uring's length is 32 bits).
 constexpr std::size_t max_transfer = 0x7fff'f000;
 
-/// True where the worker's I/O driver runs file operations itself (io_uring),
-/// false where they go to the blocking pool (epoll). Off a worker
-/// there is neither a ring nor a blocking pool to use: misuse.
-bool driver_runs_files() {
+/// What the worker's I/O driver does itself. Off a worker there is neither
+/// a driver nor a blocking pool to use: misuse.
+weft::detail::io_capabilities driver_caps() {
   weft::detail::io_driver* io = weft::detail::current_io_driver();
   if (io == nullptr) {
     throw_error(errc::no_runtime,
@@ -65,14 +66,13 @@ bool driver_runs_files() {
                 "(runtime::block_on, weft::spawn, WEFT_MAIN), not under the standalone "
                 "weft::block_on or on a blocking-pool thread");
   }
-  const weft::detail::io_capabilities caps = io->caps();
-  if (caps.simulated) {
-    throw_error(errc::not_supported_in_simulation,
-                "weft::fs was awaited on a simulation runtime, whose in-memory I/O covers stream "
-                "sockets only: run file operations on a multi_thread or current_thread runtime");
-  }
-  return caps.file_ops;
+  return io->caps();
 }
+
+/// True where the worker's I/O driver runs file operations itself (io_uring,
+/// a simulation's in-memory file system), false where they go to the
+/// blocking pool (epoll).
+bool driver_runs_files() { return driver_caps().file_ops; }
 
 /// A system call's return as a raw result: the value, or the negated errno.
 /// EINTR is retried (blocking jobs only ever see it from signal handlers).
@@ -367,9 +367,16 @@ task<result<file_info>> info(shared_fd fd) {
 }
 
 task<result<void>> truncate(shared_fd fd, std::uint64_t length) {
-  (void)driver_runs_files();  // the same misuse check as every other operation
+  const bool as_op = driver_caps().truncate_op;  // the same misuse check as every other operation
   if (length > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) {
     co_return std::make_error_code(std::errc::invalid_argument);
+  }
+  if (as_op) {
+    io_awaiter a;
+    prep(a.op(), io_opcode::ftruncate, fd->fd, nullptr);
+    a.op().offset = length;
+    a.op().has_offset = true;
+    co_return void_result(co_await a);
   }
   auto job = weft::spawn_blocking([fd = std::move(fd), length]() {
     return sys([&] { return ::ftruncate(fd->fd, static_cast<off_t>(length)); });

@@ -32,8 +32,9 @@
 //
 // Implementations: uring_driver (completion-based: an SQE per op, the CQE
 // completes it), epoll_driver (readiness: io_source tries the system call
-// and waits for the edge), sim_network (a simulation's in-memory network:
-// sockets connect and move bytes in memory, on virtual time).
+// and waits for the edge), sim_network (a simulation's in-memory network and
+// file system: sockets connect and move bytes in memory, files are read and
+// written in memory, on virtual time).
 //
 // Arrows: this header depends on nothing above the I/O layer; the scheduler
 // includes it to hold a worker's driver and defines current_io_driver().
@@ -52,8 +53,12 @@ struct io_capabilities {
   /// are operations of the driver; without them weft::fs runs the system
   /// call on the blocking pool.
   bool file_ops = false;
-  /// A simulation's virtual worker: no real I/O; weft::fs refuses with
-  /// errc::not_supported_in_simulation.
+  /// ftruncate is an operation of the driver too (io_opcode::ftruncate: the
+  /// simulation's file system; liburing 2.3 has no truncate opcode, so
+  /// io_uring runs it on the blocking pool).
+  bool truncate_op = false;
+  /// A simulation's virtual worker: no real I/O (its sockets and files are
+  /// in memory).
   bool simulated = false;
 };
 

@@ -78,7 +78,7 @@ void io_abandon(io_op& op, bool result_taken) noexcept {
   // accept or open had already succeeded) is closed, not leaked.
   if (!result_taken && op.result >= 0 &&
       (op.code == io_opcode::accept || op.code == io_opcode::openat)) {
-    close_socket_fd(op.result);  // a simulated socket's network hears of it
+    close_fd(op.result);  // a simulated socket's network hears of it
   }
 }
 
@@ -115,7 +115,7 @@ void io_handle::close() noexcept {
   if (multishot_queue* q = queue.exchange(nullptr, std::memory_order_acquire)) {
     fd_taken = close_multishot_queue(q);  // before the fd goes: its armed request is cancelled
   }
-  if (fd >= 0 && !fd_taken) close_socket_fd(fd);  // ::close, or the simulation's too
+  if (fd >= 0 && !fd_taken) close_fd(fd);  // ::close, or the simulation's too
   fd = -1;
 }
 

@@ -80,13 +80,13 @@ void multishot_queue::release() noexcept {
   // acquire on the final decrement sees every other holder's before delete.
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   for (const item& it : results_) dispose(it);
-  if (owns_fd_) close_socket_fd(fd_);  // see close()
+  if (owns_fd_) close_fd(fd_);  // see close()
   delete this;
 }
 
 void multishot_queue::dispose(const item& it) noexcept {
   if (kind_ == multishot_kind::accept) {
-    if (it.result >= 0) close_socket_fd(it.result);
+    if (it.result >= 0) close_fd(it.result);
   } else if (it.ring != nullptr) {
     give_back_provided(it.ring, it.buffer);
   }
@@ -300,7 +300,7 @@ multishot_queue::next multishot_queue::on_arm_cqe(std::int32_t result, bool more
         // Fault site: the accept fails as the kernel reports it (the
         // connection it took is closed: its client sees the connection end).
         if (const int err = fault::inject(fault::site::accept)) {
-          close_socket_fd(result);
+          close_fd(result);
           it.result = -err;
         }
       }

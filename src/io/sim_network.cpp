@@ -203,15 +203,16 @@ bool is_listening(int fd) noexcept {
 [[noreturn]] void refuse_unsimulated() {
   throw_error(errc::not_supported_in_simulation,
               "this I/O was awaited on a simulation runtime, whose in-memory network carries "
-              "only stream sockets (TCP, Unix) connected or listening inside it: UDP, pipes, "
-              "files and sockets made elsewhere have no simulated counterpart; run this on a "
-              "multi_thread or current_thread runtime");
+              "only stream sockets (TCP, Unix) connected or listening inside it, and whose "
+              "in-memory file system only weft::fs: UDP, pipes and sockets made elsewhere have "
+              "no simulated counterpart; run this on a multi_thread or current_thread runtime");
 }
 
 }  // namespace
 
-sim_network::sim_network(const simulated_network& options, std::uint64_t seed)
-    : options_(options), rng_(seed ^ 0x6e6574776f726b21ull) {}
+sim_network::sim_network(const simulated_network& options, const simulated_files& files,
+                         std::uint64_t seed)
+    : options_(options), rng_(seed ^ 0x6e6574776f726b21ull), files_(files, seed) {}
 
 sim_network::~sim_network() = default;
 
@@ -240,6 +241,8 @@ std::size_t sim_network::pick_window() {
 io_capabilities sim_network::caps() const noexcept {
   io_capabilities c;
   c.simulated = true;
+  c.file_ops = true;     // the in-memory file system (sim_files.hpp)
+  c.truncate_op = true;  // ftruncate as an operation too
   return c;
 }
 
@@ -257,6 +260,11 @@ std::optional<sim_network::time_point> sim_network::next_event() const {
 sim_network::stats sim_network::counters() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;
+}
+
+sim_file_system::stats sim_network::file_counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return files_.counters();
 }
 
 std::shared_ptr<sim_endpoint> sim_network::endpoint_of(int fd) const {
@@ -653,8 +661,60 @@ std::int32_t sim_network::do_connect(io_op& op, const std::shared_ptr<sim_endpoi
   return must_wait;
 }
 
+// ---- files ---------------------------------------------------------------------
+
+std::int32_t sim_network::perform_file(io_op& op) {
+  std::int32_t r = files_.perform(op, now_);
+  if (op.code == io_opcode::openat && r >= 0) {
+    try {
+      sim_register(r, sim_entry{shared_from_this(), {}, /*file=*/true});
+    } catch (...) {  // out of memory: as if the open had failed so
+      files_.close(r);
+      ::close(r);
+      r = -ENOMEM;
+    }
+  }
+  return r;
+}
+
+bool sim_network::start_file(io_op& op, std::coroutine_handle<> h) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!sim_file_system::handles(op.code)) {
+    lock.unlock();
+    refuse_unsimulated();  // a file operation weft::fs never makes (readv, poll…)
+  }
+  op.driver = this;
+  const std::chrono::nanoseconds delay = files_.latency();
+  if (delay == std::chrono::nanoseconds::zero()) {
+    op.result = perform_file(op);
+    // ORDERING: relaxed: the op never left this thread.
+    op.state.store(io_op::completed, std::memory_order_relaxed);
+    return false;
+  }
+  const std::uint64_t seq = seq_++;
+  pending_files_.emplace(&op, seq);
+  try {
+    events_.push(event{now_ + delay, seq, event_kind::file, {}, {}, {}, &op});
+    op.wake_on_done = weft::suspend_current(h);
+  } catch (...) {
+    pending_files_.erase(&op);  // an event pushed finds no op and does nothing
+    throw;
+  }
+  // ORDERING: relaxed: mu_ publishes it to the network's other paths.
+  op.state.store(io_op::in_flight, std::memory_order_relaxed);
+  return true;
+}
+
+void sim_network::close_file(int fd) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  files_.close(fd);
+  sim_deregister(fd);
+}
+
+// ---- sockets -------------------------------------------------------------------
+
 bool sim_network::start(io_op& op, std::coroutine_handle<> h, cancel_hook* /*hook*/) {
-  if (op.handle == nullptr) refuse_unsimulated();  // a file operation
+  if (op.handle == nullptr) return start_file(op, h);
   std::unique_lock<std::mutex> lock(mu_);
   if (op.code == io_opcode::send_zc) zero_copy_count_send(false);  // sent as a copy
   std::shared_ptr<sim_endpoint> ep = endpoint_of(op.fd);
@@ -712,6 +772,7 @@ bool sim_network::cancel(io_op& op) noexcept {
   // In flight, so linked on an endpoint (which the events and the table
   // keep alive while it has waiters: a close fails them all first).
   if (auto it = linked_.find(&op); it != linked_.end()) unlink(op, *it->second);
+  pending_files_.erase(&op);  // a file op: never performed now
   op.wake_on_done = waker{};
   op.result = -ECANCELED;
   // ORDERING: release: pairs with is_completed's acquire.
@@ -804,7 +865,9 @@ int sim_network::endpoint_name(const std::shared_ptr<sim_endpoint>& ep, bool pee
 
 std::string sim_network::describe() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::string s = std::to_string(events_.size()) + " network events pending";
+  std::string s = std::to_string(events_.size()) + " network events pending (" +
+                  std::to_string(pending_files_.size()) + " file operations), " +
+                  std::to_string(files_.open_count()) + " simulated files open";
   if (linked_.empty()) return s + ", no operation waits on the network";
   s += "; operations waiting on the network:";
   std::vector<std::pair<int, std::string>> lines;  // by descriptor: the same seed, the same text
@@ -843,6 +906,13 @@ bool sim_network::deliver_one() {
 }
 
 void sim_network::handle(event& e) {
+  if (e.kind == event_kind::file) {
+    auto it = pending_files_.find(e.op);
+    if (it == pending_files_.end() || it->second != e.seq) return;  // cancelled
+    pending_files_.erase(it);
+    complete(*e.op, perform_file(*e.op));
+    return;
+  }
   sim_endpoint& t = *e.target;
   switch (e.kind) {
     case event_kind::syn: {
@@ -912,6 +982,8 @@ void sim_network::handle(event& e) {
     case event_kind::retry:
       if (t.state != state_t::closed) poke(e.target);
       return;
+    case event_kind::file:
+      return;  // above
   }
 }
 

@@ -1,6 +1,8 @@
 // sim_network — the I/O driver of a simulation runtime: stream sockets
 // (TCP, Unix) connected in memory, on virtual time, with seeded latency and
-// seeded faults (weft::simulated_network).
+// seeded faults (weft::simulated_network); and, through the same operations
+// and events, the in-memory file system (sim_files.hpp,
+// weft::simulated_files).
 //
 // Design
 // ------
@@ -57,12 +59,20 @@
 // it is held). cancel() therefore always finishes the op itself: it returns
 // true, and wait_completed is never needed.
 //
+// A file operation (no socket: io_op::handle null) goes to the file system:
+//
+//   idle ─start─┬─ no latency drawn: performed at once ───────────► completed
+//               └─ a `file` event due after the seeded latency ─► in_flight
+//   in_flight ─┬─ the event is delivered: performed then ──────────► completed
+//              └─ cancel: -ECANCELED, never performed (the event,
+//                 found without its op, does nothing) ──────────────► completed
+//
 // Seeded faults (every draw from the network's generator, seeded from the
 // runtime's rng_seed): latency per event; a window per connection direction;
 // a write cut into segments; a short read or write; a spurious wait; a reset
 // on a write; EMFILE on an accept. What is not modelled: UDP and other sockets the network did not
-// make (their operations fail with errc::not_supported_in_simulation, as do
-// files), out-of-band data, socket options (they go to the real, unconnected
+// make (their operations fail with errc::not_supported_in_simulation),
+// out-of-band data, socket options (they go to the real, unconnected
 // descriptor).
 //
 // Threads: a simulation is driven by one thread; the lock makes a stray call
@@ -75,6 +85,7 @@
 
 #include "io/io_driver.hpp"
 #include "io/io_op_list.hpp"
+#include "io/sim_files.hpp"
 
 #include <sys/socket.h>
 
@@ -98,7 +109,8 @@ class sim_network final : public io_driver, public std::enable_shared_from_this<
  public:
   using time_point = std::chrono::steady_clock::time_point;
 
-  sim_network(const simulated_network& options, std::uint64_t seed);
+  sim_network(const simulated_network& options, const simulated_files& files,
+              std::uint64_t seed);
   ~sim_network() override;
   sim_network(const sim_network&) = delete;
   sim_network& operator=(const sim_network&) = delete;
@@ -127,6 +139,8 @@ class sim_network final : public io_driver, public std::enable_shared_from_this<
   void close_endpoint(const std::shared_ptr<sim_endpoint>& ep) noexcept;
   /// 0 or an errno.
   int shutdown_endpoint(const std::shared_ptr<sim_endpoint>& ep, int how) noexcept;
+  /// Forget the simulated file open as `fd` (before the caller closes it).
+  void close_file(int fd) noexcept;
   /// 0 or an errno; `len` in/out as getsockname(2)'s.
   int endpoint_name(const std::shared_ptr<sim_endpoint>& ep, bool peer, sockaddr* out,
                     socklen_t* len) const noexcept;
@@ -137,9 +151,10 @@ class sim_network final : public io_driver, public std::enable_shared_from_this<
                   emfiles = 0;
   };
   [[nodiscard]] stats counters() const;
+  [[nodiscard]] sim_file_system::stats file_counters() const;
 
  private:
-  enum class event_kind : std::uint8_t { syn, established, refused, data, fin, rst, retry };
+  enum class event_kind : std::uint8_t { syn, established, refused, data, fin, rst, retry, file };
   struct event {
     time_point at;
     std::uint64_t seq;
@@ -147,6 +162,7 @@ class sim_network final : public io_driver, public std::enable_shared_from_this<
     std::shared_ptr<sim_endpoint> target;
     std::shared_ptr<sim_endpoint> other;  // syn: the connecting client
     std::vector<std::byte> bytes;         // data
+    io_op* op = nullptr;                  // file: the operation, if still pending_files_'s
   };
   struct later {
     bool operator()(const event& a, const event& b) const noexcept {
@@ -158,6 +174,9 @@ class sim_network final : public io_driver, public std::enable_shared_from_this<
 
   // All under mu_. `done` collects ops completed here; wake_all wakes them
   // after the lock is dropped.
+  bool start_file(io_op& op, std::coroutine_handle<> h);
+  /// Perform a file op; an openat's descriptor is registered as a file.
+  std::int32_t perform_file(io_op& op);
   std::int32_t perform(io_op& op, sim_endpoint& ep, bool first);
   std::int32_t do_recv(io_op& op, sim_endpoint& ep);
   std::int32_t do_send(io_op& op, sim_endpoint& ep);
@@ -199,6 +218,8 @@ class sim_network final : public io_driver, public std::enable_shared_from_this<
   std::vector<std::pair<io_op*, waker>> to_wake_;           // filled under mu_, woken after
   std::deque<std::shared_ptr<sim_endpoint>> to_run_;        // poked, not yet settled
   std::unordered_map<const io_op*, sim_endpoint*> linked_;  // each waiting op's endpoint
+  sim_file_system files_;
+  std::unordered_map<const io_op*, std::uint64_t> pending_files_;  // op → its event's seq
   stats stats_;
 };
 

@@ -1,4 +1,4 @@
-// sim_sockets — the table of simulated descriptors and the socket calls that
+// sim_sockets — the table of simulated descriptors and the calls that
 // consult it (the design: sim_sockets.hpp).
 #include "io/sim_sockets.hpp"
 
@@ -59,7 +59,7 @@ sim_entry sim_lookup(int fd) {
   return it == t.entries.end() ? sim_entry{} : it->second;
 }
 
-void close_socket_fd(int fd) noexcept {
+void close_fd(int fd) noexcept {
   if (fd < 0) return;
   if (any_simulated()) {
     sim_entry e;
@@ -68,7 +68,11 @@ void close_socket_fd(int fd) noexcept {
     } catch (...) {  // std::mutex::lock: never in practice
     }
     // Deregisters `fd` under the network's lock, before the number is free.
-    if (e.network) e.network->close_endpoint(e.endpoint);
+    if (e.network && e.file) {
+      e.network->close_file(fd);
+    } else if (e.network) {
+      e.network->close_endpoint(e.endpoint);
+    }
   }
   ::close(fd);
 }
@@ -80,7 +84,7 @@ int socket_shutdown(int fd, int how) noexcept {
   } catch (...) {
   }
   if (!e.network) return ::shutdown(fd, how);
-  const int err = e.network->shutdown_endpoint(e.endpoint, how);
+  const int err = e.file ? ENOTSOCK : e.network->shutdown_endpoint(e.endpoint, how);
   if (err == 0) return 0;
   errno = err;
   return -1;
@@ -94,7 +98,7 @@ int name_call(int fd, sockaddr* addr, socklen_t* len, bool peer) noexcept {
   } catch (...) {
   }
   if (!e.network) return peer ? ::getpeername(fd, addr, len) : ::getsockname(fd, addr, len);
-  const int err = e.network->endpoint_name(e.endpoint, peer, addr, len);
+  const int err = e.file ? ENOTSOCK : e.network->endpoint_name(e.endpoint, peer, addr, len);
   if (err == 0) return 0;
   errno = err;
   return -1;

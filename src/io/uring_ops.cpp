@@ -99,6 +99,9 @@ void uring_prep(io_uring_sqe* sqe, io_op& op) {
     case io_opcode::poll:
       io_uring_prep_poll_add(sqe, op.fd, static_cast<unsigned>(op.flags));
       break;
+    case io_opcode::ftruncate:  // never: start refuses it
+      io_uring_prep_nop(sqe);
+      break;
     case io_opcode::recv_buffered:
       // Never an SQE of its own: a multishot queue's arm (uring_multishot.cpp)
       // or, without provided buffers, a recv into an owned block.
@@ -155,6 +158,12 @@ void uring_driver::flight_unlink_op(io_op& op) noexcept { uring_flight_unlink(op
 void uring_driver::unlink_remote_cancel(io_op& op) noexcept { unlink_cancel(cancel_list_, op); }
 
 bool uring_driver::start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
+  if (op.code == io_opcode::ftruncate) {  // no opcode in liburing 2.3 (caps().truncate_op)
+    op.result = -EOPNOTSUPP;
+    // ORDERING: relaxed: the op never left this thread.
+    op.state.store(io_op::completed, std::memory_order_relaxed);
+    return false;
+  }
   if (op.handle != nullptr) {
     // A socket fed by a multishot request: take from its queue.
     if (op.code == io_opcode::accept) {

@@ -108,6 +108,22 @@ runtime_builder& runtime_builder::simulated_network(const weft::simulated_networ
   return *this;
 }
 
+runtime_builder& runtime_builder::simulated_files(const weft::simulated_files& files) {
+  if (files.max_latency < std::chrono::nanoseconds::zero() ||
+      files.max_latency > std::chrono::seconds(1)) {
+    bad_setting("runtime_builder::simulated_files: max_latency must be between 0 and 1 s");
+  }
+  for (unsigned p : {files.short_io_per_mille, files.io_error_per_mille}) {
+    if (p > 1000) {
+      bad_setting("runtime_builder::simulated_files: a fault's per_mille is " + std::to_string(p) +
+                  "; it must be between 0 and 1000");
+    }
+  }
+  cfg_.files = files;
+  cfg_.files_set_by_builder = true;
+  return *this;
+}
+
 runtime_builder& runtime_builder::on_thread_start(std::function<void()> fn) {
   cfg_.on_thread_start = std::move(fn);
   return *this;
@@ -163,6 +179,11 @@ runtime runtime_builder::build() const {
   if (cfg_.network_set_by_builder && cfg_.flavor != runtime_flavor::simulation) {
     bad_setting("runtime_builder: simulated_network(...) without flavor(simulation): only a "
                 "simulation runtime has the in-memory network; drop the setting or add "
+                "flavor(runtime_flavor::simulation)");
+  }
+  if (cfg_.files_set_by_builder && cfg_.flavor != runtime_flavor::simulation) {
+    bad_setting("runtime_builder: simulated_files(...) without flavor(simulation): only a "
+                "simulation runtime has the in-memory file system; drop the setting or add "
                 "flavor(runtime_flavor::simulation)");
   }
   return runtime{detail::runtime_create(cfg_, roles_)};

@@ -125,9 +125,10 @@ std::uint64_t step_limit_from_env() noexcept {
 }  // namespace
 
 driver_factory simulation_drivers(const runtime_config& cfg) {
-  // One network for all the virtual workers, owned by their park drivers
-  // (and by its sockets, which may outlive the runtime).
-  auto net = std::make_shared<sim_network>(cfg.network, cfg.rng_seed);
+  // One network (and file system) for all the virtual workers, owned by
+  // their park drivers (and by its sockets and files, which may outlive the
+  // runtime).
+  auto net = std::make_shared<sim_network>(cfg.network, cfg.files, cfg.rng_seed);
   return {io_backend::simulated, [net](scheduler*, bool) {
             return worker_drivers{std::make_unique<sim_park_driver>(net), net.get()};
           }};

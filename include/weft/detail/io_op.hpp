@@ -149,6 +149,8 @@ enum class io_opcode : std::uint8_t {
   poll,      // poll for `flags` events (POLLIN/POLLOUT) → revents
   send_zc,   // send from a zero_copy_record (zero_copy_send.hpp): IORING_OP_SEND_ZC,
              // or a plain send where zero copy is not to be had
+  ftruncate,  // ftruncate(fd, offset) — the simulation's file system only
+             // (io_capabilities::truncate_op); io_uring refuses it
   recv_buffered,  // recv into a buffer the driver provides (io_op::provided),
                   // or a block the op owns (io_op::owns_buf; epoll allocates it
                   // only once the socket is readable) → bytes, 0 at end of stream

@@ -24,10 +24,11 @@ enum class runtime_flavor { multi_thread, current_thread, simulation };
 
 /// The kernel interface a runtime's workers wait (and, with the I/O layer,
 /// do their I/O) through.
-/// simulated: a simulation runtime's in-memory network (sockets connect,
-/// send and receive in memory, on virtual time, with seeded latency and
-/// faults: weft::simulated_network); other I/O there (files, pipes, UDP)
-/// fails with errc::not_supported_in_simulation.
+/// simulated: a simulation runtime's in-memory network and file system
+/// (sockets connect, send and receive in memory, files are read and written
+/// in memory, on virtual time, with seeded latency and faults:
+/// weft::simulated_network, weft::simulated_files); other I/O there (pipes,
+/// UDP) fails with errc::not_supported_in_simulation.
 enum class io_backend { io_uring, epoll, simulated };
 
 /// A simulation runtime's in-memory network (runtime_builder::
@@ -65,6 +66,28 @@ struct simulated_network {
   unsigned accept_emfile_per_mille = 0;
 };
 
+/// A simulation runtime's in-memory file system (runtime_builder::
+/// simulated_files, simulation_options::files): weft::fs on a simulation
+/// runtime reads and writes it, never the disk. Each runtime starts with an
+/// empty tree holding the directories / and /tmp; a path resolves from / (a
+/// relative one too). Not modelled: permissions, symlinks, hard links, the
+/// umask, and what a crash would lose (an fsync succeeds or fails by seed,
+/// but written bytes are always there). A file holds at most 1 GiB. Every
+/// choice comes from the runtime's rng_seed, with probability per_mille /
+/// 1000 at each chance.
+struct simulated_files {
+  /// An operation completes 0…max_latency after it starts, and takes effect
+  /// then (so two tasks' operations interleave as the seed picks). 0…1 s.
+  std::chrono::nanoseconds max_latency{std::chrono::microseconds(100)};
+  /// A read or write moves fewer bytes than it could (at least one), as a
+  /// kernel may. Off by default: tests of code that must survive it turn
+  /// it on.
+  unsigned short_io_per_mille = 0;
+  /// A read, a write or an fsync fails with EIO and moves nothing. Off by
+  /// default: it changes what a correct program computes.
+  unsigned io_error_per_mille = 0;
+};
+
 /// What runtime_builder::io_backend asks for. automatic: io_uring if the
 /// kernel allows it (not ENOSYS/EPERM from seccomp/memlock limits), else
 /// epoll; the environment variable WEFT_IO_BACKEND=io_uring|epoll|auto
@@ -91,6 +114,8 @@ struct runtime_config {
   bool io_set_by_builder = false;  // else WEFT_IO_BACKEND decides
   simulated_network network;       // simulation only
   bool network_set_by_builder = false;
+  simulated_files files;           // simulation only
+  bool files_set_by_builder = false;
   std::function<void()> on_thread_start;
   std::function<void()> on_thread_stop;
 };
