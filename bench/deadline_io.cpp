@@ -213,13 +213,16 @@ weft::task<double> reader(unix_stream& s, int peer, int poke, bool deadline, uns
 }
 
 double run_weft(weft::runtime& rt, bool deadline, bool ready, unsigned long ops) {
-  auto [a, b] = stream_pair();
-  if (ready) return rt.block_on(reader(a, b.native_handle(), -1, deadline, ops));
-  auto [poke_a, poke_b] = stream_pair();
+  // Named pairs, not structured bindings: a lambda may not capture a binding before C++20's
+  // P1091 fix, which clang 14 does not implement.
+  auto data = stream_pair();
+  if (ready) return rt.block_on(reader(data.first, data.second.native_handle(), -1, deadline, ops));
+  auto poke = stream_pair();
   return rt.block_on([&]() -> weft::task<double> {
     // The helper's CPU is counted: it is the same for both async variants.
-    auto h = weft::spawn(helper(poke_b, b.native_handle(), ops));
-    const double ns = co_await reader(a, -1, poke_a.native_handle(), deadline, ops);
+    auto h = weft::spawn(helper(poke.second, data.second.native_handle(), ops));
+    const double ns =
+        co_await reader(data.first, -1, poke.first.native_handle(), deadline, ops);
     co_await h;
     co_return ns;
   }());

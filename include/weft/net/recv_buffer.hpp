@@ -18,7 +18,12 @@
 // A recv_buffer is move-only and may be destroyed on any thread, also after
 // its runtime is gone (the memory lives until its last buffer is back). Keep
 // it only as long as you need the bytes: while you hold it, the kernel cannot
-// use it for the next data of any connection of that worker.
+// use it for the next data of any connection of that worker. When every
+// buffer of a worker is held, that worker's buffered reads wait (nothing is
+// lost: the bytes stay in the socket) until one comes back — so a program
+// that keeps buffers until a whole message has arrived must copy out a
+// message larger than the ring (256 buffers: 4 MiB per worker), or use
+// read() for it, or it waits for ever.
 #pragma once
 
 #include <weft/detail/io_op.hpp>
