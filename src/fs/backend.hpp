@@ -47,8 +47,10 @@ struct file_info {
   file_id id;
 };
 task<result<file_info>> info(shared_fd fd);
-/// ftruncate(fd, length). On the blocking pool on both backends (the ring
-/// has no truncate opcode here); it may block on a large file.
+/// ftruncate(fd, length). An operation of the I/O driver where it has one
+/// (io_driver_caps::truncate_op: the simulation's file system); otherwise
+/// on the blocking pool (liburing 2.3 has no truncate opcode), where it may
+/// block on a large file.
 task<result<void>> truncate(shared_fd fd, std::uint64_t length);
 /// unlinkat(AT_FDCWD, path, flags) — flags 0 or AT_REMOVEDIR.
 task<result<void>> unlink(std::string path, int flags);

@@ -37,10 +37,6 @@ constexpr std::size_t max_name = 255;   // NAME_MAX
 /// the virtual time, so the same seed stamps the same times.
 constexpr std::int64_t wall_base_s = 1767225600;
 
-std::int64_t ns_of(sim_file_system::time_point t) noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
 /// A last component that names an entry ("" is the root, "." and ".."
 /// name a directory by where it is).
 bool normal(const std::string& name) noexcept {
@@ -71,6 +67,13 @@ sim_file_system::~sim_file_system() {
   // (close_fd then finds the network, which keeps this alive until then).
 }
 
+std::int64_t sim_file_system::stamp(time_point t) const noexcept {
+  // Virtual time since the runtime's clock started: the same seed, the
+  // same stamps (the steady clock's own epoch is the host's uptime).
+  if (t <= origin_) return 0;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t - origin_).count();
+}
+
 std::uint64_t sim_file_system::next_random() noexcept {
   // splitmix64, as the simulation's own generator.
   std::uint64_t z = (rng_ += 0x9e3779b97f4a7c15ull);
@@ -94,7 +97,7 @@ std::shared_ptr<sim_inode> sim_file_system::make_inode(bool directory, unsigned 
   n->directory = directory;
   n->mode = mode & 07777U;
   n->ino = next_ino_++;
-  n->mtime_ns = ns_of(now);
+  n->mtime_ns = stamp(now);
   return n;
 }
 
@@ -140,8 +143,8 @@ std::int32_t sim_file_system::resolve(std::string_view path,
     std::size_t j = path.find('/', i);
     if (j == std::string_view::npos) j = path.size();
     const std::string_view name = path.substr(i, j - i);
-    if (name.size() > max_name) return -ENAMETOOLONG;
     if (!cur->directory) return -ENOTDIR;
+    if (name.size() > max_name) return -ENAMETOOLONG;
     if (name == "..") {
       if (auto p = cur->parent.lock()) cur = std::move(p);
     } else if (name != ".") {
@@ -170,12 +173,12 @@ std::int32_t sim_file_system::resolve_parent(std::string_view path, parent_and_n
   const std::size_t slash = path.rfind('/', end - 1);
   const std::size_t start = slash == std::string_view::npos ? 0 : slash + 1;
   const std::string_view name = path.substr(start, end - start);
-  if (name.size() > max_name) return -ENAMETOOLONG;
   std::shared_ptr<sim_inode> dir = root_;
   if (start > 0) {
     if (const std::int32_t r = resolve(path.substr(0, start), dir); r < 0) return r;
   }
   if (!dir->directory) return -ENOTDIR;
+  if (name.size() > max_name) return -ENAMETOOLONG;
   out.dir = std::move(dir);
   out.name = std::string(name);
   return 0;
@@ -193,7 +196,7 @@ std::int32_t sim_file_system::perform(io_op& op, time_point now) {
       case io_opcode::write:
         return do_write(op, now);
       case io_opcode::fsync: {
-        if (file_of(op.fd) == nullptr) return -EBADF;
+        if (open_file* f = file_of(op.fd); f == nullptr || f->path_only) return -EBADF;
         if (chance(options_.io_error_per_mille)) {
           ++stats_.io_errors;
           return -EIO;
@@ -219,10 +222,17 @@ std::int32_t sim_file_system::perform(io_op& op, time_point now) {
 }
 
 std::int32_t sim_file_system::do_open(const char* path, int flags, unsigned mode, time_point now) {
+  // O_PATH keeps only O_DIRECTORY and O_NOFOLLOW (build_open_flags): a
+  // descriptor that names the file but cannot read, write or sync it.
+  const bool path_only = (flags & O_PATH) != 0;
+  if (path_only) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
   const int access = flags & O_ACCMODE;
   if (access == O_ACCMODE) return -EINVAL;
+  if ((flags & O_CREAT) != 0 && (flags & O_DIRECTORY) != 0) return -EINVAL;  // as Linux >= 6.4
   parent_and_name pn;
   if (const std::int32_t r = resolve_parent(path, pn); r < 0) return r;
+  // open_last_lookups: O_CREAT with a trailing slash is EISDIR, whatever exists.
+  if ((flags & O_CREAT) != 0 && pn.trailing_slash && normal(pn.name)) return -EISDIR;
   std::shared_ptr<sim_inode> node;
   if (!normal(pn.name)) {  // "/", ".", "..": a directory that exists
     if (const std::int32_t r = resolve(path, node); r < 0) return r;
@@ -230,7 +240,10 @@ std::int32_t sim_file_system::do_open(const char* path, int flags, unsigned mode
     node = it->second;
   }
   if (node && (flags & O_CREAT) != 0 && (flags & O_EXCL) != 0) return -EEXIST;
-  if (node && node->directory && (access != O_RDONLY || (flags & O_CREAT) != 0)) return -EISDIR;
+  // O_TRUNC asks for write access too (may_open), even with O_RDONLY.
+  if (node && node->directory && (access != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) != 0)) {
+    return -EISDIR;
+  }
   if (node && !node->directory && ((flags & O_DIRECTORY) != 0 || pn.trailing_slash)) {
     return -ENOTDIR;
   }
@@ -246,13 +259,13 @@ std::int32_t sim_file_system::do_open(const char* path, int flags, unsigned mode
   if (!node) {
     node = make_inode(false, mode, now);
     pn.dir->entries.emplace(pn.name, node);
-    pn.dir->mtime_ns = ns_of(now);
-  } else if ((flags & O_TRUNC) != 0 && access != O_RDONLY && !node->directory) {
+    pn.dir->mtime_ns = stamp(now);
+  } else if ((flags & O_TRUNC) != 0 && !node->directory) {  // O_RDONLY|O_TRUNC truncates too
     node->data.clear();
     node->data.shrink_to_fit();
-    node->mtime_ns = ns_of(now);
+    node->mtime_ns = stamp(now);
   }
-  open_.emplace(fd.fd, open_file{std::move(node), access, (flags & O_APPEND) != 0, 0});
+  open_.emplace(fd.fd, open_file{std::move(node), access, (flags & O_APPEND) != 0, 0, path_only});
   const int out = fd.fd;
   fd.fd = -1;
   return out;
@@ -260,7 +273,7 @@ std::int32_t sim_file_system::do_open(const char* path, int flags, unsigned mode
 
 std::int32_t sim_file_system::do_read(io_op& op) {
   open_file* f = file_of(op.fd);
-  if (f == nullptr || f->access == O_WRONLY) return -EBADF;
+  if (f == nullptr || f->access == O_WRONLY || f->path_only) return -EBADF;
   if (f->inode->directory) return -EISDIR;
   if (op.has_offset && op.offset > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) {
     return -EINVAL;
@@ -284,7 +297,7 @@ std::int32_t sim_file_system::do_read(io_op& op) {
 
 std::int32_t sim_file_system::do_write(io_op& op, time_point now) {
   open_file* f = file_of(op.fd);
-  if (f == nullptr || f->access == O_RDONLY) return -EBADF;
+  if (f == nullptr || f->access == O_RDONLY || f->path_only) return -EBADF;
   if (op.has_offset && op.offset > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) {
     return -EINVAL;
   }
@@ -304,8 +317,8 @@ std::int32_t sim_file_system::do_write(io_op& op, time_point now) {
   }
   if (at + n > data.size()) data.resize(static_cast<std::size_t>(at + n));  // zeros in a gap
   std::memcpy(data.data() + at, op.buf, n);
-  f->inode->mtime_ns = ns_of(now);
-  if (!op.has_offset || f->append) f->position = at + n;
+  f->inode->mtime_ns = stamp(now);
+  if (!op.has_offset) f->position = at + n;  // pwrite never moves it, O_APPEND or not
   return static_cast<std::int32_t>(n);
 }
 
@@ -367,7 +380,7 @@ std::int32_t sim_file_system::do_unlink(const char* path, int flags, time_point 
   }
   node.linked = false;  // open descriptors keep the inode
   pn.dir->entries.erase(it);
-  pn.dir->mtime_ns = ns_of(now);
+  pn.dir->mtime_ns = stamp(now);
   return 0;
 }
 
@@ -390,6 +403,12 @@ std::int32_t sim_file_system::do_rename(const char* from, const char* to, time_p
       if (d == src) return -EINVAL;
     }
   }
+  if (dst && dst->directory) {
+    // The target an ancestor of the source (do_renameat2's trap): ENOTEMPTY.
+    for (std::shared_ptr<sim_inode> d = a.dir; d; d = d->parent.lock()) {
+      if (d == dst) return -ENOTEMPTY;
+    }
+  }
   if (dst) {
     if (src->directory && !dst->directory) return -ENOTDIR;
     if (!src->directory && dst->directory) return -EISDIR;
@@ -401,7 +420,7 @@ std::int32_t sim_file_system::do_rename(const char* from, const char* to, time_p
   a.dir->entries.erase(src_it);
   if (dst) dst->linked = false;
   if (src->directory) src->parent = b.dir;
-  a.dir->mtime_ns = b.dir->mtime_ns = ns_of(now);
+  a.dir->mtime_ns = b.dir->mtime_ns = stamp(now);
   return 0;
 }
 
@@ -409,20 +428,20 @@ std::int32_t sim_file_system::do_mkdir(const char* path, unsigned mode, time_poi
   parent_and_name pn;
   if (const std::int32_t r = resolve_parent(path, pn); r < 0) return r;
   if (!normal(pn.name) || pn.dir->entries.contains(pn.name)) return -EEXIST;
-  auto dir = make_inode(true, mode, now);
+  auto dir = make_inode(true, mode & 01777U, now);  // mkdir drops S_ISUID and S_ISGID
   dir->parent = pn.dir;
   pn.dir->entries.emplace(pn.name, std::move(dir));
-  pn.dir->mtime_ns = ns_of(now);
+  pn.dir->mtime_ns = stamp(now);
   return 0;
 }
 
 std::int32_t sim_file_system::do_truncate(io_op& op, time_point now) {
   open_file* f = file_of(op.fd);
-  if (f == nullptr) return -EBADF;
+  if (f == nullptr || f->path_only) return -EBADF;
   if (f->access == O_RDONLY || f->inode->directory) return -EINVAL;  // as ftruncate(2)
   if (op.offset > max_file_size) return -EFBIG;
   f->inode->data.resize(static_cast<std::size_t>(op.offset));
-  f->inode->mtime_ns = ns_of(now);
+  f->inode->mtime_ns = stamp(now);
   return 0;
 }
 

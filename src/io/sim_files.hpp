@@ -28,7 +28,11 @@
 // Not modelled: permissions (every caller may do everything), symlinks and
 // hard links, the umask (a new file's mode is the one given), timestamps
 // other than the modification time (virtual time), what a crash loses (an
-// fsync succeeds or fails by seed, but the bytes are always there).
+// fsync succeeds or fails by seed, but the bytes are always there), sparse
+// files (a write or a truncate far past the end allocates the gap as zeros:
+// a file is at most 1 GiB, EFBIG past it, and a 1 GiB file holds 1 GiB of
+// memory). Modification times count from the virtual clock's start, so the
+// same seed stamps the same times.
 //
 // Seeded faults (this file system's own generator, seeded from the runtime's
 // rng_seed, so they never shift the network's draws): the latency of each
@@ -68,6 +72,8 @@ class sim_file_system {
   std::int32_t perform(io_op& op, time_point now);
   /// How long the next operation takes (seeded, 0…max_latency).
   std::chrono::nanoseconds latency();
+  /// The virtual clock's start: modification times count from it.
+  void set_origin(time_point origin) noexcept { origin_ = origin; }
   /// Forget descriptor `fd` (before its number is closed).
   void close(int fd) noexcept;
   /// How many descriptors are open (the stall report).
@@ -84,6 +90,7 @@ class sim_file_system {
     int access = 0;  // O_RDONLY, O_WRONLY or O_RDWR
     bool append = false;
     std::uint64_t position = 0;
+    bool path_only = false;  // O_PATH
   };
   // A path split into its directory (resolved) and its last name.
   struct parent_and_name {
@@ -105,11 +112,13 @@ class sim_file_system {
   open_file* file_of(int fd) noexcept;
   std::shared_ptr<sim_inode> make_inode(bool directory, unsigned mode, time_point now);
   bool chance(unsigned per_mille) noexcept;
+  std::int64_t stamp(time_point t) const noexcept;
   std::uint64_t next_random() noexcept;
 
   const simulated_files options_;
   std::uint64_t rng_;
   std::uint64_t next_ino_ = 2;
+  time_point origin_{};
   std::shared_ptr<sim_inode> root_;
   std::unordered_map<int, open_file> open_;
   stats stats_;

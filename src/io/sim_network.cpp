@@ -251,6 +251,11 @@ void sim_network::set_now(time_point now) noexcept {
   now_ = now;
 }
 
+void sim_network::set_origin(time_point origin) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  files_.set_origin(origin);
+}
+
 std::optional<sim_network::time_point> sim_network::next_event() const {
   std::lock_guard<std::mutex> lock(mu_);
   if (events_.empty()) return std::nullopt;
@@ -865,8 +870,10 @@ int sim_network::endpoint_name(const std::shared_ptr<sim_endpoint>& ep, bool pee
 
 std::string sim_network::describe() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::string s = std::to_string(events_.size()) + " network events pending (" +
-                  std::to_string(pending_files_.size()) + " file operations), " +
+  // events_ keeps a cancelled file operation's event until it is due (it then
+  // finds no operation); pending_files_ holds only the live ones.
+  std::string s = std::to_string(events_.size()) + " events queued (cancelled ones included), " +
+                  std::to_string(pending_files_.size()) + " file operations pending, " +
                   std::to_string(files_.open_count()) + " simulated files open";
   if (linked_.empty()) return s + ", no operation waits on the network";
   s += "; operations waiting on the network:";

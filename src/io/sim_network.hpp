@@ -127,6 +127,8 @@ class sim_network final : public io_driver, public std::enable_shared_from_this<
   /// The virtual time operations and events are stamped with; the
   /// simulation sets it before each transition.
   void set_now(time_point now) noexcept;
+  /// The virtual clock's start (the file system stamps times from it).
+  void set_origin(time_point origin) noexcept;
   /// When the earliest pending event is due; nullopt if none.
   [[nodiscard]] std::optional<time_point> next_event() const;
   /// Deliver the earliest event if it is due. False if none is.

@@ -142,6 +142,7 @@ simulation::simulation(runtime_core& rt, std::uint64_t seed)
       rng_(seed),
       state_(rt.workers_.size(), vstate::running),
       busy_(rt.workers_.size(), false) {
+  net_.set_origin(rt.clock_.time_of(0));
 #if defined(WEFT_SIM_ASAN)
   __sanitizer_set_death_callback(&describe_simulation_on_asan_death);
 #endif

@@ -54,9 +54,13 @@
 // victims from runtime_builder::rng_seed too), nothing reads the real clock,
 // and the simulation is driven by one thread. What breaks determinism: a
 // wake from a thread of the program's own (a std::thread sending on a
-// channel), real I/O (refused: errc::not_supported_in_simulation), a
-// blocking job that blocks on another task (it runs on the driving thread:
-// that is a stall).
+// channel), or a blocking job that blocks on another task (it runs on the
+// driving thread: that is a stall). I/O does not: sockets and files are the
+// in-memory network and file system of src/io/sim_network and sim_files
+// (other I/O is refused: errc::not_supported_in_simulation). Each simulated
+// descriptor holds a real one to reserve its number, a socket that never
+// connects or /dev/null for a file: that is what the number reaches if it is
+// used outside the simulation.
 #pragma once
 
 #include <weft/detail/test_point.hpp>

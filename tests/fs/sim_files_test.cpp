@@ -14,6 +14,7 @@
 
 #include "fs/temp_dir.hpp"
 #include "io/sim_network.hpp"
+#include "support/open_descriptors.hpp"
 
 #include <gtest/gtest.h>
 
@@ -32,6 +33,7 @@
 
 namespace {
 
+using weft_test::open_descriptors;
 using namespace std::chrono_literals;
 using weft::result;
 using weft::task;
@@ -68,14 +70,6 @@ weft::detail::sim_network& this_network() {
   weft::detail::io_driver* d = weft::detail::current_io_driver();
   if (d == nullptr || !d->caps().simulated) throw std::logic_error("not on a simulation");
   return static_cast<weft::detail::sim_network&>(*d);
-}
-
-int open_descriptors() {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (dirent* e = ::readdir(d)) n += e->d_name[0] == '.' ? 0 : 1;
-  ::closedir(d);
-  return n;
 }
 
 /// Every kind of operation and misuse weft::fs has, under `root` (which

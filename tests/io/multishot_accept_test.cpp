@@ -14,6 +14,7 @@
 #include "io/multishot_queue.hpp"
 #include "support/backends.hpp"
 #include "support/flavors.hpp"
+#include "support/open_descriptors.hpp"
 #include "support/test_points.hpp"
 
 #include <gtest/gtest.h>
@@ -33,6 +34,7 @@
 
 namespace {
 
+using weft_test::open_descriptors;
 using namespace std::chrono_literals;
 using weft::result;
 using weft::task;
@@ -103,14 +105,6 @@ task<bool> yield_until(Pred done) {
     co_await weft::yield_now();
   }
   co_return true;
-}
-
-int open_descriptors() {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (::readdir(d) != nullptr) ++n;
-  ::closedir(d);
-  return n;
 }
 
 // Forces the kernel's refusal of IORING_ACCEPT_MULTISHOT for its scope.
