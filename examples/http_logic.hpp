@@ -276,7 +276,6 @@ inline weft::task<void> serve(weft::net::tcp_stream s, std::shared_ptr<const std
 inline weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& watch,
                                          const std::string& root) {
   std::string buf;
-  std::array<char, 8192> chunk{};
   for (;;) {
     // Read until a whole head is buffered.
     std::size_t head_end;
@@ -286,9 +285,14 @@ inline weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& w
                                       persistence::close);
         co_return;
       }
-      auto n = co_await s.read(std::as_writable_bytes(std::span(chunk)));
-      if (!n || *n == 0) co_return;  // error, closed, or shut down as idle
-      buf.append(chunk.data(), *n);
+      // read_buffered: the bytes come in a buffer the runtime owns (on
+      // io_uring one of the worker's provided buffers, filled by the
+      // stream's multishot receive), given back once copied, so an idle
+      // keep-alive connection holds no read buffer and no receive is armed
+      // again per request.
+      weft::result<weft::net::recv_buffer> got = co_await s.read_buffered();
+      if (!got || got->empty()) co_return;  // error, closed, or shut down as idle
+      buf.append(reinterpret_cast<const char*>(got->data().data()), got->size());
       watch.touch();
     }
     const std::optional<request> req = parse_head(std::string_view(buf).substr(0, head_end));
@@ -303,9 +307,9 @@ inline weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& w
     // Skip a request body (GET and HEAD should not have one).
     std::size_t consumed = head_end + 4;
     while (buf.size() < consumed + req->content_length) {
-      auto n = co_await s.read(std::as_writable_bytes(std::span(chunk)));
-      if (!n || *n == 0) co_return;
-      buf.append(chunk.data(), *n);
+      weft::result<weft::net::recv_buffer> got = co_await s.read_buffered();
+      if (!got || got->empty()) co_return;
+      buf.append(reinterpret_cast<const char*>(got->data().data()), got->size());
     }
     consumed += req->content_length;
     const bool keep = req->keep_alive;
