@@ -121,14 +121,39 @@ run_pass() {
 
 # median KIND FILE: per point and server, the run of median throughput (closed)
 # or of median CPU per message (rate; the lower middle for an even count):
-# point, server, msgs/s, CPU s/Mmsg, p99 µs, offered rate.
+# point, server, msgs/s, CPU s/Mmsg, p99 µs, offered rate — the p99 is the
+# median of every round's p99, not that run's (one run's p99 on this VM can
+# be 30 times the next one's).
 median() {
   local key=4
   [[ $1 == rate ]] && key=5
   LC_ALL=C sort -t$'\t' -k1,1 -k2,2 -k${key},${key}n "$2" | awk -F'\t' '
-    { k = $1 "\t" $2; n[k]++; row[k, n[k]] = $4 "\t" $5 "\t" $7 "\t" $9
+    function mid(list,   n, a, i, j, t) { n = split(list, a, " ")
+      for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return a[int((n + 1) / 2)] }
+    { k = $1 "\t" $2; n[k]++; row[k, n[k]] = $4 "\t" $5; tail[k] = $9; p99[k] = p99[k] " " $7
       if (!(k in seen)) { seen[k] = 1; keys[++m] = k } }
-    END { for (i = 1; i <= m; i++) { k = keys[i]; print k "\t" row[k, int((n[k] + 1) / 2)] } }'
+    END { for (i = 1; i <= m; i++) { k = keys[i]; print k "\t" row[k, int((n[k] + 1) / 2)] "\t" mid(p99[k]) "\t" tail[k] } }'
+}
+
+# paired KIND FILE: per point and server, the median over rounds of the
+# round's ratio to tokio (the servers of a round run back to back, so the
+# VM's drifts cancel): point, server, msgs/s ratio, CPU ratio, p99 ratio.
+paired() {
+  awk -F'\t' '
+    function mid(list,   n, a, i, j, t) { n = split(list, a, " "); if (!n) return ""
+      for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return sprintf("%.2f", n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2) }
+    { v[$1, $2, $3] = $4; c[$1, $2, $3] = $5; p[$1, $2, $3] = $7; rounds[$1, $3] = 1
+      if (!(($1, $2) in seen)) { seen[$1, $2] = 1; keys[++m] = $1 SUBSEP $2 } }
+    END { for (i = 1; i <= m; i++) { split(keys[i], k, SUBSEP); lv = lc = lp = ""
+        for (rk in rounds) { split(rk, r, SUBSEP); if (r[1] != k[1]) continue
+          a = k[1] SUBSEP k[2] SUBSEP r[2]; b = k[1] SUBSEP "tokio" SUBSEP r[2]
+          if (!(a in v) || !(b in v)) continue
+          if (v[b] > 0) lv = lv " " v[a] / v[b]
+          if (c[b] > 0) lc = lc " " c[a] / c[b]
+          if (p[b] > 0) lp = lp " " p[a] / p[b] }
+        printf "%s\t%s\t%s\t%s\t%s\n", k[1], k[2], mid(lv), mid(lc), mid(lp) } }' "$2"
 }
 
 if ((REPORT_ONLY)); then  # tables and plot again from the raw runs of the last sweep
@@ -138,33 +163,39 @@ else
   run_pass closed
   run_pass rate
 fi
+paired closed "$RESULTS/runs.closed.tsv" >"$RESULTS/paired.closed.tsv"
+paired rate "$RESULTS/runs.rate.tsv" >"$RESULTS/paired.rate.tsv"
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
 read -r load1 _ </proc/loadavg
 echo "Machine: ${cpu:-unknown CPU}, $(nproc) cores, $(uname -sr); load average $load1 before the tables"
-echo "Each run: ${WARMUP} s warmup + ${DURATION} s measured; per point and server the median of $ROUNDS rounds (server order reversed each round)."
+echo "Each run: ${WARMUP} s warmup + ${DURATION} s measured; per point and server the median of $ROUNDS rounds (server order reversed each round): the run of median throughput (closed loop) or CPU (fixed rate), and the median p99 of all rounds; ratios to tokio are medians of the per-round ratios, ratios to the liburing loop of the medians."
 echo
 echo "Closed loop (loadgen as fast as the server answers):"
 echo
 awk -F'\t' -v order="$POINTS" '
   BEGIN { m = split(order, pts, " ") }
+  FNR == NR { pv[$1, $2] = $3; next }
   { v[$1, $2] = $3; p[$1, $2] = $5 }
   function r(a, b) { return (a != "" && b != "" && b + 0 > 0) ? sprintf("%.2f", a / b) : "—" }
+  function pr(q, s) { return ((q, s) in pv && pv[q, s] != "") ? pv[q, s] : "—" }
   END {
     print "| conns × in flight × size | weft msgs/s | weft ring send | weft epoll | tokio | liburing loop | weft/tokio | weft/liburing | weft ring send/tokio | weft epoll/tokio | weft p99 µs | tokio p99 µs |"
     print "|---|---|---|---|---|---|---|---|---|---|---|---|"
     for (i = 1; i <= m; i++) { q = pts[i]; split(q, f, ":")
       printf "| %s × %s × %s B | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3],
         v[q, "weft"], v[q, "weft_rsend"], v[q, "weft_epoll"], v[q, "tokio"], v[q, "uring"],
-        r(v[q, "weft"], v[q, "tokio"]), r(v[q, "weft"], v[q, "uring"]), r(v[q, "weft_rsend"], v[q, "tokio"]),
-        r(v[q, "weft_epoll"], v[q, "tokio"]), p[q, "weft"], p[q, "tokio"] }
-  }' "$RESULTS/closed.tsv"
+        pr(q, "weft"), r(v[q, "weft"], v[q, "uring"]), pr(q, "weft_rsend"),
+        pr(q, "weft_epoll"), p[q, "weft"], p[q, "tokio"] }
+  }' "$RESULTS/paired.closed.tsv" "$RESULTS/closed.tsv"
 echo
 echo "Fixed offered rate (${RATE_FRACTION} × the slowest server's closed-loop throughput at that point): server CPU s per million messages and p99; * = fell behind the offered rate."
 echo
 awk -F'\t' -v order="$POINTS" '
   BEGIN { m = split(order, pts, " ") }
+  FNR == NR { pc[$1, $2] = $4; pp[$1, $2] = $5; next }
   { v[$1, $2] = $3; c[$1, $2] = $4; p[$1, $2] = $5; o[$1] = $6 }
+  function pr(a, q, s) { return ((q, s) in a && a[q, s] != "") ? a[q, s] : "—" }
   function r(a, b) { return (a != "" && b != "" && b + 0 > 0) ? sprintf("%.2f", a / b) : "—" }
   function cell(q, s) { return c[q, s] ((c[q, s] != "" && v[q, s] < 0.97 * o[q]) ? "*" : "") }
   END {
@@ -173,9 +204,9 @@ awk -F'\t' -v order="$POINTS" '
     for (i = 1; i <= m; i++) { q = pts[i]; split(q, f, ":")
       printf "| %s × %s × %s B | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], o[q],
         cell(q, "weft"), cell(q, "weft_rsend"), cell(q, "weft_epoll"), cell(q, "tokio"), cell(q, "uring"),
-        r(c[q, "weft"], c[q, "tokio"]), r(c[q, "weft_rsend"], c[q, "tokio"]), r(c[q, "weft"], c[q, "uring"]),
-        p[q, "weft"], p[q, "tokio"], r(p[q, "weft"], p[q, "tokio"]) }
-  }' "$RESULTS/rate.tsv"
+        pr(pc, q, "weft"), pr(pc, q, "weft_rsend"), r(c[q, "weft"], c[q, "uring"]),
+        p[q, "weft"], p[q, "tokio"], pr(pp, q, "weft") }
+  }' "$RESULTS/paired.rate.tsv" "$RESULTS/rate.tsv"
 
 # Plot: throughput ratios per point.
 awk -F'\t' -v order="$POINTS" '
