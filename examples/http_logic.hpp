@@ -276,6 +276,7 @@ inline weft::task<void> serve(weft::net::tcp_stream s, std::shared_ptr<const std
 inline weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& watch,
                                          const std::string& root) {
   std::string buf;
+  std::array<char, 8192> chunk{};
   for (;;) {
     // Read until a whole head is buffered.
     std::size_t head_end;
@@ -285,17 +286,16 @@ inline weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& w
                                       persistence::close);
         co_return;
       }
-      // read_buffered: the bytes come in a buffer the runtime owns (on
-      // io_uring one of the worker's provided buffers, filled by the
-      // stream's multishot receive), given back once copied, so an idle
-      // keep-alive connection holds no read buffer and no receive is armed
-      // again per request.
-      weft::result<weft::net::recv_buffer> got = co_await s.read_buffered();
-      if (!got || got->empty()) co_return;  // error, closed, or shut down as idle
-      buf.append(reinterpret_cast<const char*>(got->data().data()), got->size());
+      // Not read_buffered(): its multishot receive keeps filling the
+      // worker's shared provided buffers (up to 16 per stream) while this
+      // task is busy writing, so a few clients that pipeline and do not read
+      // starved every other connection of the worker until idle_timeout.
+      auto n = co_await s.read(std::as_writable_bytes(std::span(chunk)));
+      if (!n || *n == 0) co_return;  // error, closed, or shut down as idle
+      buf.append(chunk.data(), *n);
       watch.touch();
     }
-    const std::optional<request> req = parse_head(std::string_view(buf).substr(0, head_end));
+    std::optional<request> req = parse_head(std::string_view(buf).substr(0, head_end));
     if (!req) {
       (void)co_await error_response(s, 400, "Bad Request", persistence::close);
       co_return;
@@ -307,9 +307,16 @@ inline weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& w
     // Skip a request body (GET and HEAD should not have one).
     std::size_t consumed = head_end + 4;
     while (buf.size() < consumed + req->content_length) {
-      weft::result<weft::net::recv_buffer> got = co_await s.read_buffered();
-      if (!got || got->empty()) co_return;
-      buf.append(reinterpret_cast<const char*>(got->data().data()), got->size());
+      auto n = co_await s.read(std::as_writable_bytes(std::span(chunk)));
+      if (!n || *n == 0) co_return;
+      buf.append(chunk.data(), *n);
+    }
+    // The appends above may have moved buf: req's method and target view
+    // it, so parse the head again (else a GET with a body of ~16 KiB or more
+    // read freed memory and was answered 405).
+    if (req->content_length > 0) {
+      req = parse_head(std::string_view(buf).substr(0, head_end));  // the same bytes: it parses
+      if (!req) co_return;
     }
     consumed += req->content_length;
     const bool keep = req->keep_alive;

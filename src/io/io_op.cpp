@@ -6,14 +6,15 @@
 #include <weft/detail/test_point.hpp>
 #include <weft/error.hpp>
 
-#include "io/multishot_queue.hpp"
 #include "io/io_driver.hpp"
 #include "io/io_source.hpp"
+#include "io/multishot_queue.hpp"
 #include "io/sim_sockets.hpp"
 
 #include <unistd.h>
 
 #include <cerrno>
+#include <new>
 #include <system_error>
 
 namespace weft::detail {
@@ -39,9 +40,10 @@ bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
   }
   io_driver* d = current_io_driver();
   if (d == nullptr) {
-    throw_error(errc::no_runtime,
-                "weft I/O needs a runtime: await it in a task on a weft::runtime (runtime::block_on, "
-                "weft::spawn, WEFT_MAIN), not under the standalone weft::block_on");
+    throw_error(
+        errc::no_runtime,
+        "weft I/O needs a runtime: await it in a task on a weft::runtime (runtime::block_on, "
+        "weft::spawn, WEFT_MAIN), not under the standalone weft::block_on");
   }
   try {
     if (d->start(op, h, hook)) return true;
@@ -71,7 +73,7 @@ void io_abandon(io_op& op, bool result_taken) noexcept {
   if (!op.is_completed() && !io_request_cancel(op)) op.driver->wait_completed(op);
   if (op.needs_release) op.driver->release(op);
   if (op.owns_buf) {
-    delete[] static_cast<std::byte*>(op.buf);  // a buffered read nobody took
+    free_owned_block(static_cast<std::byte*>(op.buf));  // a buffered read nobody took
     op.owns_buf = false;
   }
   // An fd the op created that nobody took (the task was cancelled after the
@@ -90,7 +92,9 @@ std::size_t io_take_ready_buffers(io_handle& h, ready_buffer* out, std::size_t n
 }
 
 void io_use_owned_block(io_op& op) {
-  op.buf = new std::byte[owned_block_size];
+  std::byte* block = alloc_owned_block();
+  if (block == nullptr) throw std::bad_alloc();
+  op.buf = block;
   op.len = owned_block_size;
   op.owns_buf = true;
   op.code = io_opcode::recv;

@@ -41,7 +41,7 @@ std::int32_t io_perform(io_op& op, bool first) noexcept {
       case io_opcode::recv_buffered: {
         // The block is made only for bytes that are there: a connection
         // waiting for data holds none (an EAGAIN costs one allocation).
-        auto* block = new (std::nothrow) std::byte[owned_block_size];
+        std::byte* block = alloc_owned_block();  // the thread's cache, else new[]
         if (block == nullptr) return -ENOMEM;
         n = ::recv(op.fd, block, owned_block_size, MSG_DONTWAIT);
         if (n > 0) {
@@ -49,7 +49,7 @@ std::int32_t io_perform(io_op& op, bool first) noexcept {
           op.len = owned_block_size;
           op.owns_buf = true;
         } else {
-          delete[] block;
+          free_owned_block(block);
         }
         break;
       }
@@ -106,25 +106,60 @@ io_source::io_source(int fd, epoll_driver& driver, scheduler& runtime)
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = this;
-  if (fault::or_errno(fault::site::epoll_ctl, [&] {
-        return ::epoll_ctl(driver.epoll_fd(), EPOLL_CTL_ADD, fd, &ev);
-      }) < 0) {
+  if (fault::or_errno(fault::site::epoll_ctl,
+                      [&] { return ::epoll_ctl(driver.epoll_fd(), EPOLL_CTL_ADD, fd, &ev); }) < 0) {
     throw std::system_error(errno, std::system_category(), "epoll_ctl(EPOLL_CTL_ADD)");
   }
+  int type = 0;
+  socklen_t len = sizeof type;
+  stream_ = ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
   runtime_->retain();
 }
 
 io_source::~io_source() = default;
 
-void io_source::destroy(io_source* s) noexcept { delete s; }
+void io_source::destroy(io_source* s) noexcept {
+  delete s;
+}
 
-bool io_source::is_reader(const io_op& op) noexcept { return is_read_op(op.code); }
+bool io_source::is_reader(const io_op& op) noexcept {
+  return is_read_op(op.code);
+}
+
+bool io_source::drain_tracked(const io_op& op) const noexcept {
+  if (!stream_) return false;
+  switch (op.code) {
+    case io_opcode::read:
+      return !op.has_offset;
+    case io_opcode::recv:
+      return (op.flags & MSG_PEEK) == 0;  // a peek leaves the bytes queued
+    case io_opcode::recv_buffered:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void io_source::note_read(const io_op& op, std::int32_t r) noexcept {
+  // recv_buffered asks for a whole block (io_perform set op.len to it).
+  const std::uint32_t asked = op.code == io_opcode::recv_buffered ? owned_block_size : op.len;
+  // Once the end of the stream or an error has been reported, a short read
+  // proves nothing: the end (or the error) is still to be read, and its
+  // edge has come already.
+  if (r > 0 && static_cast<std::uint32_t>(r) < asked && !read_closed_ && drain_tracked(op)) {
+    read_drained_ = true;
+  }
+}
 
 bool io_source::start(io_op& op, std::coroutine_handle<> h) {
   op_list& list = is_reader(op) ? readers_ : writers_;
   std::unique_lock<sync::spin_mutex> lock(mu_);
-  if (list.head == nullptr) {
+  if (list.head == nullptr && read_drained_ && drain_tracked(op)) {
+    // The last read emptied the socket and no edge has come since: wait for it.
+    WEFT_TEST_POINT("io_source.read_waits_drained");  // tests count it; never hold it (lock held)
+  } else if (list.head == nullptr) {
     const std::int32_t r = io_perform(op, /*first=*/true);
+    if (is_reader(op)) note_read(op, r);
     if (r != -EAGAIN) {
       op.result = r;
       // ORDERING: relaxed: completed on the task's own thread, no one else
@@ -154,6 +189,7 @@ bool io_source::start(io_op& op, std::coroutine_handle<> h) {
 void io_source::run_list(op_list& list, io_op*& done) noexcept {
   while (io_op* op = list.head) {
     const std::int32_t r = io_perform(*op, /*first=*/false);
+    if (&list == &readers_) note_read(*op, r);
     if (r == -EAGAIN) return;
     list.remove(*op);
     op->result = r;
@@ -168,7 +204,13 @@ void io_source::on_event(std::uint32_t events) noexcept {
   io_op* done = nullptr;
   {
     std::lock_guard<sync::spin_mutex> lock(mu_);
-    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) run_list(readers_, done);
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+      read_drained_ = false;  // bytes, the end, or an error: the next read tries
+      // The end or an error stays readable with no further edge: from now on
+      // every read tries (see the header).
+      if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) read_closed_ = true;
+      run_list(readers_, done);
+    }
     if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) run_list(writers_, done);
   }
   finish_completing(done);

@@ -25,8 +25,30 @@
 // no op of its direction waits, try the syscall non-blocking; anything but
 // EAGAIN completes it at once. Otherwise link the op and suspend. Because the
 // try and the link happen under the lock that the event side takes too, an
-// edge that arrives after the EAGAIN finds the op linked: no lost wake-up,
-// and no readiness bits to keep in step with the kernel.
+// edge that arrives after the EAGAIN finds the op linked: no lost wake-up.
+//
+// One readiness bit, read_drained_ (under the lock): a read of a stream
+// socket that returned fewer bytes than it asked for (but more than none)
+// emptied the receive queue, so the next read would only draw EAGAIN. Until
+// a read-direction event comes, a read (read, recv without MSG_PEEK,
+// recv_buffered) is linked without trying: one recv(2) fewer per message
+// (an echo of 4 KiB messages made two, tokio one). No wake-up is lost: the
+// bit is set under the lock right after the recv, so bytes that arrive after
+// it raise an edge (EPOLLET: every arrival wakes the socket's wait queue)
+// whose on_event clears the bit and runs the linked read; an event that was
+// pending from before only clears it early (one EAGAIN, as without the bit).
+// Not for datagram sockets (a short datagram leaves the next one queued) or
+// other descriptors, nor after 0 (the end of the stream, which a read must
+// see again at once), nor once an event has reported the peer's close, a
+// hang-up or an error (read_closed_, sticky): a short read then leaves the
+// end or the error to be read, and no edge will announce it again (a read
+// of a TCP stream whose last bytes and FIN were reported together waited
+// for ever; found by StreamProgress.CancelledWriteAllOnTcp... on epoll).
+//
+//   read_drained_:  false ── short read of a stream ──► true
+//                     ▲                                   │
+//                     └──── event with EPOLLIN/RDHUP/ ◄───┘
+//                           HUP/ERR (on_event)
 //
 // An event (on_event(), the epoll owner's thread): under the lock, perform
 // the waiting ops of the ready direction(s) in order until one gets EAGAIN;
@@ -58,9 +80,9 @@
 
 #include <weft/detail/io_op.hpp>
 
-#include "io/io_op_list.hpp"
 #include <weft/detail/sync_shim.hpp>
 #include <weft/detail/task_header.hpp>
+#include "io/io_op_list.hpp"
 
 #include <cstdint>
 
@@ -101,12 +123,20 @@ class io_source {
   static bool is_reader(const io_op& op) noexcept;
   /// Run the ops of `list` until one would block; finished ones are moved to
   /// `done` (linked through next).
-  static void run_list(op_list& list, io_op*& done) noexcept;
+  void run_list(op_list& list, io_op*& done) noexcept;
+
+  /// A read that read_drained_ concerns (see the header).
+  [[nodiscard]] bool drain_tracked(const io_op& op) const noexcept;
+  /// Under mu_: note a tracked read's result `r`.
+  void note_read(const io_op& op, std::int32_t r) noexcept;
 
   int fd_;
   epoll_driver* driver_;
   scheduler* runtime_;
+  bool stream_ = false;  // SOCK_STREAM (set once, before the source is shared)
   sync::spin_mutex mu_;
+  bool read_drained_ = false;  // under mu_: see the header
+  bool read_closed_ = false;   // under mu_: RDHUP, HUP or ERR reported (sticky)
   op_list readers_;
   op_list writers_;
 };

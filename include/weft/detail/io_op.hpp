@@ -248,6 +248,11 @@ void io_abandon(io_op& op, bool result_taken) noexcept;
 /// provided buffers), as of a provided buffer: a 4 KiB block split a 4 KiB
 /// echo into several writes and cost two thirds of its throughput (measured).
 inline constexpr std::uint32_t owned_block_size = 16384;
+/// An owned block (owned_block_size bytes): from the calling thread's cache
+/// of free blocks, else new[]; nullptr when memory is out. Any thread may
+/// free a block, into its own cache (src/io/owned_blocks.cpp).
+std::byte* alloc_owned_block() noexcept;
+void free_owned_block(std::byte* block) noexcept;
 /// recv_buffered on io_uring without provided buffers: the op becomes a recv
 /// into a block it owns (owns_buf), freed by whoever ends up with it.
 void io_use_owned_block(io_op& op);

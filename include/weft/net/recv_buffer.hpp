@@ -23,7 +23,13 @@
 // lost: the bytes stay in the socket) until one comes back — so a program
 // that keeps buffers until a whole message has arrived must copy out a
 // message larger than the ring (256 buffers: 4 MiB per worker), or use
-// read() for it, or it waits for ever.
+// read() for it, or it waits for ever. The stream's own queue holds buffers
+// too: after a read_buffered(), the socket's multishot receive goes on
+// taking buffers for the bytes that arrive (up to 16 per stream) while no
+// read waits — so connections whose tasks are stuck elsewhere (a write to a
+// peer that does not read) can hold a worker's whole ring, and its other
+// connections wait. A server facing untrusted clients that may stop reading
+// should use read() into its own buffer.
 #pragma once
 
 #include <weft/detail/io_op.hpp>
@@ -75,7 +81,7 @@ class recv_buffer {
     if (ring_ != nullptr) {
       weft::detail::give_back_provided(ring_, id_);
     } else if (owned_) {
-      delete[] data_;
+      weft::detail::free_owned_block(data_);  // to the thread's block cache
     }
     data_ = nullptr;
     size_ = 0;
@@ -90,7 +96,7 @@ class recv_buffer {
   std::size_t size_ = 0;
   weft::detail::buffer_ring* ring_ = nullptr;  // a provided buffer, given back
   std::uint16_t id_ = 0;
-  bool owned_ = false;  // a block of new std::byte[], deleted
+  bool owned_ = false;  // an owned block (detail::alloc_owned_block), freed
 };
 
 }  // namespace weft::net
