@@ -6,6 +6,7 @@
 
 #include <weft/detail/test_point.hpp>
 
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -104,15 +105,13 @@ std::int32_t io_perform(io_op& op, bool first) noexcept {
 io_source::io_source(int fd, epoll_driver& driver, scheduler& runtime)
     : fd_(fd), driver_(&driver), runtime_(&runtime) {
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   ev.data.ptr = this;
   if (fault::or_errno(fault::site::epoll_ctl,
                       [&] { return ::epoll_ctl(driver.epoll_fd(), EPOLL_CTL_ADD, fd, &ev); }) < 0) {
     throw std::system_error(errno, std::system_category(), "epoll_ctl(EPOLL_CTL_ADD)");
   }
-  int type = 0;
-  socklen_t len = sizeof type;
-  stream_ = ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+  tcp_ = is_tcp(fd);
   runtime_->retain();
 }
 
@@ -126,13 +125,34 @@ bool io_source::is_reader(const io_op& op) noexcept {
   return is_read_op(op.code);
 }
 
+bool io_source::is_tcp(int fd) noexcept {
+  // Only TCP: a short read of an AF_UNIX stream can stop before bytes still
+  // queued (at an SCM_RIGHTS message, a change of credentials, an OOB
+  // byte), and other SOCK_STREAM protocols (SCTP one-to-one) return one
+  // message per read — none of them raises an edge for what stays behind.
+  int type = 0;
+  int domain = 0;
+  int protocol = 0;
+  socklen_t len = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return false;
+  len = sizeof domain;
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
+      (domain != AF_INET && domain != AF_INET6)) {
+    return false;
+  }
+  len = sizeof protocol;
+  return ::getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 && protocol == IPPROTO_TCP;
+}
+
 bool io_source::drain_tracked(const io_op& op) const noexcept {
-  if (!stream_) return false;
+  if (!tcp_) return false;
   switch (op.code) {
     case io_opcode::read:
       return !op.has_offset;
     case io_opcode::recv:
-      return (op.flags & MSG_PEEK) == 0;  // a peek leaves the bytes queued
+      // Plain reads only: a peek leaves the bytes queued, MSG_OOB and
+      // MSG_ERRQUEUE read other queues.
+      return (op.flags & ~(MSG_WAITALL | MSG_NOSIGNAL)) == 0;
     case io_opcode::recv_buffered:
       return true;
     default:
@@ -204,11 +224,12 @@ void io_source::on_event(std::uint32_t events) noexcept {
   io_op* done = nullptr;
   {
     std::lock_guard<sync::spin_mutex> lock(mu_);
-    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) != 0) {
       read_drained_ = false;  // bytes, the end, or an error: the next read tries
-      // The end or an error stays readable with no further edge: from now on
+      // The end or an error stays readable with no further edge, and a read
+      // stops short at TCP's urgent mark with bytes behind it: from now on
       // every read tries (see the header).
-      if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) read_closed_ = true;
+      if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) != 0) read_closed_ = true;
       run_list(readers_, done);
     }
     if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) run_list(writers_, done);

@@ -4,7 +4,8 @@
 // Design
 // ------
 // One io_source per socket, made when a task first starts an operation on
-// it, registered edge-triggered (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+// it, registered edge-triggered (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI |
+// EPOLLET)
 // with the epoll of the worker that task runs on, data.ptr = the source.
 // Two FIFO lists of waiting ops: readers (read, recv, recvmsg, accept) and
 // writers (write, send, sendmsg, connect).
@@ -27,28 +28,33 @@
 // try and the link happen under the lock that the event side takes too, an
 // edge that arrives after the EAGAIN finds the op linked: no lost wake-up.
 //
-// One readiness bit, read_drained_ (under the lock): a read of a stream
+// One readiness bit, read_drained_ (under the lock): a read of a TCP
 // socket that returned fewer bytes than it asked for (but more than none)
 // emptied the receive queue, so the next read would only draw EAGAIN. Until
-// a read-direction event comes, a read (read, recv without MSG_PEEK,
-// recv_buffered) is linked without trying: one recv(2) fewer per message
-// (an echo of 4 KiB messages made two, tokio one). No wake-up is lost: the
+// a read-direction event comes, a read (read, a plain recv, recv_buffered)
+// is linked without trying: one recv(2) fewer per message (an echo of 4 KiB
+// messages made two, tokio one). No wake-up is lost: the
 // bit is set under the lock right after the recv, so bytes that arrive after
 // it raise an edge (EPOLLET: every arrival wakes the socket's wait queue)
 // whose on_event clears the bit and runs the linked read; an event that was
 // pending from before only clears it early (one EAGAIN, as without the bit).
-// Not for datagram sockets (a short datagram leaves the next one queued) or
-// other descriptors, nor after 0 (the end of the stream, which a read must
+// Only TCP: a short read of an AF_UNIX stream can stop before queued bytes
+// (at an SCM_RIGHTS message, a change of credentials), SCTP streams return
+// a message per read, a datagram leaves the next one queued — and none of
+// them raises an edge for what stayed. TCP's own early stop, at the urgent
+// mark, is announced by EPOLLPRI (registered), which turns the bit off for
+// good like a close. With SO_RCVLOWAT set, a read after a short one waits
+// for the low-water mark (or the end), as epoll itself would. Nor after 0 (the end of the stream, which a read must
 // see again at once), nor once an event has reported the peer's close, a
 // hang-up or an error (read_closed_, sticky): a short read then leaves the
 // end or the error to be read, and no edge will announce it again (a read
 // of a TCP stream whose last bytes and FIN were reported together waited
 // for ever; found by StreamProgress.CancelledWriteAllOnTcp... on epoll).
 //
-//   read_drained_:  false ── short read of a stream ──► true
-//                     ▲                                   │
-//                     └──── event with EPOLLIN/RDHUP/ ◄───┘
-//                           HUP/ERR (on_event)
+//   read_drained_:  false ── short read of TCP ──► true
+//                     ▲                                │
+//                     └── event with IN/RDHUP/HUP/ ◄───┘
+//                         ERR/PRI (on_event)
 //
 // An event (on_event(), the epoll owner's thread): under the lock, perform
 // the waiting ops of the ready direction(s) in order until one gets EAGAIN;
@@ -125,6 +131,8 @@ class io_source {
   /// `done` (linked through next).
   void run_list(op_list& list, io_op*& done) noexcept;
 
+  /// Whether `fd` is a TCP socket (the only kind read_drained_ concerns).
+  static bool is_tcp(int fd) noexcept;
   /// A read that read_drained_ concerns (see the header).
   [[nodiscard]] bool drain_tracked(const io_op& op) const noexcept;
   /// Under mu_: note a tracked read's result `r`.
@@ -133,7 +141,7 @@ class io_source {
   int fd_;
   epoll_driver* driver_;
   scheduler* runtime_;
-  bool stream_ = false;  // SOCK_STREAM (set once, before the source is shared)
+  bool tcp_ = false;  // a TCP socket (set once, before the source is shared)
   sync::spin_mutex mu_;
   bool read_drained_ = false;  // under mu_: see the header
   bool read_closed_ = false;   // under mu_: RDHUP, HUP or ERR reported (sticky)

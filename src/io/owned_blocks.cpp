@@ -11,9 +11,11 @@
 //
 // A thread keeps at most max_cached free blocks (1 MiB); more are deleted.
 // A block freed on another thread (a recv_buffer moved there) joins that
-// thread's cache: the blocks are plain memory, owned by no one. The cache
-// is freed when its thread exits; a block freed after that is deleted. No
-// locks: each cache is its thread's own.
+// thread's cache if that thread has one (it allocated a block before): the
+// blocks are plain memory, owned by no one. The cache is freed when its
+// thread exits; a block freed after that is deleted. No locks: each cache
+// is its thread's own. Under ASan there is no cache, so a use of a
+// recv_buffer's bytes after its reset is still reported.
 #include <weft/detail/io_op.hpp>
 
 #include <cstddef>
@@ -22,20 +24,36 @@
 namespace weft::detail {
 namespace {
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool use_cache =
+    false;  // ASan: every block new[] and delete[], so a use after free is caught
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool use_cache = false;
+#else
+constexpr bool use_cache = true;
+#endif
+#else
+constexpr bool use_cache = true;
+#endif
+
 constexpr std::size_t max_cached = 64;
 
-// Trivially destructible, so it stays usable until the thread is gone: a
-// block freed after drain's destructor ran (another thread_local's
-// destructor, the main thread's static destructors) is deleted at once.
+// Trivially destructible, so it stays usable until the thread is gone.
+// `registered`: this thread's drain exists (only alloc_owned_block makes
+// it, never a free, which may run after the thread's thread_local
+// destructors, when a new one would never be destroyed); `closed`: it has
+// run. A block freed when the cache is not registered or closed is deleted.
 struct block_cache {
   std::byte* free[max_cached];
   std::size_t count;
+  bool registered;
   bool closed;
 };
 thread_local block_cache tl_cache{};
 
 struct cache_drain {
-  cache_drain() = default;
+  cache_drain() noexcept { tl_cache.registered = true; }
   cache_drain(const cache_drain&) = delete;
   cache_drain& operator=(const cache_drain&) = delete;
   ~cache_drain() {
@@ -46,25 +64,21 @@ struct cache_drain {
 };
 thread_local cache_drain tl_drain;
 
-// The cache, its drain registered for this thread's exit (constructing
-// tl_drain at its first use here does that).
-block_cache& cache() noexcept {
-  [[maybe_unused]] cache_drain& d = tl_drain;
-  return tl_cache;
-}
-
 }  // namespace
 
 std::byte* alloc_owned_block() noexcept {
-  block_cache& c = cache();
-  if (c.count > 0) return c.free[--c.count];
+  if constexpr (use_cache) {
+    [[maybe_unused]] cache_drain& d = tl_drain;  // registers this thread's drain
+    block_cache& c = tl_cache;
+    if (!c.closed && c.count > 0) return c.free[--c.count];
+  }
   return new (std::nothrow) std::byte[owned_block_size];
 }
 
 void free_owned_block(std::byte* block) noexcept {
   if (block == nullptr) return;
-  block_cache& c = cache();
-  if (!c.closed && c.count < max_cached) {
+  block_cache& c = tl_cache;
+  if (use_cache && c.registered && !c.closed && c.count < max_cached) {
     c.free[c.count++] = block;
     return;
   }

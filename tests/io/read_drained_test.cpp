@@ -1,11 +1,16 @@
 // The epoll backend's one readiness bit (io_source's read_drained_): after a
-// read of a stream socket that returned fewer bytes than it asked for, the
-// next read waits for the socket's edge instead of drawing EAGAIN first.
-// Whether a read skipped its attempt is counted at the test point
-// "io_source.read_waits_drained" (reached only on that path); the bytes
-// that end the wait are written only after the count shows the read waits,
-// so the order that could lose a wake-up is the one every run takes.
-#include <weft/net/udp.hpp>
+// read of a TCP socket that returned fewer bytes than it asked for, the next
+// read waits for the socket's edge instead of drawing EAGAIN first.
+//
+// How the order is forced: each socket's registration is made by a read
+// that links on an empty queue (counted at "io_source.op_linked"), so no
+// stale registration event is left to wake a later read; the short read is
+// then the one an event performs, and the next read is counted at
+// "io_source.read_waits_drained" (reached only when it skips its attempt)
+// before the bytes that end its wait are written. A lost wake-up fails at a
+// 30 s deadline. On a current-thread runtime the writes of one step all
+// happen before the runtime polls, so one event carries them together.
+#include <weft/net/tcp.hpp>
 #include <weft/net/unix.hpp>
 #include <weft/runtime.hpp>
 #include <weft/time.hpp>
@@ -17,6 +22,9 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
+
+#include <sys/socket.h>
 
 #include "support/flavors.hpp"
 #include "support/test_points.hpp"
@@ -29,6 +37,8 @@ using weft::task;
 using weft::net::unix_stream;
 
 constexpr const char* waits_drained = "io_source.read_waits_drained";
+constexpr const char* op_linked = "io_source.op_linked";
+using weft::net::tcp_stream;
 
 class ReadDrained : public ::testing::TestWithParam<weft::runtime_flavor> {
  protected:
@@ -53,7 +63,8 @@ task<bool> reached(weft_test::point_script& script, const char* name, int n) {
 
 // A read of `s` into 64 bytes, as text ("error: ..." on failure), given up
 // after 30 s so a lost wake-up fails the test.
-task<std::string> read_text(unix_stream& s) {
+template <class Stream>
+task<std::string> read_text(Stream& s) {
   std::array<char, 64> buf{};
   result<result<std::size_t>> r =
       co_await weft::timeout(30s, s.read(std::as_writable_bytes(std::span(buf))));
@@ -62,16 +73,40 @@ task<std::string> read_text(unix_stream& s) {
   co_return std::string(buf.data(), **r);
 }
 
+// A connected loopback TCP pair: first the reading end, then the writing one.
+task<std::pair<tcp_stream, tcp_stream>> tcp_pair() {
+  weft::net::tcp_listener l =
+      weft::net::tcp_listener::bind({weft::net::ip_address::v4_loopback(), 0}).value();
+  auto client = weft::spawn(
+      [](weft::net::socket_address to) -> task<tcp_stream> {
+        co_return (co_await tcp_stream::connect(to)).value();
+      },
+      l.local_address().value());
+  tcp_stream server = (co_await l.accept()).value();
+  tcp_stream writer = co_await client;
+  co_return std::pair<tcp_stream, tcp_stream>(std::move(server), std::move(writer));
+}
+
+// `a`'s first read links on an empty queue (registering the socket), then
+// `b` writes `text`: the event performs that read. Returns what it read.
+template <class Stream>
+task<std::string> first_read_by_event(weft_test::point_script& script, Stream& a, Stream& b,
+                                      std::string_view text) {
+  const int linked = script.reached_count(op_linked);
+  auto first = weft::spawn([](Stream& s) { return read_text(s); }, std::ref(a));
+  EXPECT_TRUE(co_await reached(script, op_linked, linked + 1));
+  EXPECT_TRUE(co_await b.write_all(bytes(text)));
+  co_return co_await first;
+}
+
 TEST_P(ReadDrained, AfterAShortReadTheNextReadWaitsForTheBytesAndGetsThem) {
   WEFT_REQUIRE_TEST_POINTS();
-  weft_test::point_script script;
   rt.block_on([&]() -> task<> {
-    auto [a, b] = unix_stream::pair().value();
-    EXPECT_TRUE(co_await b.write_all(bytes("hello")));
-    EXPECT_EQ(co_await read_text(a), "hello");  // 5 of 64: the socket is empty now
-    auto later = weft::spawn([](unix_stream& s) { return read_text(s); }, std::ref(a));
-    // The read is linked without a recv (counted), and only then do bytes come.
-    EXPECT_TRUE(co_await reached(script, waits_drained, 1));
+    auto [a, b] = co_await tcp_pair();
+    weft_test::point_script script;
+    EXPECT_EQ(co_await first_read_by_event(script, a, b, "hello"), "hello");  // 5 of 64
+    auto later = weft::spawn([](tcp_stream& s) { return read_text(s); }, std::ref(a));
+    EXPECT_TRUE(co_await reached(script, waits_drained, 1));  // linked without a recv
     EXPECT_TRUE(co_await b.write_all(bytes("world")));
     EXPECT_EQ(co_await later, "world");
   }());
@@ -79,16 +114,12 @@ TEST_P(ReadDrained, AfterAShortReadTheNextReadWaitsForTheBytesAndGetsThem) {
 
 TEST_P(ReadDrained, AfterAShortBufferedReadTheNextOneWaitsForTheBytesAndGetsThem) {
   WEFT_REQUIRE_TEST_POINTS();
-  weft_test::point_script script;
   rt.block_on([&]() -> task<> {
-    auto [a, b] = unix_stream::pair().value();
-    EXPECT_TRUE(co_await b.write_all(bytes("hello")));
-    {
-      result<weft::net::recv_buffer> got = co_await a.read_buffered();
-      EXPECT_TRUE(got && got->size() == 5);
-    }
+    auto [a, b] = co_await tcp_pair();
+    weft_test::point_script script;
+    EXPECT_EQ(co_await first_read_by_event(script, a, b, "hello"), "hello");
     auto later = weft::spawn(
-        [](unix_stream& s) -> task<std::size_t> {
+        [](tcp_stream& s) -> task<std::size_t> {
           result<result<weft::net::recv_buffer>> got =
               co_await weft::timeout(30s, s.read_buffered());
           co_return (got && *got) ? (*got)->size() : 0;
@@ -104,9 +135,9 @@ TEST_P(ReadDrained, AfterAShortBufferedReadTheNextOneWaitsForTheBytesAndGetsThem
 // tries at once (and gets them without any new edge).
 TEST_P(ReadDrained, AReadThatFilledItsBufferLeavesTheNextOneToTryAtOnce) {
   WEFT_REQUIRE_TEST_POINTS();
-  weft_test::point_script script;
   rt.block_on([&]() -> task<> {
-    auto [a, b] = unix_stream::pair().value();
+    auto [a, b] = co_await tcp_pair();
+    weft_test::point_script script;
     EXPECT_TRUE(co_await b.write_all(bytes("abcdefgh")));
     std::array<std::byte, 4> four{};
     result<std::size_t> n = co_await a.read(four);
@@ -116,11 +147,10 @@ TEST_P(ReadDrained, AReadThatFilledItsBufferLeavesTheNextOneToTryAtOnce) {
   }());
 }
 
-// 0 is the end of the stream, not a short read: every later read returns 0
-// at once. And bytes then the end after a short read: the end still comes.
-TEST_P(ReadDrained, TheEndOfTheStreamAfterAShortReadIsReadAtOnceAndAgain) {
+// 0 is the end of the stream, not a short read: every later read returns 0.
+TEST_P(ReadDrained, TheEndOfTheStreamAfterAShortReadIsReadAndReadAgain) {
   rt.block_on([&]() -> task<> {
-    auto [a, b] = unix_stream::pair().value();
+    auto [a, b] = co_await tcp_pair();
     EXPECT_TRUE(co_await b.write_all(bytes("hi")));
     EXPECT_EQ(co_await read_text(a), "hi");
     b.close();
@@ -130,40 +160,55 @@ TEST_P(ReadDrained, TheEndOfTheStreamAfterAShortReadIsReadAtOnceAndAgain) {
 }
 
 // The last bytes and the end reported by one event: the read that event
-// completes is short, but the end is still queued and no edge will come for
-// it, so the next read must try (read_closed_). On a current-thread runtime
-// the order is forced: the reader is linked first, then the peer writes and
-// closes before the runtime polls, so one event carries both.
-TEST_P(ReadDrained, BytesAndTheEndInOneEventThenTheEndIsReadAtOnce) {
+// performs is short, but the end is still to be read and no edge will come
+// for it, so the next read must try (read_closed_).
+TEST_P(ReadDrained, BytesAndTheEndInOneEventThenTheEndIsRead) {
+  WEFT_REQUIRE_TEST_POINTS();
   rt.block_on([&]() -> task<> {
-    auto [a, b] = unix_stream::pair().value();
-    auto first = weft::spawn([](unix_stream& s) { return read_text(s); }, std::ref(a));
-    co_await weft::yield_now();  // the reader links (EAGAIN) before anything is written
+    auto [a, b] = co_await tcp_pair();
+    weft_test::point_script script;
+    auto first = weft::spawn([](tcp_stream& s) { return read_text(s); }, std::ref(a));
+    EXPECT_TRUE(co_await reached(script, op_linked, 1));
     EXPECT_TRUE(co_await b.write_all(bytes("last")));
     b.close();
     EXPECT_EQ(co_await first, "last");
-    EXPECT_EQ(co_await read_text(a), "");  // the end, at once
+    EXPECT_EQ(co_await read_text(a), "");
   }());
 }
 
-// Datagrams are not tracked: a short datagram leaves the next one queued,
-// and the next receive takes it without waiting for a new edge.
-TEST_P(ReadDrained, TwoQueuedDatagramsAreBothReceivedWithoutANewEdge) {
+// TCP urgent data: a read stops short at the urgent mark with bytes queued
+// behind it. EPOLLPRI turns the bit off, so the next read gets them.
+TEST_P(ReadDrained, AReadStoppedAtTheUrgentMarkLeavesTheRestReadable) {
+  WEFT_REQUIRE_TEST_POINTS();
   rt.block_on([&]() -> task<> {
-    const weft::net::socket_address any(weft::net::ip_address::v4_loopback(), 0);
-    weft::net::udp_socket rx = weft::net::udp_socket::bind(any).value();
-    weft::net::udp_socket tx = weft::net::udp_socket::bind(any).value();
-    const weft::net::socket_address to = rx.local_address().value();
-    EXPECT_TRUE(co_await tx.send_to(bytes("one"), to));
-    EXPECT_TRUE(co_await tx.send_to(bytes("two"), to));
-    for (std::string_view want : {"one", "two"}) {
-      std::array<char, 64> buf{};
-      auto d = co_await weft::timeout(30s, rx.recv_from(std::as_writable_bytes(std::span(buf))));
-      EXPECT_TRUE(d && *d);
-      if (d && *d) {
-        EXPECT_EQ(std::string_view(buf.data(), (*d)->size), want);
-      }
-    }
+    auto [a, b] = co_await tcp_pair();
+    weft_test::point_script script;
+    auto first = weft::spawn([](tcp_stream& s) { return read_text(s); }, std::ref(a));
+    EXPECT_TRUE(co_await reached(script, op_linked, 1));
+    const int fd = b.native_handle();
+    EXPECT_EQ(::send(fd, "abc", 3, MSG_NOSIGNAL), 3);
+    EXPECT_EQ(::send(fd, "X", 1, MSG_OOB | MSG_NOSIGNAL), 1);
+    EXPECT_EQ(::send(fd, "def", 3, MSG_NOSIGNAL), 3);
+    std::string got = co_await first;
+    while (got.size() < 6 && got.find("error") == std::string::npos) got += co_await read_text(a);
+    EXPECT_EQ(got, "abcdef");  // the urgent byte is out of band (no SO_OOBINLINE)
+  }());
+}
+
+// Only TCP is tracked: a short read of an AF_UNIX stream can stop before
+// queued bytes (an SCM_RIGHTS message, a change of credentials) with no
+// edge to come, so the next read there always tries.
+TEST_P(ReadDrained, UnixStreamsAreNotTracked) {
+  WEFT_REQUIRE_TEST_POINTS();
+  rt.block_on([&]() -> task<> {
+    auto [a, b] = unix_stream::pair().value();
+    weft_test::point_script script;
+    EXPECT_EQ(co_await first_read_by_event(script, a, b, "hello"), "hello");
+    auto later = weft::spawn([](unix_stream& s) { return read_text(s); }, std::ref(a));
+    EXPECT_TRUE(co_await reached(script, op_linked, 2));  // after an EAGAIN
+    EXPECT_EQ(script.reached_count(waits_drained), 0);
+    EXPECT_TRUE(co_await b.write_all(bytes("world")));
+    EXPECT_EQ(co_await later, "world");
   }());
 }
 
