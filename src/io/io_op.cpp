@@ -6,9 +6,9 @@
 #include <weft/detail/test_point.hpp>
 #include <weft/error.hpp>
 
+#include "io/multishot_queue.hpp"
 #include "io/io_driver.hpp"
 #include "io/io_source.hpp"
-#include "io/multishot_queue.hpp"
 #include "io/sim_sockets.hpp"
 
 #include <unistd.h>
@@ -40,10 +40,9 @@ bool io_start(io_op& op, std::coroutine_handle<> h, cancel_hook* hook) {
   }
   io_driver* d = current_io_driver();
   if (d == nullptr) {
-    throw_error(
-        errc::no_runtime,
-        "weft I/O needs a runtime: await it in a task on a weft::runtime (runtime::block_on, "
-        "weft::spawn, WEFT_MAIN), not under the standalone weft::block_on");
+    throw_error(errc::no_runtime,
+                "weft I/O needs a runtime: await it in a task on a weft::runtime (runtime::block_on, "
+                "weft::spawn, WEFT_MAIN), not under the standalone weft::block_on");
   }
   try {
     if (d->start(op, h, hook)) return true;

@@ -107,8 +107,9 @@ io_source::io_source(int fd, epoll_driver& driver, scheduler& runtime)
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   ev.data.ptr = this;
-  if (fault::or_errno(fault::site::epoll_ctl,
-                      [&] { return ::epoll_ctl(driver.epoll_fd(), EPOLL_CTL_ADD, fd, &ev); }) < 0) {
+  if (fault::or_errno(fault::site::epoll_ctl, [&] {
+        return ::epoll_ctl(driver.epoll_fd(), EPOLL_CTL_ADD, fd, &ev);
+      }) < 0) {
     throw std::system_error(errno, std::system_category(), "epoll_ctl(EPOLL_CTL_ADD)");
   }
   tcp_ = is_tcp(fd);
@@ -117,30 +118,19 @@ io_source::io_source(int fd, epoll_driver& driver, scheduler& runtime)
 
 io_source::~io_source() = default;
 
-void io_source::destroy(io_source* s) noexcept {
-  delete s;
-}
+void io_source::destroy(io_source* s) noexcept { delete s; }
 
-bool io_source::is_reader(const io_op& op) noexcept {
-  return is_read_op(op.code);
-}
+bool io_source::is_reader(const io_op& op) noexcept { return is_read_op(op.code); }
 
 bool io_source::is_tcp(int fd) noexcept {
   // Only TCP: a short read of an AF_UNIX stream can stop before bytes still
   // queued (at an SCM_RIGHTS message, a change of credentials, an OOB
   // byte), and other SOCK_STREAM protocols (SCTP one-to-one) return one
   // message per read — none of them raises an edge for what stays behind.
-  int type = 0;
-  int domain = 0;
+  // IPPROTO_TCP is a stream of AF_INET or AF_INET6 only: one system call
+  // per registration says it all (a descriptor that is no socket: ENOTSOCK).
   int protocol = 0;
-  socklen_t len = sizeof type;
-  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return false;
-  len = sizeof domain;
-  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
-      (domain != AF_INET && domain != AF_INET6)) {
-    return false;
-  }
-  len = sizeof protocol;
+  socklen_t len = sizeof protocol;
   return ::getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 && protocol == IPPROTO_TCP;
 }
 

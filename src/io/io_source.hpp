@@ -33,9 +33,8 @@
 // emptied the receive queue, so the next read would only draw EAGAIN. Until
 // a read-direction event comes, a read (read, a plain recv, recv_buffered)
 // is linked without trying: one recv(2) fewer per message (an echo of 4 KiB
-// messages made two, tokio one). No wake-up is lost: the
-// bit is set under the lock right after the recv, so bytes that arrive after
-// it raise an edge (EPOLLET: every arrival wakes the socket's wait queue)
+// messages made two, tokio one). No wake-up is lost: the bit is set under
+// the lock right after the recv, so bytes that arrive after it raise an edge (EPOLLET: every arrival wakes the socket's wait queue)
 // whose on_event clears the bit and runs the linked read; an event that was
 // pending from before only clears it early (one EAGAIN, as without the bit).
 // Only TCP: a short read of an AF_UNIX stream can stop before queued bytes
@@ -44,12 +43,13 @@
 // them raises an edge for what stayed. TCP's own early stop, at the urgent
 // mark, is announced by EPOLLPRI (registered), which turns the bit off for
 // good like a close. With SO_RCVLOWAT set, a read after a short one waits
-// for the low-water mark (or the end), as epoll itself would. Nor after 0 (the end of the stream, which a read must
-// see again at once), nor once an event has reported the peer's close, a
-// hang-up or an error (read_closed_, sticky): a short read then leaves the
-// end or the error to be read, and no edge will announce it again (a read
-// of a TCP stream whose last bytes and FIN were reported together waited
-// for ever; found by StreamProgress.CancelledWriteAllOnTcp... on epoll).
+// for the low-water mark (or the end), as epoll itself would. Not after 0
+// (the end of the stream, which a read must see again at once), nor once
+// an event has reported the peer's close, a hang-up or an error
+// (read_closed_, sticky): a short read then leaves the end or the error to
+// be read, and no edge will announce it again (a read of a TCP stream whose
+// last bytes and FIN were reported together waited for ever; found by
+// StreamProgress.CancelledWriteAllOnTcp... on epoll).
 //
 //   read_drained_:  false ── short read of TCP ──► true
 //                     ▲                                │
@@ -144,7 +144,7 @@ class io_source {
   bool tcp_ = false;  // a TCP socket (set once, before the source is shared)
   sync::spin_mutex mu_;
   bool read_drained_ = false;  // under mu_: see the header
-  bool read_closed_ = false;   // under mu_: RDHUP, HUP or ERR reported (sticky)
+  bool read_closed_ = false;   // under mu_: RDHUP, HUP, ERR or PRI reported (sticky)
   op_list readers_;
   op_list writers_;
 };

@@ -24,18 +24,18 @@
 namespace weft::detail {
 namespace {
 
+// Under ASan every block is new[] and delete[], so a use after free is caught.
 #if defined(__SANITIZE_ADDRESS__)
-constexpr bool use_cache =
-    false;  // ASan: every block new[] and delete[], so a use after free is caught
+#define WEFT_OWNED_BLOCK_CACHE 0
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-constexpr bool use_cache = false;
-#else
-constexpr bool use_cache = true;
+#define WEFT_OWNED_BLOCK_CACHE 0
 #endif
-#else
-constexpr bool use_cache = true;
 #endif
+#ifndef WEFT_OWNED_BLOCK_CACHE
+#define WEFT_OWNED_BLOCK_CACHE 1
+#endif
+constexpr bool use_cache = WEFT_OWNED_BLOCK_CACHE != 0;
 
 constexpr std::size_t max_cached = 64;
 

@@ -87,14 +87,22 @@ task<std::pair<tcp_stream, tcp_stream>> tcp_pair() {
   co_return std::pair<tcp_stream, tcp_stream>(std::move(server), std::move(writer));
 }
 
-// `a`'s first read links on an empty queue (registering the socket), then
-// `b` writes `text`: the event performs that read. Returns what it read.
+// A read of `a` in its own task, returned once it is linked (counted at
+// op_linked): the first one registers the socket on an empty queue.
+template <class Stream>
+task<weft::join_handle<std::string>> linked_read(weft_test::point_script& script, Stream& a) {
+  const int linked = script.reached_count(op_linked);
+  auto read = weft::spawn([](Stream& s) { return read_text(s); }, std::ref(a));
+  EXPECT_TRUE(co_await reached(script, op_linked, linked + 1));
+  co_return read;
+}
+
+// `a`'s first read links, then `b` writes `text`: the event performs that
+// read. Returns what it read.
 template <class Stream>
 task<std::string> first_read_by_event(weft_test::point_script& script, Stream& a, Stream& b,
                                       std::string_view text) {
-  const int linked = script.reached_count(op_linked);
-  auto first = weft::spawn([](Stream& s) { return read_text(s); }, std::ref(a));
-  EXPECT_TRUE(co_await reached(script, op_linked, linked + 1));
+  auto first = co_await linked_read(script, a);
   EXPECT_TRUE(co_await b.write_all(bytes(text)));
   co_return co_await first;
 }
@@ -167,8 +175,7 @@ TEST_P(ReadDrained, BytesAndTheEndInOneEventThenTheEndIsRead) {
   rt.block_on([&]() -> task<> {
     auto [a, b] = co_await tcp_pair();
     weft_test::point_script script;
-    auto first = weft::spawn([](tcp_stream& s) { return read_text(s); }, std::ref(a));
-    EXPECT_TRUE(co_await reached(script, op_linked, 1));
+    auto first = co_await linked_read(script, a);
     EXPECT_TRUE(co_await b.write_all(bytes("last")));
     b.close();
     EXPECT_EQ(co_await first, "last");
@@ -183,8 +190,7 @@ TEST_P(ReadDrained, AReadStoppedAtTheUrgentMarkLeavesTheRestReadable) {
   rt.block_on([&]() -> task<> {
     auto [a, b] = co_await tcp_pair();
     weft_test::point_script script;
-    auto first = weft::spawn([](tcp_stream& s) { return read_text(s); }, std::ref(a));
-    EXPECT_TRUE(co_await reached(script, op_linked, 1));
+    auto first = co_await linked_read(script, a);
     const int fd = b.native_handle();
     EXPECT_EQ(::send(fd, "abc", 3, MSG_NOSIGNAL), 3);
     EXPECT_EQ(::send(fd, "X", 1, MSG_OOB | MSG_NOSIGNAL), 1);
