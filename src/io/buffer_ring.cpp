@@ -117,17 +117,14 @@ void buffer_ring::give_back_remote(std::uint16_t id) noexcept {
     std::lock_guard<sync::spin_mutex> lock(returns_mu_);
     // ORDERING: relaxed: under returns_mu_, which detach holds to set it.
     if (!detached_.load(std::memory_order_relaxed)) {
-      const bool first = returns_.empty();
       returns_.push_back(id);  // never reallocates: capacity count_, each id out once
       // ORDERING: release: pairs with collect_returns' acquire exchange (the
       // list itself is under the lock). Stored under the lock: once it is
       // dropped, a detach may free the ring.
       returns_pending_.store(true, std::memory_order_release);
-      // The owner may be parked with a receive waiting for buffers: wake it
-      // (under the lock: not detached, so its driver is alive). Found by
-      // review: buffers freed on another worker left a starved stream
-      // waiting until the owner woke for something else.
-      if (first && wake_ != nullptr) wake_(wake_context_);
+      // The owner is not woken: it takes them back at its next poll or
+      // park, and a reader meanwhile is served by the dry-ring fallback
+      // (multishot_queue.hpp).
       return;
     }
   }

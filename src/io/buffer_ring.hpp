@@ -56,13 +56,6 @@ class buffer_ring {
   /// without provided-buffer rings, ENOMEM). Holds the creator's reference.
   buffer_ring(io_uring& ring, std::uint16_t group, unsigned count, unsigned size,
               const void* owner = nullptr);
-  /// Called (any thread, under the return list's lock, never after detach)
-  /// when a buffer is given back from another thread onto an empty return
-  /// list: wakes the owner, whose starved receives wait for it.
-  void on_remote_return(void (*wake)(void*) noexcept, void* context) noexcept {
-    wake_ = wake;
-    wake_context_ = context;
-  }
   buffer_ring(const buffer_ring&) = delete;
   buffer_ring& operator=(const buffer_ring&) = delete;
 
@@ -105,8 +98,6 @@ class buffer_ring {
   sync::spin_mutex returns_mu_;
   std::vector<std::uint16_t> returns_;  // under returns_mu_; capacity count_
   sync::atomic<bool> returns_pending_{false};
-  void (*wake_)(void*) noexcept = nullptr;  // set before any buffer is out
-  void* wake_context_ = nullptr;
   sync::atomic<bool> detached_{false};     // set by detach(), under returns_mu_
   sync::atomic<std::uint32_t> refs_{1};    // the creator's + one per buffer out
 };

@@ -89,6 +89,8 @@ void multishot_queue::dispose(const item& it) noexcept {
     if (it.result >= 0) close_fd(it.result);
   } else if (it.ring != nullptr) {
     give_back_provided(it.ring, it.buffer);
+  } else if (it.block != nullptr) {
+    free_owned_block(it.block);
   }
 }
 
@@ -102,7 +104,7 @@ bool multishot_queue::arm_wanted() const noexcept {
   return !waiters_.empty() || results_.size() <= high_water() / 2;
 }
 
-io_op* multishot_queue::begin_arm(uring_driver& d) noexcept {
+io_op* multishot_queue::begin_arm(uring_driver& d, bool ring_dry) noexcept {
   std::lock_guard<sync::spin_mutex> lock(mu_);
   if (!arm_wanted()) return nullptr;
   armed_ = true;
@@ -111,7 +113,13 @@ io_op* multishot_queue::begin_arm(uring_driver& d) noexcept {
   stop_wanted_ = stop_sent_ = false;
   arm_ring_ = &d;
   arm_.fd = fd_;
-  arm_.flags = (try_oneshot_ || multishot_refused(kind_)) ? 0 : arm_multishot;
+  if (kind_ == multishot_kind::recv && ring_dry) {
+    arm_.code = io_opcode::poll;  // the dry-ring fallback (see the diagram)
+    arm_.flags = arm_poll;
+  } else {
+    arm_.code = kind_ == multishot_kind::accept ? io_opcode::accept : io_opcode::recv_buffered;
+    arm_.flags = (try_oneshot_ || multishot_refused(kind_)) ? 0 : arm_multishot;
+  }
   arm_.result = 0;
   arm_.cancel_sent = false;
   arm_.driver = &d;
@@ -124,7 +132,8 @@ io_op* multishot_queue::begin_arm(uring_driver& d) noexcept {
 }
 
 bool multishot_queue::take(io_op& op, item& it) noexcept {
-  if (op.code != io_opcode::recv || it.ring == nullptr || it.result <= 0) {
+  const bool has_bytes = (it.ring != nullptr || it.block != nullptr) && it.result > 0;
+  if (op.code != io_opcode::recv || !has_bytes) {
     // accept, read_buffered, or a result with no bytes: the whole item.
     op.result = it.result;
     if (op.code == io_opcode::recv_buffered && it.ring != nullptr) {
@@ -133,17 +142,32 @@ bool multishot_queue::take(io_op& op, item& it) noexcept {
       op.buffer_offset = it.offset;
       op.result = it.result - static_cast<std::int32_t>(it.offset);
       op.needs_release = true;  // given back by the awaiter, or by release()
+    } else if (op.code == io_opcode::recv_buffered && it.block != nullptr) {
+      // The op owns the block from here (a recv_buffer frees it from its
+      // start: what a read() took goes).
+      const std::uint32_t left = static_cast<std::uint32_t>(it.result) - it.offset;
+      if (it.offset != 0) std::memmove(it.block, it.block + it.offset, left);
+      op.buf = it.block;
+      op.len = owned_block_size;
+      op.owns_buf = true;
+      op.result = static_cast<std::int32_t>(left);
+      it.block = nullptr;
     }
     return true;
   }
-  // A read() into the caller's buffer: copy out of the provided buffer.
+  // A read() into the caller's buffer: copy out of the buffer or block.
+  const std::byte* from = it.ring != nullptr ? it.ring->buffer(it.buffer).data() : it.block;
   const std::uint32_t left = static_cast<std::uint32_t>(it.result) - it.offset;
   const std::uint32_t n = std::min(left, op.len);
-  std::memcpy(op.buf, it.ring->buffer(it.buffer).data() + it.offset, n);
+  std::memcpy(op.buf, from + it.offset, n);
   op.result = static_cast<std::int32_t>(n);
   it.offset += n;
   if (it.offset < static_cast<std::uint32_t>(it.result)) return false;
-  give_back_provided(it.ring, it.buffer);
+  if (it.ring != nullptr) {  // used up: the buffer back to its ring, or the block freed
+    give_back_provided(it.ring, it.buffer);
+  } else {
+    free_owned_block(it.block);
+  }
   return true;
 }
 
@@ -216,7 +240,8 @@ std::size_t multishot_queue::take_ready(ready_buffer* out, std::size_t n) noexce
   std::size_t taken = 0;
   while (taken < n && !results_.empty()) {
     const item& it = results_.front();
-    if (it.ring == nullptr || it.result <= 0) break;  // the end of stream or an error: a read's
+    // The end of stream, an error or a fallback's block: the next read's.
+    if (it.ring == nullptr || it.result <= 0) break;
     out[taken++] = ready_buffer{it.ring, it.buffer, it.offset,
                                 static_cast<std::uint32_t>(it.result) - it.offset};
     results_.pop_front();
@@ -310,10 +335,55 @@ multishot_queue::next multishot_queue::on_arm_cqe(std::int32_t result, bool more
       stop_wanted_ = true;
       what = next::work;
     }
-    if (!more && !closed_ && !waiters_.empty()) {
-      what = result == -ENOBUFS ? next::wait_for_buffers : next::work;  // re-arm for them
-    }
+    // Re-arm for them (after -ENOBUFS the owner's ring is dry: a poll).
+    if (!more && !closed_ && !waiters_.empty()) what = next::work;
     if (what != next::nothing) retain();  // the driver's list's reference
+  }
+  finish_completing(done);
+  return what;
+}
+
+multishot_queue::next multishot_queue::on_poll_cqe(std::int32_t result,
+                                                   bool ring_has_buffers) noexcept {
+  io_op* done = nullptr;
+  next what = next::nothing;
+  {
+    std::lock_guard<sync::spin_mutex> lock(mu_);
+    armed_ = false;
+    // ORDERING: relaxed: a hint (see begin_arm).
+    armed_hint_.store(false, std::memory_order_relaxed);
+    // Waiters imply an empty results_ (a read takes from it before linking),
+    // so bytes read here come after everything queued. Not closed: close()
+    // marks the queue under mu_ before the descriptor is closed, so fd_ is
+    // still this socket for the recv below.
+    if (!closed_ && !waiters_.empty()) {
+      if (result < 0 && result != -ECANCELED) {
+        deliver(item{result}, done);  // the poll itself failed (EBADF, ...)
+      } else if (result >= 0 && !ring_has_buffers) {
+        std::byte* block = alloc_owned_block();
+        if (block == nullptr) {
+          deliver(item{-ENOMEM}, done);
+        } else {
+          const ssize_t n = ::recv(fd_, block, owned_block_size, MSG_DONTWAIT);
+          const int err = errno;
+          if (n > 0) {
+            WEFT_TEST_POINT("multishot_queue.read_own_block");  // tests count it; never hold it
+            deliver(item{static_cast<std::int32_t>(n), 0, 0, nullptr, block}, done);
+          } else {
+            free_owned_block(block);
+            if (n == 0) {
+              deliver(item{0}, done);  // end of stream
+            } else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+              deliver(item{-err}, done);
+            }  // else readable no longer (another reader of the descriptor): poll again
+          }
+        }
+      }
+    }
+    if (!closed_ && !waiters_.empty()) {
+      what = next::work;  // re-armed: into the ring if it has buffers, else a poll
+      retain();           // the driver's list's reference
+    }
   }
   finish_completing(done);
   return what;

@@ -12,9 +12,9 @@
 //     worker that armed it; each result is one CQE with IORING_CQE_F_MORE,
 //     the last CQE (no F_MORE) ends the request;
 //   - results_: what the arm produced that no waiter took yet — accept: a
-//     new fd or a negated errno; recv: a provided buffer holding bytes (and
-//     how much of it a read() already copied out), 0 for end of stream, or a
-//     negated errno;
+//     new fd or a negated errno; recv: a provided buffer (or, from the
+//     dry-ring fallback, an owned block) holding bytes (and how much of it a
+//     read() already copied out), 0 for end of stream, or a negated errno;
 //   - waiters_: operations that found results_ empty (linked through
 //     io_op::next/prev), served first come, first served.
 //
@@ -29,8 +29,24 @@
 //          like any other unless it is -ECANCELED (a stop, a close, shutdown,
 //          or its submitting thread exited) or -ENOBUFS (recv: the ring ran
 //          dry; the bytes stay in the socket); if waiters remain and the queue
-//          is open, the ring's owner re-arms at its next poll/park — after a
-//          -ENOBUFS only once buffers are back in its ring
+//          is open, the ring's owner re-arms at its next poll/park
+//
+// A recv arm is one of two requests, chosen by the owner as it arms: while
+// its ring has buffers, a receive into them (multishot); while the ring is
+// dry, a one-shot POLL_ADD(POLLIN) — the dry-ring fallback:
+//
+//   armed (poll) ── its CQE, the socket readable ──┬─ no waiter, or the ring
+//                                                  │  has buffers again: nothing
+//                                                  │  read (re-armed for waiters)
+//                                                  └─ else one recv(2) into an
+//          owned block (owned_block_size, alloc_owned_block), under mu_, by the
+//          owner: the bytes are a result like a buffer's (EAGAIN: none, re-armed)
+//
+// so a reader never waits for buffers that other connections hold (the
+// HTTP example's bug 31: 16 streams whose tasks stopped reading held a
+// worker's 256 buffers, and every other connection of that worker got
+// nothing until its idle timeout), and a connection waiting through a
+// shortage holds no block: only one that has bytes gets one.
 //
 // A waiter (io_op::state):
 //   in_flight (linked) ── a result: unlinked under mu_, `completing` ──►
@@ -49,7 +65,10 @@
 // return list). A plain read() into the caller's buffer copies out of the
 // front buffer and gives it back once it is empty. Whatever the queue still
 // holds when it closes goes back to its ring; an op whose awaiter goes
-// without taking its buffer gives it back (io_driver::release).
+// without taking its buffer gives it back (io_driver::release). A block the
+// dry-ring fallback read into goes the same way as an owned block: to the
+// op (io_op::buf, owns_buf), then to a recv_buffer, or freed by whoever
+// drops it (the queue's dispose, io_abandon, recv_buffer::reset).
 //
 // Back-pressure: past high_water() queued results the arm is stopped, so
 // further connections wait in the kernel's listen backlog, and further bytes
@@ -109,8 +128,10 @@ enum class multishot_kind : std::uint8_t { accept, recv };
 
 class multishot_queue {
  public:
-  /// io_op::flags of an arm: multishot (else one-shot).
+  /// io_op::flags of an arm: multishot (else one-shot); a recv arm that is
+  /// a POLL_ADD while its ring is dry (see the diagram).
   static constexpr int arm_multishot = 1;
+  static constexpr int arm_poll = 2;
   /// Queued results past which an arm is stopped (see "Back-pressure").
   static constexpr std::size_t accept_high_water = 128;
   static constexpr std::size_t recv_high_water = 16;
@@ -136,14 +157,19 @@ class multishot_queue {
   /// uring_driver::arm, holding a free SQE: whether to arm now (not armed,
   /// not closed, waiters or room in the queue). If so the arm is marked
   /// armed on `d` (state in_flight, one reference) and returned for the
-  /// caller to prepare; else null.
-  io_op* begin_arm(uring_driver& d) noexcept;
+  /// caller to prepare; else null. `ring_dry`: recv, the owner's ring has no
+  /// buffer left, so the arm is a poll (arm_poll).
+  io_op* begin_arm(uring_driver& d, bool ring_dry) noexcept;
   /// One CQE of the arm, after the driver's own bookkeeping. `more`:
   /// IORING_CQE_F_MORE; `ring`/`buffer`: recv, the provided buffer holding
   /// the bytes (ring null if none). What the owner must do next:
-  enum class next { nothing, work, wait_for_buffers };
-  /// work / wait_for_buffers take a reference for the driver's list.
+  enum class next { nothing, work };
+  /// work takes a reference for the driver's list.
   next on_arm_cqe(std::int32_t result, bool more, buffer_ring* ring, std::uint16_t buffer) noexcept;
+  /// The CQE of a poll arm (its result: the events, or a negated errno);
+  /// `ring_has_buffers`: the owner's ring has some again (then nothing is
+  /// read here: the waiters get a receive into the ring).
+  next on_poll_cqe(std::int32_t result, bool ring_has_buffers) noexcept;
   /// The owner's work for this queue (a reference taken when it was
   /// scheduled, dropped here): send a stop, or re-arm for waiters.
   void run_work(uring_driver& d, bool quiescing);
@@ -170,6 +196,7 @@ class multishot_queue {
     std::uint16_t buffer = 0;     // recv: which buffer of `ring` holds the bytes
     std::uint32_t offset = 0;     // recv: bytes of it a read() already took
     buffer_ring* ring = nullptr;  // recv: null if no buffer
+    std::byte* block = nullptr;   // recv: the owned block the dry-ring fallback read into
   };
   multishot_queue(int fd, multishot_kind kind) noexcept;
   [[nodiscard]] std::size_t high_water() const noexcept;

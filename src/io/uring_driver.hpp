@@ -372,9 +372,11 @@ class uring_driver final : public park_driver, public io_driver {
   /// complete_op for an accept queue's arm (multishot: F_MORE CQEs too).
   void complete_arm(io_op& arm, const io_completion& c) noexcept;
   /// poll/park/quiesce: take back buffers freed elsewhere, then stop or
-  /// re-arm the queues whose CQEs asked for it (those waiting for buffers
-  /// once some are back).
+  /// re-arm the queues whose CQEs asked for it.
   void run_multishot_work();
+  /// Owner: whether this worker's provided-buffer ring exists and has no
+  /// buffer left (after taking back those freed elsewhere).
+  bool ring_dry() noexcept;
   /// The destructor: drop what the lists hold and detach the buffers.
   void drop_multishot_work() noexcept;
   /// Queue the cancels other threads asked for. True if it completed an op
@@ -431,11 +433,9 @@ class uring_driver final : public park_driver, public io_driver {
   io_flight_link cancel_sent_list_;
   io_flight_link orphan_list_;  // completed -ECANCELED by an exited submitter
   bool quiescing_ = false;
-  // Multishot queues whose arm must be stopped or re-armed, and those waiting
-  // for provided buffers to come back (owner only; each entry holds a
-  // reference on its queue).
+  // Multishot queues whose arm must be stopped or re-armed (owner only; each
+  // entry holds a reference on its queue).
   std::vector<multishot_queue*> multishot_work_;
-  std::vector<multishot_queue*> starved_;
   buffer_ring* pbuf_ = nullptr;  // owner only; made by provided()
   // Records with a SEND_ZC notification outstanding (owner only; doubly
   // linked through zero_copy_record::pending_next/prev).

@@ -9,6 +9,7 @@
 #include <weft/detail/io_op.hpp>
 #include <weft/detail/test_point.hpp>
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -56,8 +57,6 @@ buffer_ring* uring_driver::provided() noexcept {
     }
     pbuf_ = new buffer_ring(ring_, provided_group, provided_count, provided_size,
                             static_cast<io_driver*>(this));
-    pbuf_->on_remote_return([](void* self) noexcept { static_cast<uring_driver*>(self)->unpark(); },
-                            this);
   } catch (const std::system_error&) {
     // A kernel before 5.19 (or a registration refused for lack of memory):
     // buffered receives use owned blocks from now on (io_use_owned_block).
@@ -69,14 +68,21 @@ buffer_ring* uring_driver::provided() noexcept {
 
 void uring_driver::arm(multishot_queue& q) {
   io_uring_sqe* sqe = acquire_sqe();  // before the queue's lock: may reap its CQEs
-  io_op* arm = q.begin_arm(*this);
+  // A ring with no buffer left: the receive is armed as a poll (the dry-ring
+  // fallback, multishot_queue.hpp), so no reader waits for buffers that
+  // other connections hold.
+  const bool dry = q.kind() == multishot_kind::recv && ring_dry();
+  io_op* arm = q.begin_arm(*this, dry);
   if (arm == nullptr) {
     io_uring_prep_nop(sqe);
     io_uring_sqe_set_data64(sqe, cancel_tag);  // a completion nobody waits for
     return;
   }
   const bool multishot = (arm->flags & multishot_queue::arm_multishot) != 0;
-  if (q.kind() == multishot_kind::accept) {
+  if ((arm->flags & multishot_queue::arm_poll) != 0) {
+    io_uring_prep_poll_add(sqe, arm->fd, POLLIN);
+    WEFT_TEST_POINT("uring_driver.receive_polls");  // tests count it; never hold it
+  } else if (q.kind() == multishot_kind::accept) {
     // No peer address: the accepted socket's getpeername() gives it.
     if (multishot) {
       io_uring_prep_multishot_accept(sqe, arm->fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -117,36 +123,31 @@ void uring_driver::complete_arm(io_op& arm, const io_completion& c) noexcept {
       arm.state.store(io_op::completed, std::memory_order_release);
     }
   }
-  buffer_ring* ring = nullptr;
-  std::uint16_t buffer = 0;
-  if ((c.flags & IORING_CQE_F_BUFFER) != 0 && pbuf_ != nullptr) {
-    ring = pbuf_;
-    buffer = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
-    ring->note_taken(buffer);
+  multishot_queue::next what = multishot_queue::next::nothing;
+  if ((arm.flags & multishot_queue::arm_poll) != 0) {
+    what = q.on_poll_cqe(c.result, !ring_dry());
+  } else {
+    buffer_ring* ring = nullptr;
+    std::uint16_t buffer = 0;
+    if ((c.flags & IORING_CQE_F_BUFFER) != 0 && pbuf_ != nullptr) {
+      ring = pbuf_;
+      buffer = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+      ring->note_taken(buffer);
+    }
+    what = q.on_arm_cqe(c.result, more, ring, buffer);
   }
-  switch (q.on_arm_cqe(c.result, more, ring, buffer)) {
-    case multishot_queue::next::nothing:
-      break;
-    case multishot_queue::next::work:
-      multishot_work_.push_back(&q);
-      break;
-    case multishot_queue::next::wait_for_buffers:
-      starved_.push_back(&q);
-      WEFT_TEST_POINT("uring_driver.receive_starved");  // tests count it; never hold it
-      break;
-  }
+  if (what == multishot_queue::next::work) multishot_work_.push_back(&q);
   if (!more) q.release();  // the arm's reference (`arm` may be gone after)
 }
 
+bool uring_driver::ring_dry() noexcept {
+  if (pbuf_ == nullptr) return false;
+  (void)pbuf_->collect_returns();  // what other threads gave back counts
+  return pbuf_->in_ring() == 0;
+}
+
 void uring_driver::run_multishot_work() {
-  if (pbuf_ != nullptr) {
-    (void)pbuf_->collect_returns();
-    // Queues that ran the ring dry wait until a buffer is back.
-    if (!starved_.empty() && (pbuf_->in_ring() > 0 || quiescing_)) {
-      multishot_work_.insert(multishot_work_.end(), starved_.begin(), starved_.end());
-      starved_.clear();
-    }
-  }
+  if (pbuf_ != nullptr) (void)pbuf_->collect_returns();
   while (!multishot_work_.empty()) {
     multishot_queue* q = multishot_work_.back();
     multishot_work_.pop_back();
@@ -156,8 +157,6 @@ void uring_driver::run_multishot_work() {
 
 void uring_driver::drop_multishot_work() noexcept {
   quiescing_ = true;
-  for (multishot_queue* q : starved_) multishot_work_.push_back(q);
-  starved_.clear();
   try {
     run_multishot_work();
   } catch (...) {

@@ -18,18 +18,16 @@
 // A recv_buffer is move-only and may be destroyed on any thread, also after
 // its runtime is gone (the memory lives until its last buffer is back). Keep
 // it only as long as you need the bytes: while you hold it, the kernel cannot
-// use it for the next data of any connection of that worker. When every
-// buffer of a worker is held, that worker's buffered reads wait (nothing is
-// lost: the bytes stay in the socket) until one comes back — so a program
-// that keeps buffers until a whole message has arrived must copy out a
-// message larger than the ring (256 buffers: 4 MiB per worker), or use
-// read() for it, or it waits for ever. The stream's own queue holds buffers
-// too: after a read_buffered(), the socket's multishot receive goes on
-// taking buffers for the bytes that arrive (up to 16 per stream) while no
-// read waits — so connections whose tasks are stuck elsewhere (a write to a
-// peer that does not read) can hold a worker's whole ring, and its other
-// connections wait. A server facing untrusted clients that may stop reading
-// should use read() into its own buffer.
+// use it for the next data of any connection of that worker. The stream's
+// own queue holds buffers too: after a read_buffered(), the socket's
+// multishot receive goes on taking buffers for the bytes that arrive (up to
+// 16 per stream) while no read waits. When every buffer of a worker is out
+// (held by recv_buffers, or queued for connections whose tasks are busy
+// elsewhere), that worker's buffered reads do not wait for them: each waits
+// for its socket to be readable and then receives into a 16 KiB block of its
+// own, as on epoll, until buffers are back. So no connection starves another,
+// and a program may keep buffers until a whole message has arrived, at the
+// cost of a block per read while the ring is empty.
 #pragma once
 
 #include <weft/detail/io_op.hpp>
