@@ -288,8 +288,9 @@ inline weft::task<void> serve_connection(weft::net::tcp_stream& s, idle_watch& w
       }
       // Not read_buffered(): its multishot receive keeps filling the
       // worker's shared provided buffers (up to 16 per stream) while this
-      // task is busy writing, so a few clients that pipeline and do not read
-      // starved every other connection of the worker until idle_timeout.
+      // task is busy writing, so clients that pipeline and do not read take
+      // the ring (the others are then served one block per read, design.md
+      // bug 31/35), and an A/B found no CPU to gain from it here.
       auto n = co_await s.read(std::as_writable_bytes(std::span(chunk)));
       if (!n || *n == 0) co_return;  // error, closed, or shut down as idle
       buf.append(chunk.data(), *n);

@@ -107,13 +107,25 @@ bool multishot_queue::arm_wanted() const noexcept {
 io_op* multishot_queue::begin_arm(uring_driver& d, bool ring_dry) noexcept {
   std::lock_guard<sync::spin_mutex> lock(mu_);
   if (!arm_wanted()) return nullptr;
+  // A dry ring and results to take: the read starting now takes them, and
+  // a poll armed for nobody would only come back empty.
+  if (kind_ == multishot_kind::recv && ring_dry && !results_.empty()) return nullptr;
+  std::byte* block = nullptr;
+  if (kind_ == multishot_kind::recv && ring_dry && poll_found_nothing_) {
+    block = alloc_owned_block();  // none: a poll again (memory is short anyway)
+  }
   armed_ = true;
   // ORDERING: relaxed: a hint; start() re-checks under mu_.
   armed_hint_.store(true, std::memory_order_relaxed);
   stop_wanted_ = stop_sent_ = false;
   arm_ring_ = &d;
   arm_.fd = fd_;
-  if (kind_ == multishot_kind::recv && ring_dry) {
+  if (block != nullptr) {
+    arm_.code = io_opcode::recv;  // after a poll that found nothing (see the diagram)
+    arm_.flags = arm_block;
+    arm_.buf = block;
+    arm_.len = owned_block_size;
+  } else if (kind_ == multishot_kind::recv && ring_dry) {
     arm_.code = io_opcode::poll;  // the dry-ring fallback (see the diagram)
     arm_.flags = arm_poll;
   } else {
@@ -375,7 +387,12 @@ multishot_queue::next multishot_queue::on_poll_cqe(std::int32_t result,
               deliver(item{0}, done);  // end of stream
             } else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
               deliver(item{-err}, done);
-            }  // else readable no longer (another reader of the descriptor): poll again
+            } else {
+              // Readable, yet nothing to read: POLLERR from a non-empty
+              // error queue, or another reader of the descriptor. Polling
+              // again would come back at once: receive next time.
+              poll_found_nothing_ = true;
+            }
           }
         }
       }
@@ -383,6 +400,36 @@ multishot_queue::next multishot_queue::on_poll_cqe(std::int32_t result,
     if (!closed_ && !waiters_.empty()) {
       what = next::work;  // re-armed: into the ring if it has buffers, else a poll
       retain();           // the driver's list's reference
+    }
+  }
+  finish_completing(done);
+  return what;
+}
+
+multishot_queue::next multishot_queue::on_block_cqe(std::int32_t result) noexcept {
+  io_op* done = nullptr;
+  next what = next::nothing;
+  {
+    std::lock_guard<sync::spin_mutex> lock(mu_);
+    armed_ = false;
+    // ORDERING: relaxed: a hint (see begin_arm).
+    armed_hint_.store(false, std::memory_order_relaxed);
+    poll_found_nothing_ = false;
+    item it{result};
+    if (result > 0) it.block = static_cast<std::byte*>(arm_.buf);
+    if (result <= 0) free_owned_block(static_cast<std::byte*>(arm_.buf));
+    arm_.buf = nullptr;
+    if (result == -ECANCELED || closed_) {
+      dispose(it);
+    } else {
+      // The bytes left the socket: a result even if no read waits now
+      // (waiters imply an empty results_, so they come after what is queued).
+      if (result > 0) WEFT_TEST_POINT("multishot_queue.read_own_block");  // tests count it
+      deliver(it, done);
+    }
+    if (!closed_ && !waiters_.empty()) {
+      what = next::work;
+      retain();  // the driver's list's reference
     }
   }
   finish_completing(done);

@@ -40,7 +40,16 @@
 //                                                  │  read (re-armed for waiters)
 //                                                  └─ else one recv(2) into an
 //          owned block (owned_block_size, alloc_owned_block), under mu_, by the
-//          owner: the bytes are a result like a buffer's (EAGAIN: none, re-armed)
+//          owner: the bytes are a result like a buffer's; EAGAIN: none, and
+//          the next arm while the ring is dry is a one-shot IORING_OP_RECV
+//          into an owned block instead of a poll (arm_block: its bytes,
+//          end of stream or error are a result, queued if no read waits)
+//
+// The poll is level-triggered: a socket whose error queue is not empty (a TX
+// timestamp, a MSG_ZEROCOPY notice) reports POLLERR for ever while recv(2)
+// says EAGAIN, and poll after poll would spin the owner (found by outside
+// review: 15,000 polls in 100 ms). The block receive after an empty poll
+// waits in the kernel instead; it holds its block until bytes come.
 //
 // so a reader never waits for buffers that other connections hold (the
 // HTTP example's bug 31: 16 streams whose tasks stopped reading held a
@@ -132,6 +141,7 @@ class multishot_queue {
   /// a POLL_ADD while its ring is dry (see the diagram).
   static constexpr int arm_multishot = 1;
   static constexpr int arm_poll = 2;
+  static constexpr int arm_block = 4;  // a one-shot recv into arm_.buf, an owned block
   /// Queued results past which an arm is stopped (see "Back-pressure").
   static constexpr std::size_t accept_high_water = 128;
   static constexpr std::size_t recv_high_water = 16;
@@ -158,7 +168,8 @@ class multishot_queue {
   /// not closed, waiters or room in the queue). If so the arm is marked
   /// armed on `d` (state in_flight, one reference) and returned for the
   /// caller to prepare; else null. `ring_dry`: recv, the owner's ring has no
-  /// buffer left, so the arm is a poll (arm_poll).
+  /// buffer left, so the arm is a poll (arm_poll), or after a poll that
+  /// found nothing a receive into an owned block (arm_block).
   io_op* begin_arm(uring_driver& d, bool ring_dry) noexcept;
   /// One CQE of the arm, after the driver's own bookkeeping. `more`:
   /// IORING_CQE_F_MORE; `ring`/`buffer`: recv, the provided buffer holding
@@ -170,6 +181,9 @@ class multishot_queue {
   /// `ring_has_buffers`: the owner's ring has some again (then nothing is
   /// read here: the waiters get a receive into the ring).
   next on_poll_cqe(std::int32_t result, bool ring_has_buffers) noexcept;
+  /// The CQE of a block arm: bytes in arm_.buf, 0 at end of stream, or a
+  /// negated errno.
+  next on_block_cqe(std::int32_t result) noexcept;
   /// The owner's work for this queue (a reference taken when it was
   /// scheduled, dropped here): send a stop, or re-arm for waiters.
   void run_work(uring_driver& d, bool quiescing);
@@ -220,6 +234,7 @@ class multishot_queue {
   bool stop_sent_ = false;
   bool closed_ = false;
   bool try_oneshot_ = false;  // a multishot arm came back -EINVAL: see "Fallback"
+  bool poll_found_nothing_ = false;  // under mu_: the next dry arm is arm_block
   bool owns_fd_ = false;      // under mu_: close() handed the descriptor over
   io_op_list waiters_;
   std::deque<item> results_;

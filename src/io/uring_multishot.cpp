@@ -82,6 +82,9 @@ void uring_driver::arm(multishot_queue& q) {
   if ((arm->flags & multishot_queue::arm_poll) != 0) {
     io_uring_prep_poll_add(sqe, arm->fd, POLLIN);
     WEFT_TEST_POINT("uring_driver.receive_polls");  // tests count it; never hold it
+  } else if ((arm->flags & multishot_queue::arm_block) != 0) {
+    io_uring_prep_recv(sqe, arm->fd, arm->buf, arm->len, 0);
+    WEFT_TEST_POINT("uring_driver.receive_into_block");  // tests count it; never hold it
   } else if (q.kind() == multishot_kind::accept) {
     // No peer address: the accepted socket's getpeername() gives it.
     if (multishot) {
@@ -126,6 +129,8 @@ void uring_driver::complete_arm(io_op& arm, const io_completion& c) noexcept {
   multishot_queue::next what = multishot_queue::next::nothing;
   if ((arm.flags & multishot_queue::arm_poll) != 0) {
     what = q.on_poll_cqe(c.result, !ring_dry());
+  } else if ((arm.flags & multishot_queue::arm_block) != 0) {
+    what = q.on_block_cqe(c.result);
   } else {
     buffer_ring* ring = nullptr;
     std::uint16_t buffer = 0;

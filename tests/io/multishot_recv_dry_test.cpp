@@ -7,15 +7,20 @@
 // and every stream's receive share that worker's ring, so "dry" is a state
 // the test can reach and check (buffers_in_ring() == 0) before it goes on.
 #include <weft/join_handle.hpp>
+#include <weft/net/tcp.hpp>
 #include <weft/net/unix.hpp>
 #include <weft/runtime.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/time.hpp>
 
 #include "multishot_recv_support.hpp"
+#include "support/tcp_pair.hpp"
 #include "support/test_points.hpp"
 
 #include <gtest/gtest.h>
+
+#include <linux/net_tstamp.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <chrono>
@@ -303,6 +308,42 @@ TEST(MultishotRecvDry, BuffersGivenBackFromAnotherThreadAreUsedByTheNextRead) {
     EXPECT_EQ(script.reached_count("multishot_queue.read_own_block"), blocks);
     EXPECT_EQ(script.reached_count("uring_driver.receive_polls"), polls);
     EXPECT_GT(buffers_in_ring(), 0);
+    co_await hoard.release();
+  }());
+}
+
+// A socket whose error queue is not empty (here a TX timestamp of a byte it
+// sent) is readable for poll(2) for ever (POLLERR) while recv(2) finds
+// nothing. With the ring dry, its read polls once, finds nothing, and then
+// waits in a receive into a block of its own: one poll, not one per
+// iteration of the owner's loop (found by outside review: 15,000 polls and
+// a whole core in 100 ms). The count is exact whatever the timing: the
+// receive that follows the empty poll waits in the kernel until bytes come.
+// The read's timeout ends it; the bytes sent after are the next read's.
+TEST(MultishotRecvDry, ASocketWithAnErrorQueueDoesNotSpinTheFallback) {
+  WEFT_REQUIRE_TEST_POINTS();
+  weft_test::point_script script;
+  weft::runtime rt = uring_current_thread();
+  rt.block_on([&]() -> task<> {
+    ring_hoard hoard;
+    EXPECT_TRUE(co_await hoard.fill()) << "the ring never ran dry";
+    weft_test::tcp_pair pair;
+    const int stamping = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+    EXPECT_EQ(::setsockopt(pair.writer, SOL_SOCKET, SO_TIMESTAMPING, &stamping, sizeof stamping),
+              0);
+    weft::net::tcp_stream s(pair.take_writer());
+    EXPECT_TRUE(co_await s.write_all(bytes("x")));  // its timestamp goes to s's error queue
+    char c = 0;
+    EXPECT_EQ(::recv(pair.peer, &c, 1, 0), 1);
+    const int polls = script.reached_count("uring_driver.receive_polls");
+    const int blocks = script.reached_count("uring_driver.receive_into_block");
+    auto none = co_await weft::timeout(100ms, s.read_buffered());
+    EXPECT_FALSE(none.has_value()) << "the read ended without bytes";
+    EXPECT_EQ(script.reached_count("uring_driver.receive_polls") - polls, 1) << "the fallback spun";
+    EXPECT_EQ(script.reached_count("uring_driver.receive_into_block") - blocks, 1);
+    EXPECT_EQ(::send(pair.peer, "data", 4, MSG_NOSIGNAL), 4);
+    auto b = co_await weft::timeout(30s, s.read_buffered());
+    EXPECT_TRUE(b && *b && text(**b) == "data");
     co_await hoard.release();
   }());
 }
